@@ -1,0 +1,30 @@
+# The quick start is `make serve` and `make test`; both bootstrap .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: serve test lint check bench-reload clean
+
+$(BIN)/confidp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+serve: $(BIN)/confidp
+	$(BIN)/confidp serve
+
+test: $(BIN)/confidp
+	$(BIN)/ruff check src tests bench
+	$(BIN)/confidp check tenants/
+	$(BIN)/hadolint Containerfile
+	$(BIN)/pytest
+
+check: $(BIN)/confidp
+	$(BIN)/confidp check tenants/
+
+bench-reload: $(BIN)/confidp
+	$(BIN)/python bench/reload.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

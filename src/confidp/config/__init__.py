@@ -1,0 +1,1 @@
+"""Tenant files -> immutable model: YAML with positions, JSON Schema, rules, build. No HTTP."""

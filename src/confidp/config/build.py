@@ -1,0 +1,161 @@
+"""A validated tenant document -> the frozen ``Tenant`` model, defaults applied.
+
+Only called on documents that passed the schema and the rules, so it can index freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from confidp.config.durations import seconds
+from confidp.config.errors import Problem
+from confidp.model import (
+    Application,
+    ClientSecret,
+    Lifetimes,
+    LoginThrottle,
+    Scope,
+    Secret,
+    Tenant,
+    Theme,
+    User,
+)
+from confidp.oauth.scopes import STANDARD_SCOPES
+
+_LIFETIME_DEFAULTS = {
+    "authorization_code": "1m",
+    "access_token": "10m",
+    "id_token": "10m",
+    "refresh_token_idle": "7d",
+    "refresh_token_absolute": "30d",
+    "session_idle": "8h",
+    "session_absolute": "24h",
+    "login": "10m",
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def issuer_route(issuer: str) -> tuple[str, str]:
+    """The (host, path prefix) requests are routed by: host lower-case with the scheme's default
+    port dropped, path without trailing slash."""
+    parts = urlsplit(issuer)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host, parts.path.rstrip("/")
+
+
+def resolve_client_secrets(document: Mapping[str, Any], base_dir: FsPath,
+                           environ: Mapping[str, str] | None
+                           ) -> tuple[dict[int, ClientSecret], list[Problem]]:
+    """Read each confidential application's secret from where the file says it is. With
+    ``environ`` None (``confidp check`` without --resolve-secrets, in a CI that has no secrets)
+    env and file secrets are recorded by reference and not read."""
+    secrets: dict[int, ClientSecret] = {}
+    problems: list[Problem] = []
+    for index, app in enumerate(document.get("applications", [])):
+        spec = app.get("client_secret")
+        if not spec:
+            continue
+        here = ("applications", index, "client_secret")
+        if "hash" in spec:
+            secrets[index] = ClientSecret("hash", Secret(spec["hash"]), "hash")
+        elif environ is None:
+            kind, where = ("env", spec["env"]) if "env" in spec else ("file", spec["file"])
+            secrets[index] = ClientSecret(kind, Secret(""), f"{kind} {where} (not read)")
+        elif "env" in spec:
+            value = environ.get(spec["env"])
+            if not value:
+                problems.append(Problem((*here, "env"), f"the environment variable "
+                                        f"{spec['env']} is not set or empty"))
+                continue
+            secrets[index] = ClientSecret("env", Secret(value), f"env {spec['env']}")
+        else:
+            path = base_dir / spec["file"]
+            try:
+                value = path.read_text("utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                problems.append(Problem((*here, "file"), f"cannot read {path}: {reason}"))
+                continue
+            if not value:
+                problems.append(Problem((*here, "file"), f"{path} is empty"))
+                continue
+            secrets[index] = ClientSecret("file", Secret(value), f"file {path}")
+    return secrets, problems
+
+
+def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
+                 secrets: Mapping[int, ClientSecret]) -> Tenant:
+    issuer = document["issuer"]
+    host, path = issuer_route(issuer)
+    theme = document.get("theme", {})
+    lifetimes = {**_LIFETIME_DEFAULTS, **document.get("lifetimes", {})}
+    throttle = document.get("login_throttle", {})
+    scopes = {name: Scope(name, description, claims, standard=True)
+              for name, (description, claims) in STANDARD_SCOPES.items()}
+    for spec in document.get("scopes", []):
+        scopes[spec["name"]] = Scope(spec["name"], spec["description"],
+                                     tuple(spec.get("claims", ())))
+    applications = {}
+    for index, spec in enumerate(document.get("applications", [])):
+        public = spec["type"] == "public"
+        applications[spec["client_id"]] = Application(
+            client_id=spec["client_id"],
+            name=spec["name"],
+            type=spec["type"],
+            token_endpoint_auth_method=spec.get(
+                "token_endpoint_auth_method", "none" if public else "client_secret_basic"),
+            redirect_uris=frozenset(spec.get("redirect_uris", ())),
+            post_logout_redirect_uris=frozenset(spec.get("post_logout_redirect_uris", ())),
+            scopes=frozenset(spec["scopes"]),
+            grant_types=frozenset(spec.get("grant_types", ("authorization_code",))),
+            require_consent=spec.get("require_consent", False),
+            id_token_signed_response_alg=spec.get("id_token_signed_response_alg", "RS256"),
+            client_secret=secrets.get(index),
+        )
+    users = {}
+    for spec in document.get("users", []):
+        users[spec["username"].casefold()] = User(
+            username=spec["username"],
+            password_hash=Secret(spec["password_hash"]),
+            subject=spec.get("subject", spec["username"]),
+            email=spec.get("email"),
+            email_verified=spec.get("email_verified", False),
+            name=spec.get("name"),
+            given_name=spec.get("given_name"),
+            family_name=spec.get("family_name"),
+            groups=tuple(spec.get("groups", ())),
+            claims=MappingProxyType(dict(spec.get("claims", {}))),
+            disabled=spec.get("disabled", False),
+        )
+    return Tenant(
+        id=tenant_id,
+        source=source,
+        issuer=issuer,
+        issuer_host=host,
+        issuer_path=path,
+        display_name=document["display_name"],
+        theme=Theme(
+            name=theme.get("name", "default"),
+            title=theme.get("title", document["display_name"]),
+            logo_url=theme.get("logo_url"),
+            colors=MappingProxyType(dict(theme.get("colors", {}))),
+        ),
+        lifetimes=Lifetimes(**{key: seconds(value) for key, value in lifetimes.items()}),
+        login_throttle=LoginThrottle(
+            max_failures_per_user=throttle.get("max_failures_per_user", 5),
+            max_failures_per_ip=throttle.get("max_failures_per_ip", 20),
+            window=seconds(throttle.get("window", "15m")),
+        ),
+        applications=MappingProxyType(applications),
+        scopes=MappingProxyType(scopes),
+        users=MappingProxyType(users),
+        secure=issuer.startswith("https://"),
+    )

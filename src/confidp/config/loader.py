@@ -1,0 +1,173 @@
+"""Tenant file -> validated ``Tenant``, and the cross-file rule, in one pipeline.
+
+The same pipeline serves ``confidp check`` and the server's (re)loads, so CI and production
+can never disagree about what is valid:
+
+    bytes --parse_yaml--> data + positions --schema--> --rules--> --secrets--> build_tenant
+
+Every problem of a file is collected and placed (file:line:col), not only the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from confidp.config.build import build_tenant, issuer_route, resolve_client_secrets
+from confidp.config.errors import ConfigError, Problem, json_path
+from confidp.config.rules import RuleContext, check_document
+from confidp.config.schema import schema_problems
+from confidp.config.yaml_positions import Positions, YamlSyntaxError, parse_yaml
+from confidp.model import ClientSecret, Tenant
+
+TENANT_SUFFIXES = (".yaml", ".yml")
+
+
+def tenant_id_of(path: str | os.PathLike[str]) -> str:
+    return FsPath(path).stem
+
+
+def is_tenant_file_name(name: str) -> bool:
+    return not name.startswith(".") and name.endswith(TENANT_SUFFIXES)
+
+
+def content_hash(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(slots=True)
+class FileResult:
+    """The outcome of validating one version of one tenant file."""
+
+    tenant_id: str
+    source: str
+    content_hash: str
+    errors: list[ConfigError] = field(default_factory=list)
+    tenant: Tenant | None = None
+    positions: Positions = field(default_factory=Positions)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, problem: Problem) -> None:
+        line, col = problem.where or self.positions.locate(problem.path, problem.at_key)
+        self.errors.append(ConfigError(self.source, line, col, json_path(problem.path),
+                                       problem.message))
+
+
+def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
+                  environ: Mapping[str, str] | None) -> FileResult:
+    """Validate one tenant file's bytes and build its model. ``source`` is the path shown in
+    errors; a relative client-secret file is looked up next to it. ``environ`` is where env
+    secrets are read from; None (``confidp check`` in a GitOps CI that has no secrets) checks
+    the file itself without reading env or file secrets."""
+    tenant_id = tenant_id_of(source)
+    result = FileResult(tenant_id, source, content_hash(raw))
+    try:
+        parsed = parse_yaml(raw)
+    except YamlSyntaxError as exc:
+        result.errors.append(ConfigError(source, exc.line, exc.col, "$", exc.message))
+        return result
+    result.positions = parsed.positions
+    for problem in parsed.problems:
+        result.add(problem)
+    document = parsed.data
+    if document is None and not parsed.problems:
+        result.add(Problem((), "the file is empty: a tenant needs at least issuer and "
+                           "display_name"))
+    elif document is not None and not isinstance(document, dict):
+        result.add(Problem((), "the top level must be a mapping of keys (issuer: ..., "
+                           "display_name: ...)"))
+    if not isinstance(document, dict):
+        _sort(result)
+        return result
+    problems = schema_problems(document)
+    if not problems:
+        problems = check_document(document, RuleContext(tenant_id, themes))
+    secrets: dict[int, ClientSecret] = {}
+    if not problems and result.ok:
+        secrets, problems = resolve_client_secrets(document, FsPath(source).parent, environ)
+    for problem in problems:
+        result.add(problem)
+    if result.ok:
+        result.tenant = build_tenant(tenant_id, source, document, secrets)
+    _sort(result)
+    return result
+
+
+def _sort(result: FileResult) -> None:
+    result.errors.sort(key=lambda e: (e.line, e.col, e.path))
+
+
+def settle_issuers(fresh: Mapping[str, FileResult], unchanged: Mapping[str, Tenant],
+                   last_good: Mapping[str, Tenant]) -> dict[str, Tenant]:
+    """Apply the cross-file rule, one tenant per issuer route (host and path), and return the
+    tenants to serve by id.
+
+    ``fresh`` are the files just validated, ``unchanged`` the tenants whose files did not change
+    and ``last_good`` the versions ``fresh`` files served before. A new version that would share
+    a route with another tenant is rejected (its last good version keeps serving); versions that
+    served together before never conflict, so existing tenants are never taken down by a new
+    file. With no history (``confidp check``, first start) every claimant is rejected.
+    """
+    serving: dict[str, Tenant] = dict(unchanged)
+    for tenant_id, result in fresh.items():
+        if result.tenant is not None:
+            serving[tenant_id] = result.tenant
+        elif tenant_id in last_good:
+            serving[tenant_id] = last_good[tenant_id]
+    while True:
+        claimants: dict[tuple[str, str], list[Tenant]] = {}
+        for tenant in serving.values():
+            claimants.setdefault((tenant.issuer_host, tenant.issuer_path), []).append(tenant)
+        rejected = False
+        for group in claimants.values():
+            if len(group) < 2:
+                continue
+            for tenant in group:
+                result = fresh.get(tenant.id)
+                if result is None or result.tenant is not tenant:
+                    continue
+                others = ", ".join(sorted(t.source for t in group if t is not tenant))
+                result.add(Problem(("issuer",), f"{tenant.issuer!r} routes to the same host "
+                                   f"and path as the issuer of {others}; each tenant needs "
+                                   "its own issuer"))
+                result.tenant = None
+                _sort(result)
+                if tenant.id in last_good:
+                    serving[tenant.id] = last_good[tenant.id]
+                else:
+                    del serving[tenant.id]
+                rejected = True
+        if not rejected:
+            return serving
+
+
+def check_files(paths: Iterable[FsPath], *, themes: frozenset[str] | None,
+                environ: Mapping[str, str] | None) -> list[FileResult]:
+    """``confidp check``: validate files as the server would, including across files."""
+    results: list[FileResult] = []
+    by_id: dict[str, FileResult] = {}
+    for path in paths:
+        source = str(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            result = FileResult(tenant_id_of(path), source, "")
+            result.errors.append(ConfigError(source, 1, 1, "$", f"cannot read: {exc.strerror}"))
+            results.append(result)
+            continue
+        result = validate_file(source, raw, themes=themes, environ=environ)
+        if result.tenant_id in by_id:
+            result.add(Problem((), f"the tenant id {result.tenant_id!r} is already given by "
+                               f"{by_id[result.tenant_id].source}; rename one file"))
+            result.tenant = None
+        else:
+            by_id[result.tenant_id] = result
+        results.append(result)
+    settle_issuers({r.tenant_id: r for r in by_id.values()}, {}, {})
+    return results

@@ -1,0 +1,137 @@
+"""JSON Schema validation of a parsed tenant document, with messages a person can act on.
+
+The schema (``tenant.schema.json``, JSON Schema 2020-12) is the single description of a tenant
+file: editors read it through the ``# yaml-language-server`` comment, ``confidp schema`` prints
+it, and this module checks it. jsonschema's own messages are rewritten here into what to change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from confidp.config.errors import Problem
+
+_TYPE_WORDS = {
+    "object": "a mapping of keys",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+def schema_text() -> str:
+    return resources.files("confidp.config").joinpath("tenant.schema.json").read_text("utf-8")
+
+
+@cache
+def tenant_schema() -> Mapping[str, Any]:
+    schema: dict[str, Any] = json.loads(schema_text())
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(tenant_schema())
+
+
+def schema_problems(document: Any) -> list[Problem]:
+    """Every schema violation in ``document``, not only the first."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(document):
+        problems.extend(_describe(error))
+    return problems
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__  # e.g. a date: YAML reads 2024-01-01 as one
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(error: ValidationError) -> Iterator[Problem]:
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value = error.validator_value
+    instance = error.instance
+    match error.validator:
+        case "additionalProperties":
+            allowed = sorted(schema.get("properties", {}))
+            for extra in sorted(set(instance) - set(allowed), key=str):
+                close = difflib.get_close_matches(str(extra), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                yield Problem((*path, extra), f"unknown key {extra!r}{hint}; allowed keys: "
+                              f"{', '.join(allowed)}", at_key=True)
+        case "required":
+            for name in value:
+                if name not in instance:
+                    yield Problem(path, f"missing required key {name!r}", at_key=True)
+        case "type":
+            wanted = value if isinstance(value, list) else [value]
+            words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+            yield Problem(path, f"must be {words}, not {_kind(instance)}")
+        case "enum":
+            choices = ", ".join(str(c) for c in value)
+            yield Problem(path, f"must be one of: {choices} (got {_shown(instance)})")
+        case "pattern" if "propertyNames" in error.schema_path:
+            yield Problem((*path, instance), f"the key {_shown(instance)} is not valid: "
+                          f"{schema.get('description', value)}", at_key=True)
+        case "pattern":
+            what = schema.get("description", f"the pattern {value}")
+            yield Problem(path, f"{_shown(instance)} is not valid here: {what}")
+        case "minLength":
+            yield Problem(path, f"must have at least {value} character(s)")
+        case "maxLength":
+            yield Problem(path, f"must have at most {value} characters")
+        case "minItems":
+            yield Problem(path, f"must list at least {value} item(s)")
+        case "maxItems":
+            yield Problem(path, f"must list at most {value} items")
+        case "uniqueItems":
+            seen: set[str] = set()
+            dupes = []
+            for item in instance:
+                key = json.dumps(item, sort_keys=True, default=str)
+                if key in seen:
+                    dupes.append(_shown(item))
+                seen.add(key)
+            yield Problem(path, f"lists {', '.join(dupes)} more than once")
+        case "minimum":
+            yield Problem(path, f"must be at least {value} (got {_shown(instance)})")
+        case "maximum":
+            yield Problem(path, f"must be at most {value} (got {_shown(instance)})")
+        case "minProperties" | "maxProperties":
+            keys = ", ".join(sorted(schema.get("properties", {})))
+            yield Problem(path, f"give exactly one of: {keys}")
+        case "anyOf" | "oneOf":
+            yield Problem(path, f"must be a string, number, true/false or a list of them, not "
+                          f"{_kind(instance)}")
+        case _:
+            yield Problem(path, error.message)

@@ -1,0 +1,25 @@
+"""Frozen data the rest of confidp reads: built once per tenant file version, never mutated."""
+
+from confidp.model.secret import Secret
+from confidp.model.tenant import (
+    Application,
+    ClientSecret,
+    Lifetimes,
+    LoginThrottle,
+    Scope,
+    Tenant,
+    Theme,
+    User,
+)
+
+__all__ = [
+    "Application",
+    "ClientSecret",
+    "Lifetimes",
+    "LoginThrottle",
+    "Scope",
+    "Secret",
+    "Tenant",
+    "Theme",
+    "User",
+]

@@ -1,0 +1,123 @@
+"""The tenant model: what a validated tenant file becomes.
+
+Everything here is frozen and built once per file version by ``confidp.config.build``; lookups a
+request needs (client by id, user by username) are precomputed mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from confidp.model.secret import Secret
+
+ClientType = Literal["public", "confidential"]
+AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecret:
+    """Where a confidential client's secret comes from: an argon2id hash, or a plain value read
+    from an environment variable or a file at load time."""
+
+    kind: Literal["hash", "env", "file"]
+    value: Secret
+    source: str  # "hash", "env GLOBEX_SECRET", "file /run/secrets/x": safe to log
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    client_id: str
+    name: str
+    type: ClientType
+    token_endpoint_auth_method: AuthMethod
+    redirect_uris: frozenset[str]
+    post_logout_redirect_uris: frozenset[str]
+    scopes: frozenset[str]
+    grant_types: frozenset[str]
+    require_consent: bool
+    id_token_signed_response_alg: str
+    client_secret: ClientSecret | None = None
+
+    @property
+    def is_public(self) -> bool:
+        return self.type == "public"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    name: str
+    description: str
+    claims: tuple[str, ...] = ()
+    standard: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    password_hash: Secret
+    subject: str
+    email: str | None = None
+    email_verified: bool = False
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    groups: tuple[str, ...] = ()
+    claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    name: str
+    title: str
+    logo_url: str | None
+    colors: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """All in seconds."""
+
+    authorization_code: int
+    access_token: int
+    id_token: int
+    refresh_token_idle: int
+    refresh_token_absolute: int
+    session_idle: int
+    session_absolute: int
+    login: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginThrottle:
+    max_failures_per_user: int
+    max_failures_per_ip: int
+    window: int  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    source: str
+    issuer: str
+    issuer_host: str  # lower-case host[:port], default port dropped
+    issuer_path: str  # "" or "/acme": no trailing slash
+    display_name: str
+    theme: Theme
+    lifetimes: Lifetimes
+    login_throttle: LoginThrottle
+    applications: Mapping[str, Application]
+    scopes: Mapping[str, Scope]  # standard and custom, by name
+    users: Mapping[str, User]  # by case-folded username
+    secure: bool  # issuer is https: cookies get the Secure flag
+
+    def application(self, client_id: str) -> Application | None:
+        return self.applications.get(client_id)
+
+    def user(self, username: str) -> User | None:
+        return self.users.get(username.casefold())
