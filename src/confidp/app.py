@@ -1,0 +1,76 @@
+"""The Sanic application factory. Resources live on ``app.ctx`` and are created when the
+server starts, never at import time."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sanic import Sanic
+
+from confidp.metrics import Metrics
+from confidp.registry import Registry, Snapshot
+from confidp.reload import ReloadEvent, Reloader, watch
+from confidp.settings import Settings
+from confidp.web import ops, tenant_routes
+from confidp.web.headers import add_security_headers
+
+log = logging.getLogger("confidp.reload")
+
+
+def create_app(settings: Settings, name: str | None = None) -> Sanic:
+    app = Sanic(name or f"confidp_{secrets.token_hex(4)}")
+    app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
+    app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.KEEP_ALIVE_TIMEOUT = 30
+    app.ctx.settings = settings
+    app.ctx.metrics = Metrics()
+    app.ctx.registry = None
+    app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
+
+    def publish(snapshot: Snapshot | None, events: list[ReloadEvent], seconds: float) -> None:
+        metrics: Metrics = app.ctx.metrics
+        metrics.reload_seconds.observe(seconds)
+        if snapshot is not None:
+            if app.ctx.registry is None:
+                app.ctx.registry = Registry(snapshot)
+            else:
+                app.ctx.registry.swap(snapshot)
+            _count_states(metrics, snapshot)
+        for event in events:
+            metrics.reloads.labels(event.kind).inc()
+            if event.kind == "rejected":
+                log.error("%s", event)
+            else:
+                log.info("%s", event)
+
+    @app.before_server_start
+    async def load_tenants(app: Sanic) -> None:
+        snapshot, events = app.ctx.reloader.load(None)
+        publish(snapshot, events, 0.0)
+        served = sum(1 for _ in app.ctx.registry.snapshot.tenants())
+        log.info("serving %d tenant(s) from %s", served, settings.tenants_dir)
+
+    @app.after_server_start
+    async def start_watcher(app: Sanic) -> None:
+        app.add_task(watch(app.ctx.reloader, lambda: app.ctx.registry.snapshot, publish,
+                           poll=settings.reload_poll), name="confidp-watcher")
+
+    app.on_response(add_security_headers)
+    app.blueprint(ops.bp)
+    app.blueprint(tenant_routes.bp)
+    return app
+
+
+def _count_states(metrics: Metrics, snapshot: Snapshot) -> None:
+    counts = {"serving": 0, "serving_last_good": 0, "not_served": 0}
+    for status in snapshot.files.values():
+        if status.serving is None:
+            counts["not_served"] += 1
+        elif status.errors:
+            counts["serving_last_good"] += 1
+        else:
+            counts["serving"] += 1
+    for state, count in counts.items():
+        metrics.tenants.labels(state).set(count)

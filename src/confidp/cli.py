@@ -1,0 +1,205 @@
+"""The ``confidp`` command: serve, check, hash-password, schema."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from confidp.model import Secret
+
+ENV_PREFIX = "CONFIDP_"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _env_flag(name: str) -> bool:
+    return _env(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="confidp", description="A declarative OAuth 2.0 / OpenID Connect provider.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the tenants (hot-reloaded)",
+                                description="Serve every tenant file of the tenants directory "
+                                "and reload them when they change. Each flag can also be set "
+                                "by the CONFIDP_* variable named in its help.")
+    serve.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
+                       help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
+    serve.add_argument("--themes", type=Path, default=Path(_env("THEMES", "themes")),
+                       help="themes directory (CONFIDP_THEMES; default: themes)")
+    serve.add_argument("--host", default=_env("HOST", "localhost"),
+                       help="address to listen on (CONFIDP_HOST; default: localhost)")
+    serve.add_argument("--port", type=int, default=int(_env("PORT", "8000")),
+                       help="port to listen on (CONFIDP_PORT; default: 8000)")
+    serve.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
+                       help="directory for signing keys and local state (CONFIDP_STATE_DIR; "
+                       "default: state)")
+    serve.add_argument("--reload-poll", action="store_true", default=_env_flag("RELOAD_POLL"),
+                       help="poll for changes instead of inotify, for file systems without it "
+                       "(CONFIDP_RELOAD_POLL=1)")
+    serve.add_argument("--trust-proxy", action="store_true", default=_env_flag("TRUST_PROXY"),
+                       help="honour X-Forwarded-Host/-Proto from a reverse proxy "
+                       "(CONFIDP_TRUST_PROXY=1)")
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                       help="log level (CONFIDP_LOG_LEVEL; default: INFO)")
+
+    check = commands.add_parser("check", help="validate tenant files (for CI)",
+                                description="Validate tenant files with the server's own "
+                                "validator. Exit 0 when all are valid, 1 with one line per error "
+                                "otherwise, 2 when nothing could be checked.")
+    check.add_argument("paths", nargs="+", type=Path,
+                       help="tenant files, or directories of them")
+    check.add_argument("--themes", type=Path, default=None,
+                       help="themes directory to check theme names against (default: "
+                       "CONFIDP_THEMES or ./themes when it exists)")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--resolve-secrets", action="store_true",
+                       help="also read env and file client secrets, as the server does")
+
+    commands.add_parser("hash-password", help="print the argon2id hash of a password or secret",
+                        description="Read a password (prompted twice on a terminal, else the "
+                        "first line of standard input) and print its argon2id hash for a "
+                        "tenant file.")
+    commands.add_parser("schema", help="print the tenant file JSON Schema")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    match args.command:
+        case "serve":
+            return _serve(args)
+        case "check":
+            return _check(args)
+        case "hash-password":
+            return _hash_password()
+        case _:
+            from confidp.config.schema import schema_text
+
+            sys.stdout.write(schema_text())
+            return 0
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("confidp")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from confidp.app import create_app
+    from confidp.settings import Settings
+
+    _configure_logging(args.log_level)
+    if not args.tenants.is_dir():
+        print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
+        return 2
+    if not args.themes.is_dir():
+        print(f"confidp: the themes directory {args.themes} does not exist", file=sys.stderr)
+        return 2
+    try:
+        args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"confidp: cannot create the state directory {args.state_dir}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
+    settings = Settings(
+        tenants_dir=args.tenants, themes_dir=args.themes, host=args.host, port=args.port,
+        state_dir=args.state_dir, reload_poll=args.reload_poll, trust_proxy=args.trust_proxy,
+        status_token=Secret(token) if token else None, log_level=args.log_level)
+    app = create_app(settings, name="confidp")
+    app.run(host=settings.host, port=settings.port, single_process=True, motd=False,
+            access_log=False)
+    return 0
+
+
+def _tenant_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    from confidp.config.loader import is_tenant_file_name
+
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if is_tenant_file_name(p.name))
+            if not found:
+                problems.append(f"{path}: no tenant files (*.yaml, *.yml) in this directory")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.append(f"{path}: no such file or directory")
+    return files, problems
+
+
+def _check(args: argparse.Namespace) -> int:
+    from confidp.config.loader import check_files
+    from confidp.reload import theme_names
+
+    files, problems = _tenant_files(args.paths)
+    for problem in problems:
+        print(f"confidp: {problem}", file=sys.stderr)
+    if not files:
+        return 2
+    themes_dir = args.themes or Path(_env("THEMES", "themes"))
+    themes: frozenset[str] | None = None
+    if themes_dir.is_dir():
+        themes = theme_names(themes_dir)
+    elif args.themes is not None:
+        print(f"confidp: the themes directory {themes_dir} does not exist", file=sys.stderr)
+        return 2
+    results = check_files(files, themes=themes,
+                          environ=os.environ if args.resolve_secrets else None)
+    failed = [r for r in results if not r.ok]
+    if args.format == "json":
+        json.dump({"valid": not failed, "themes_checked": themes is not None,
+                   "files": [{"file": r.source, "tenant": r.tenant_id, "valid": r.ok,
+                              "errors": [e.to_dict() for e in r.errors]} for r in results]},
+                  sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for result in results:
+            for error in result.errors:
+                print(error)
+        errors = sum(len(r.errors) for r in results)
+        summary = (f"{len(results) - len(failed)} of {len(results)} tenant file(s) valid"
+                   + (f", {errors} error(s)" if errors else ""))
+        if themes is None:
+            summary += f" (theme names not checked: no themes directory {themes_dir})"
+        print(summary, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _hash_password() -> int:
+    from argon2 import PasswordHasher
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("confidp: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("confidp: the password is empty", file=sys.stderr)
+        return 1
+    print(PasswordHasher().hash(password))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

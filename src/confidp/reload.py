@@ -1,0 +1,297 @@
+"""Hot reload: the tenants and themes directories -> a new ``Snapshot``, re-reading only what
+changed, and the watcher task that runs it on every file-system event.
+
+A file is re-read only when its stat signature (device, inode, size, mtime, following symlinks)
+changed, and re-validated only when its bytes changed. That covers in-place writes, editors and
+git replacing files by rename (new inode), and Kubernetes ConfigMap / git-sync updates, which
+swap a ``..data`` or worktree symlink so the file names stay but resolve to new files. Any event
+triggers a rescan, because those swaps report events on names other than the tenant files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from watchfiles import awatch
+
+from confidp.config.errors import ConfigError
+from confidp.config.loader import (
+    FileResult,
+    content_hash,
+    is_tenant_file_name,
+    settle_issuers,
+    tenant_id_of,
+    validate_file,
+)
+from confidp.diff import describe_change
+from confidp.model import Tenant
+from confidp.registry import FileStatus, Snapshot
+
+log = logging.getLogger("confidp.reload")
+
+EventKind = Literal["added", "changed", "removed", "rejected"]
+Signature = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadEvent:
+    kind: EventKind
+    source: str
+    tenant_id: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"tenant {self.tenant_id} ({self.source}) {self.kind}: {self.detail}"
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def theme_names(themes_dir: Path) -> frozenset[str]:
+    return _themes(themes_dir)[0]
+
+
+def _themes(themes_dir: Path) -> tuple[frozenset[str], str]:
+    """The theme names, and a version that changes whenever any file of any theme changes."""
+    names = set()
+    digest = hashlib.sha256()
+    try:
+        entries = sorted(os.scandir(themes_dir), key=lambda e: e.name)
+    except OSError:
+        return frozenset(), ""
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        names.add(entry.name)
+        for root, dirs, files in os.walk(entry.path, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
+    return frozenset(names), digest.hexdigest()[:16]
+
+
+class Reloader:
+    """Builds snapshots from the directories. Not thread-safe: one caller at a time (the
+    initial load, then the watcher task)."""
+
+    def __init__(self, tenants_dir: Path, themes_dir: Path,
+                 environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.tenants_dir = tenants_dir
+        self.themes_dir = themes_dir
+        self._environ = os.environ if environ is None else environ
+        self._clock = clock
+        self._signatures: dict[str, Signature] = {}
+        self._generation = 0
+
+    def load(self, previous: Snapshot | None = None) -> tuple[Snapshot | None, list[ReloadEvent]]:
+        """Rescan. Returns (new snapshot, events), or (None, []) when nothing changed."""
+        old_files: Mapping[str, FileStatus] = previous.files if previous else {}
+        themes, themes_version = _themes(self.themes_dir)
+        themes_changed = previous is None or themes != previous.themes
+        now = self._clock()
+        names = self._tenant_file_names()
+        fresh: dict[str, FileResult] = {}  # by tenant id
+        fresh_names: dict[str, str] = {}  # tenant id -> file name
+        id_owner: dict[str, str] = {}
+        duplicates: dict[str, FileStatus] = {}
+        for name in names:
+            tenant_id = tenant_id_of(name)
+            if tenant_id in id_owner:
+                duplicates[name] = self._duplicate(name, tenant_id, id_owner[tenant_id], now,
+                                                   old_files.get(name))
+                continue
+            id_owner[tenant_id] = name
+            result = self._read_if_changed(name, old_files.get(name), themes, themes_changed)
+            if result is not None:
+                fresh[tenant_id] = result
+                fresh_names[tenant_id] = name
+        removed = [name for name in old_files if name not in names]
+        for name in removed:
+            self._signatures.pop(name, None)
+        if not fresh and not removed and not duplicates and previous is not None \
+                and themes_version == previous.themes_version:
+            return None, []
+        unchanged = {status.tenant_id: status.serving for name, status in old_files.items()
+                     if name in names and status.tenant_id not in fresh
+                     and status.serving is not None and name not in duplicates}
+        last_good = {tenant_id: old_files[name].serving
+                     for tenant_id, name in fresh_names.items()
+                     if name in old_files and old_files[name].serving is not None}
+        settle_issuers(fresh, unchanged, last_good)  # type: ignore[arg-type]
+        files: dict[str, FileStatus] = {name: status for name, status in old_files.items()
+                                        if name in names and name not in duplicates}
+        events: list[ReloadEvent] = []
+        for tenant_id, result in fresh.items():
+            name = fresh_names[tenant_id]
+            status, event = self._outcome(name, old_files.get(name), result, now)
+            files[name] = status
+            if event is not None:
+                events.append(event)
+        files.update(duplicates)
+        for name in removed:
+            old = old_files[name]
+            if old.serving is not None or old.errors:
+                events.append(ReloadEvent("removed", name, old.tenant_id,
+                                          "the file was deleted; the tenant is no longer served"
+                                          if old.serving else "the rejected file was deleted"))
+        if previous is not None and not events and files == dict(old_files) \
+                and themes_version == previous.themes_version:
+            return None, []
+        self._generation += 1
+        ordered = dict(sorted(files.items()))
+        return Snapshot(self._generation, ordered, themes, themes_version, now), events
+
+    def _tenant_file_names(self) -> list[str]:
+        try:
+            names = os.listdir(self.tenants_dir)
+        except OSError as exc:
+            log.error("cannot list the tenants directory %s: %s", self.tenants_dir, exc)
+            return []
+        return sorted(name for name in names if is_tenant_file_name(name)
+                      and (self.tenants_dir / name).is_file())
+
+    def _read_if_changed(self, name: str, old: FileStatus | None, themes: frozenset[str],
+                         force: bool) -> FileResult | None:
+        path = self.tenants_dir / name
+        signature = _signature(path)
+        if not force and old is not None and signature == self._signatures.get(name):
+            return None
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            return None
+        self._signatures[name] = signature  # type: ignore[assignment]
+        digest = content_hash(raw)
+        last_evaluated = (old.rejected_hash if old.errors else old.served_hash) if old else None
+        if not force and digest == last_evaluated:
+            return None  # touched, or swapped to identical bytes: nothing to do
+        return validate_file(str(path), raw, themes=themes, environ=self._environ)
+
+    def _duplicate(self, name: str, tenant_id: str, owner: str, now: float,
+                   old: FileStatus | None) -> FileStatus:
+        error = ConfigError(str(self.tenants_dir / name), 1, 1, "$",
+                            f"the tenant id {tenant_id!r} is already given by {owner}; "
+                            "rename or remove one of the two files")
+        if old is not None and old.errors == (error,):
+            return old
+        log.error("%s", ReloadEvent("rejected", name, tenant_id, str(error)))
+        return FileStatus(name, tenant_id, None, None, None, (error,), None, now)
+
+    def _outcome(self, name: str, old: FileStatus | None, result: FileResult,
+                 now: float) -> tuple[FileStatus, ReloadEvent | None]:
+        tenant_id = result.tenant_id
+        if result.tenant is not None:
+            status = FileStatus(name, tenant_id, result.tenant, result.content_hash, now)
+            if old is None or old.serving is None:
+                detail = _summary(result.tenant)
+                return status, ReloadEvent("added", name, tenant_id, detail)
+            return status, ReloadEvent("changed", name, tenant_id,
+                                       describe_change(old.serving, result.tenant))
+        errors = tuple(result.errors)
+        if old is not None and old.serving is not None:
+            status = replace(old, errors=errors, rejected_hash=result.content_hash,
+                             rejected_at=now)
+            kept = (f"still serving the version loaded at {_clock_text(old.loaded_at)} "
+                    f"({(old.served_hash or '')[:19]})")
+        else:
+            status = FileStatus(name, tenant_id, None, None, None, errors,
+                                result.content_hash, now)
+            kept = "not served"
+        detail = f"{kept}; {len(errors)} error(s): " + " | ".join(str(e) for e in errors)
+        return status, ReloadEvent("rejected", name, tenant_id, detail)
+
+
+def _summary(tenant: Tenant) -> str:
+    return (f"issuer {tenant.issuer}, {len(tenant.applications)} application(s), "
+            f"{len(tenant.users)} user(s)")
+
+
+def _clock_text(moment: float | None) -> str:
+    if moment is None:
+        return "?"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def watch_roots(directories: Iterable[Path]) -> list[Path]:
+    """The directories to watch: each given one, plus the directory holding any symlink on its
+    path, so that a swapped symlink (git-sync's worktree link) is seen too."""
+    roots: set[Path] = set()
+    for directory in directories:
+        absolute = Path(os.path.abspath(directory))
+        roots.add(absolute)
+        probe = Path(absolute.anchor)
+        for part in absolute.parts[1:]:
+            probe = probe / part
+            if probe.is_symlink():
+                roots.add(probe.parent)
+    ordered = sorted(roots, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for root in ordered:
+        if not any(root.is_relative_to(k) and not _has_symlink_below(k, root) for k in kept):
+            kept.append(root)
+    return kept
+
+
+def _has_symlink_below(top: Path, path: Path) -> bool:
+    probe = top
+    for part in path.relative_to(top).parts:
+        probe = probe / part
+        if probe.is_symlink():
+            return True
+    return False
+
+
+Publish = Callable[[Snapshot | None, list[ReloadEvent], float], None]
+
+
+async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish, *,
+                poll: bool = False, poll_delay_ms: int = 250) -> None:
+    """Run until cancelled: on every change under the watched directories, rescan and publish.
+    Never raises out: a failing scan is logged and the next event tries again."""
+    roots = watch_roots((reloader.tenants_dir, reloader.themes_dir))
+    log.info("watching %s%s", ", ".join(map(str, roots)), " (polling)" if poll else "")
+    while True:
+        try:
+            async for _changes in awatch(*roots, watch_filter=None, debounce=400, step=20,
+                                         force_polling=poll, poll_delay_ms=poll_delay_ms,
+                                         ignore_permission_denied=True, recursive=True):
+                await rescan(reloader, current, publish)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("the file watcher failed; restarting it in 1 s")
+            try:
+                await asyncio.sleep(1)
+            except asyncio.CancelledError:
+                return
+            await rescan(reloader, current, publish)
+
+
+async def rescan(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish) -> None:
+    started = time.perf_counter()
+    try:
+        snapshot, events = await asyncio.to_thread(reloader.load, current())
+    except Exception:
+        log.exception("reloading tenants failed; still serving the previous snapshot")
+        return
+    publish(snapshot, events, time.perf_counter() - started)

@@ -1,0 +1,21 @@
+"""Process settings: command-line flags, each with a CONFIDP_* environment variable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from confidp.model import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    tenants_dir: Path = Path("tenants")
+    themes_dir: Path = Path("themes")
+    host: str = "localhost"
+    port: int = 8000
+    state_dir: Path = Path("state")
+    reload_poll: bool = False
+    trust_proxy: bool = False
+    status_token: Secret | None = None
+    log_level: str = "INFO"

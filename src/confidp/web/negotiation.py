@@ -1,0 +1,29 @@
+"""Whether a request prefers JSON (API clients) or HTML (browsers)."""
+
+from __future__ import annotations
+
+from sanic import Request
+
+
+def prefers_json(request: Request) -> bool:
+    """True when the client's Accept header ranks application/json above text/html."""
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return False
+    best_json = best_html = -1.0
+    for item in accept.split(","):
+        media, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            best_json = max(best_json, quality)
+        elif media in ("text/html", "application/xhtml+xml"):
+            best_html = max(best_html, quality)
+    return best_json > 0 and best_json > best_html

@@ -1,0 +1,70 @@
+"""Every request under an issuer: resolve the tenant from host and path, then dispatch to the
+endpoint handler for the rest of the path. Tenants come and go with reloads, so routing is a
+lookup in the current snapshot, not a set of Sanic routes."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+
+from sanic import Blueprint, HTTPResponse, Request, json
+from sanic import html as html_response
+
+from confidp.model import Tenant
+from confidp.registry import Snapshot
+from confidp.web.negotiation import prefers_json
+
+bp = Blueprint("tenants")
+
+Handler = Callable[[Request, Tenant, Snapshot], Awaitable[HTTPResponse]]
+# sub-path under the issuer -> handler; filled by the endpoint modules
+ENDPOINTS: dict[str, Handler] = {}
+_MAX_LISTED = 50
+_METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]
+
+
+def request_host(request: Request) -> str:
+    """The host the client addressed: X-Forwarded-Host only when the proxy is trusted."""
+    if request.app.ctx.settings.trust_proxy:
+        forwarded = request.headers.get("x-forwarded-host", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.headers.get("host", "")
+
+
+def not_found(request: Request, snapshot: Snapshot, message: str,
+              list_issuers: bool) -> HTTPResponse:
+    issuers = snapshot.issuers() if list_issuers else []
+    shown = issuers[:_MAX_LISTED]
+    more = len(issuers) - len(shown)
+    headers = {"Cache-Control": "no-store"}
+    if prefers_json(request):
+        body: dict[str, object] = {"error": "not_found", "error_description": message}
+        if list_issuers:
+            body["issuers"] = shown
+            if more:
+                body["more_issuers"] = more
+        return json(body, status=404, headers=headers)
+    items = "".join(f"<li><code>{html.escape(i)}</code></li>" for i in shown)
+    extra = f"<p>and {more} more.</p>" if more else ""
+    listing = (f"<p>Known issuers:</p><ul>{items}</ul>{extra}" if list_issuers and issuers
+               else "")
+    page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>Not found</title>"
+            f"<h1>Not found</h1><p>{html.escape(message)}</p>{listing}</html>")
+    return html_response(page, status=404, headers=headers)
+
+
+@bp.route("/", methods=_METHODS, name="root")
+@bp.route("/<path:path>", methods=_METHODS, name="under_issuer")
+async def dispatch(request: Request, path: str = "") -> HTTPResponse:
+    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    found = snapshot.resolve(request_host(request), request.path)
+    if found is None:
+        return not_found(request, snapshot, f"No tenant has an issuer at "
+                         f"{request_host(request)}{request.path}.", list_issuers=True)
+    tenant, sub_path = found
+    handler = ENDPOINTS.get(sub_path)
+    if handler is None:
+        return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
+                         f"{sub_path or '/'}.", list_issuers=False)
+    return await handler(request, tenant, snapshot)
