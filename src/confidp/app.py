@@ -10,7 +10,7 @@ from sanic import Sanic
 
 from confidp.metrics import Metrics
 from confidp.registry import Registry, Snapshot
-from confidp.reload import ReloadEvent, Reloader, watch
+from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.settings import Settings
 from confidp.web import ops, tenant_routes
 from confidp.web.headers import add_security_headers

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.schema import defaults
 from confidp.model import (
     Application,
     ClientSecret,
@@ -26,16 +27,6 @@ from confidp.model import (
 )
 from confidp.oauth.scopes import STANDARD_SCOPES
 
-_LIFETIME_DEFAULTS = {
-    "authorization_code": "1m",
-    "access_token": "10m",
-    "id_token": "10m",
-    "refresh_token_idle": "7d",
-    "refresh_token_absolute": "30d",
-    "session_idle": "8h",
-    "session_absolute": "24h",
-    "login": "10m",
-}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -96,8 +87,8 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
     issuer = document["issuer"]
     host, path = issuer_route(issuer)
     theme = document.get("theme", {})
-    lifetimes = {**_LIFETIME_DEFAULTS, **document.get("lifetimes", {})}
-    throttle = document.get("login_throttle", {})
+    lifetimes = {**defaults("lifetimes"), **document.get("lifetimes", {})}
+    throttle = {**defaults("login_throttle"), **document.get("login_throttle", {})}
     scopes = {name: Scope(name, description, claims, standard=True)
               for name, (description, claims) in STANDARD_SCOPES.items()}
     for spec in document.get("scopes", []):
@@ -150,9 +141,9 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
         ),
         lifetimes=Lifetimes(**{key: seconds(value) for key, value in lifetimes.items()}),
         login_throttle=LoginThrottle(
-            max_failures_per_user=throttle.get("max_failures_per_user", 5),
-            max_failures_per_ip=throttle.get("max_failures_per_ip", 20),
-            window=seconds(throttle.get("window", "15m")),
+            max_failures_per_user=throttle["max_failures_per_user"],
+            max_failures_per_ip=throttle["max_failures_per_ip"],
+            window=seconds(throttle["window"]),
         ),
         applications=MappingProxyType(applications),
         scopes=MappingProxyType(scopes),

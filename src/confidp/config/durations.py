@@ -1,4 +1,4 @@
-"""The one duration format of tenant files: a whole number and a unit, ``30s``, ``10m``, ``8h``, ``7d``."""
+"""The one duration format of tenant files: a whole number and a unit (30s, 10m, 8h, 7d)."""
 
 from __future__ import annotations
 

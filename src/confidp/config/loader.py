@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from confidp.config.build import build_tenant, issuer_route, resolve_client_secrets
+from confidp.config.build import build_tenant, resolve_client_secrets
 from confidp.config.errors import ConfigError, Problem, json_path
 from confidp.config.rules import RuleContext, check_document
 from confidp.config.schema import schema_problems

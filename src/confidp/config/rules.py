@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.schema import defaults
 from confidp.oauth.scopes import RESERVED_CLAIMS, STANDARD_SCOPES
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -128,17 +129,20 @@ def redirect_uri_problem(uri: str) -> str | None:
 
 
 def check_lifetimes(document: Mapping[str, Any], context: RuleContext) -> Iterator[Problem]:
-    lifetimes = document.get("lifetimes", {})
-    code = lifetimes.get("authorization_code")
-    if code and seconds(code) > MAX_AUTHORIZATION_CODE_LIFETIME:
+    given = document.get("lifetimes", {})
+    lifetimes = {**defaults("lifetimes"), **given}
+    code = lifetimes["authorization_code"]
+    if seconds(code) > MAX_AUTHORIZATION_CODE_LIFETIME:
         yield Problem(("lifetimes", "authorization_code"),
                       f"{code} is longer than the 10m RFC 6749 §4.1.2 allows; use 1m")
     for idle, absolute in (("session_idle", "session_absolute"),
                            ("refresh_token_idle", "refresh_token_absolute")):
-        if idle in lifetimes and absolute in lifetimes and \
-                seconds(lifetimes[idle]) > seconds(lifetimes[absolute]):
-            yield Problem(("lifetimes", idle), f"{idle} ({lifetimes[idle]}) is longer than "
-                          f"{absolute} ({lifetimes[absolute]}); make it shorter or equal")
+        if seconds(lifetimes[idle]) > seconds(lifetimes[absolute]):
+            culprit = idle if idle in given else absolute
+            default_note = "" if absolute in given else ", the default"
+            yield Problem(("lifetimes", culprit), f"{idle} ({lifetimes[idle]}) is longer than "
+                          f"{absolute} ({lifetimes[absolute]}{default_note}); make it shorter "
+                          "or equal")
 
 
 def check_applications(document: Mapping[str, Any], context: RuleContext) -> Iterator[Problem]:

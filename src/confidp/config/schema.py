@@ -40,6 +40,15 @@ def tenant_schema() -> Mapping[str, Any]:
     return schema
 
 
+def defaults(*path: str) -> dict[str, Any]:
+    """The ``default`` of each property of the object at ``path`` (e.g. "lifetimes"): the
+    schema documents each default, and it is the only place defaults are written."""
+    node: Mapping[str, Any] = tenant_schema()
+    for name in path:
+        node = node["properties"][name]
+    return {name: sub["default"] for name, sub in node["properties"].items() if "default" in sub}
+
+
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(tenant_schema())

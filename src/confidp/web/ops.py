@@ -16,7 +16,8 @@ bp = Blueprint("ops")
 def _iso(moment: float | None) -> str | None:
     if moment is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
+    millis = int(moment * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
 
 
 def _authorized(request: Request) -> bool:

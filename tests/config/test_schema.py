@@ -1,0 +1,168 @@
+"""The schema: well-formed, documented, and rejecting each kind of mistake at the right place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from confidp.config.loader import check_files, validate_file
+from confidp.config.schema import schema_text, tenant_schema
+from tests.support import REPO
+
+THEMES = frozenset({"default", "midnight"})
+
+
+def errors_of(text: str, name: str = "acme.yaml") -> list[str]:
+    result = validate_file(name, text.encode(), themes=THEMES, environ={})
+    return [str(e) for e in result.errors]
+
+
+def test_schema_is_valid_2020_12_with_versioned_id() -> None:
+    schema = tenant_schema()
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith("/v1.json")
+
+
+def test_repository_schema_file_is_the_packaged_one() -> None:
+    assert (REPO / "schema" / "tenant.schema.json").read_text() == schema_text()
+
+
+def _properties(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        for name, sub in node.get("properties", {}).items():
+            yield f"{path}.{name}", sub
+        for key, value in node.items():
+            yield from _properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _properties(value, f"{path}[{index}]")
+
+
+def test_every_property_has_a_description_and_examples_that_validate() -> None:
+    schema = tenant_schema()
+    properties = list(_properties(schema, "#"))
+    assert len(properties) > 50
+    for where, sub in properties:
+        assert sub.get("description"), f"{where} has no description"
+        assert sub.get("examples"), f"{where} has no examples"
+        # the property's own schema, with the definitions its $ref may point at
+        validator = Draft202012Validator({"$defs": schema["$defs"], **sub})
+        for example in sub["examples"]:
+            errors = list(validator.iter_errors(example))
+            assert not errors, f"example {example!r} of {where} is invalid: {errors[0].message}"
+
+
+def test_strict_everywhere() -> None:
+    def objects(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                yield node
+            for value in node.values():
+                yield from objects(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from objects(value)
+
+    for node in objects(tenant_schema()):
+        assert node.get("additionalProperties") is False, node.get("description")
+
+
+def test_examples_in_the_repository_are_valid() -> None:
+    results = check_files(sorted((REPO / "tenants").glob("*.yaml")), themes=THEMES, environ={})
+    assert [r.tenant_id for r in results] == ["acme", "globex"]
+    for result in results:
+        assert result.errors == []
+        assert result.tenant is not None
+    acme = results[0].tenant
+    assert acme is not None
+    assert acme.issuer == "http://localhost:8000/acme"
+    portal = acme.applications["portal-spa"]
+    assert portal.is_public
+    assert portal.redirect_uris == {"https://portal.example.com/callback",
+                                    "http://127.0.0.1:9999/callback"}
+    assert portal.scopes == {"openid", "profile", "email", "offline_access", "orders.read"}
+    assert acme.user("ALICE") is acme.users["alice"]
+    globex = results[1].tenant
+    assert globex is not None and globex.theme.name == "midnight"
+    assert globex.applications["billing"].type == "confidential"
+
+
+def test_every_example_starts_with_the_schema_comment() -> None:
+    for path in (REPO / "tenants").glob("*.yaml"):
+        first = path.read_text().splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../schema/tenant.schema.json"
+
+
+BASE = """\
+issuer: https://id.example.com
+display_name: Acme
+applications:
+  - client_id: portal-spa
+    name: Portal
+    type: public
+    redirect_uris: [https://portal.example.com/callback]
+    scopes: [openid]
+"""
+
+
+def test_base_document_is_valid() -> None:
+    assert errors_of(BASE) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (BASE + "colour: red\n",
+     "acme.yaml:9:1: $.colour: unknown key 'colour'"),
+    (BASE.replace("    scopes:", "    scops: [openid]\n    scopes:"),
+     "acme.yaml:8:5: $.applications[0].scops: unknown key 'scops' (did you mean 'scopes'?)"),
+    (BASE.replace("display_name: Acme\n", ""),
+     "acme.yaml:1:1: $: missing required key 'display_name'"),
+    (BASE.replace("type: public", "type: publik"),
+     "acme.yaml:6:11: $.applications[0].type: must be one of: public, confidential "
+     "(got 'publik')"),
+    (BASE + "lifetimes:\n  access_token: 10 minutes\n",
+     "acme.yaml:10:17: $.lifetimes.access_token: '10 minutes' is not valid here: A duration"),
+    (BASE + "lifetimes:\n  access_token: 600\n",
+     "acme.yaml:10:17: $.lifetimes.access_token: must be a string, not a whole number"),
+    (BASE + "users:\n  - username: bob\n    password_hash: hunter2\n",
+     "acme.yaml:11:20: $.users[0].password_hash: 'hunter2' is not valid here: An argon2id hash"),
+    (BASE + "theme:\n  colors:\n    primary: 'red;}body{display:none'\n",
+     "acme.yaml:11:14: $.theme.colors.primary: 'red;}body{display:none' is not valid here"),
+    (BASE.replace("scopes: [openid]", "scopes: []"),
+     "acme.yaml:8:13: $.applications[0].scopes: must list at least 1 item(s)"),
+    (BASE.replace("scopes: [openid]", "scopes: [openid, openid]"),
+     "acme.yaml:8:13: $.applications[0].scopes: lists 'openid' more than once"),
+    (BASE + "login_throttle:\n  max_failures_per_user: 0\n",
+     "acme.yaml:10:26: $.login_throttle.max_failures_per_user: must be at least 1 (got 0)"),
+    (BASE.replace("    scopes: [openid]", "    scopes: [openid]\n    client_secret: {}"),
+     "acme.yaml:9:20: $.applications[0].client_secret: give exactly one of: env, file, hash"),
+    (BASE + "users:\n  - username: bob\n    password_hash: "
+     "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n    claims:\n      bad key: 1\n",
+     "acme.yaml:13:7: $.users[0].claims[\"bad key\"]: the key 'bad key' is not valid"),
+    ("- just\n- a list\n", "acme.yaml:1:1: $: the top level must be a mapping"),
+    ("", "acme.yaml:1:1: $: the file is empty"),
+    ("issuer: [unclosed\n", "acme.yaml:2:1: $: YAML syntax error"),
+])
+def test_each_kind_of_mistake_is_reported_at_its_line(text: str, expected: str) -> None:
+    errors = errors_of(text)
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_all_errors_of_a_file_come_at_once() -> None:
+    text = BASE.replace("type: public", "type: publik") + "colour: red\nlifetimes: {login: x}\n"
+    errors = errors_of(text)
+    assert len(errors) == 3
+    assert [e.split(":")[1] for e in errors] == ["6", "9", "10"]  # sorted by line
+
+
+def test_schema_prints_as_json() -> None:
+    assert json.loads(schema_text())["title"] == "confidp tenant"
+
+
+def test_schema_matches_file_in_repo_byte_for_byte() -> None:
+    assert Path(REPO / "schema" / "tenant.schema.json").is_symlink()

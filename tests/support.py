@@ -1,0 +1,146 @@
+"""Shared test helpers: tenant documents, tenant files, and the real server as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+# argon2id of "wonderland" (the demo password of tenants/acme.yaml)
+ALICE_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$klIvzPv7fmVvlCvDF8v7cA$"
+              "dyZ1lj71RT2K3IzcB+gzs5t6+4H3NN4MDCBk818ESaU")
+SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/tenant.schema.json\n"
+
+
+def tenant_doc(issuer: str, **overrides: Any) -> dict[str, Any]:
+    """A small valid tenant document; keyword arguments replace top-level keys."""
+    doc: dict[str, Any] = {
+        "issuer": issuer,
+        "display_name": "Test Tenant",
+        "applications": [{
+            "client_id": "portal-spa",
+            "name": "Portal",
+            "type": "public",
+            "redirect_uris": ["https://portal.example.com/callback",
+                              "http://127.0.0.1:9999/callback"],
+            "scopes": ["openid", "profile", "email"],
+        }],
+        "users": [{"username": "alice", "password_hash": ALICE_HASH}],
+    }
+    doc.update(copy.deepcopy(overrides))
+    return doc
+
+
+def dump(doc: dict[str, Any]) -> bytes:
+    return (SCHEMA_COMMENT + yaml.safe_dump(doc, sort_keys=False)).encode()
+
+
+def write_tenant(directory: Path, name: str, doc: dict[str, Any] | bytes) -> bytes:
+    data = doc if isinstance(doc, bytes) else dump(doc)
+    (directory / name).write_bytes(data)
+    return data
+
+
+def replace_tenant(directory: Path, name: str, doc: dict[str, Any] | bytes) -> bytes:
+    """Write as editors and git do: a temporary file renamed over the old one."""
+    data = doc if isinstance(doc, bytes) else dump(doc)
+    temporary = directory / f".{name}.tmp"
+    temporary.write_bytes(data)
+    os.replace(temporary, directory / name)
+    return data
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+class Server:
+    """``confidp serve`` as a subprocess on a free port of 127.0.0.1."""
+
+    def __init__(self, tenants: Path, themes: Path, state: Path, port: int,
+                 extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = state.parent / f"server-{port}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants),
+             "--themes", str(themes), "--state-dir", str(state), "--host", "127.0.0.1",
+             "--port", str(port), *extra_args],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=str(state.parent),
+            env={**os.environ, **(env or {})})
+        self.client = httpx.Client(base_url=self.base, timeout=5.0)
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n"
+                                     f"{self.log()}")
+            try:
+                return self.client.get("/readyz").status_code == 200
+            except httpx.TransportError:
+                return False
+        wait_until(ready, timeout)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def status(self, name: str) -> dict[str, Any]:
+        response = self.client.get(f"/status/{name}")
+        return response.json() if response.status_code == 200 else {}
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def running_server(tenants: Path, themes: Path, state: Path, port: int,
+                   extra_args: tuple[str, ...] = (),
+                   env: dict[str, str] | None = None) -> Iterator[Server]:
+    server = Server(tenants, themes, state, port, extra_args, env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
