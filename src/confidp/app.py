@@ -27,6 +27,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.settings = settings
     app.ctx.metrics = Metrics()
     app.ctx.registry = None
+    app.ctx.watching = False
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
 
     def publish(snapshot: Snapshot | None, events: list[ReloadEvent], seconds: float) -> None:
@@ -54,8 +55,12 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
 
     @app.after_server_start
     async def start_watcher(app: Sanic) -> None:
+        def watching() -> None:
+            app.ctx.watching = True
+
         app.add_task(watch(app.ctx.reloader, lambda: app.ctx.registry.snapshot, publish,
-                           poll=settings.reload_poll), name="confidp-watcher")
+                           poll=settings.reload_poll, on_watching=watching),
+                     name="confidp-watcher")
 
     app.on_response(add_security_headers)
     app.blueprint(ops.bp)

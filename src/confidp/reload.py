@@ -261,30 +261,61 @@ def _has_symlink_below(top: Path, path: Path) -> bool:
     return False
 
 
+_WATCH_TIMEOUT_MS = 100
 Publish = Callable[[Snapshot | None, list[ReloadEvent], float], None]
 
 
 async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish, *,
-                poll: bool = False, poll_delay_ms: int = 250) -> None:
+                poll: bool = False, poll_delay_ms: int = 250,
+                on_watching: Callable[[], None] = lambda: None) -> None:
     """Run until cancelled: on every change under the watched directories, rescan and publish.
-    Never raises out: a failing scan is logged and the next event tries again."""
+    Never raises out: a failing scan is logged and the next event tries again.
+
+    Changes made between the initial load and the moment the watch is in place would be lost,
+    so the first (empty) timeout yield, which comes only once the watch exists, triggers one
+    rescan and then ``on_watching`` (readiness waits for it)."""
+    if poll:
+        await _poll(reloader, current, publish, poll_delay_ms / 1000, on_watching)
+        return
     roots = watch_roots((reloader.tenants_dir, reloader.themes_dir))
-    log.info("watching %s%s", ", ".join(map(str, roots)), " (polling)" if poll else "")
+    log.info("watching %s", ", ".join(map(str, roots)))
+    watching = False
     while True:
         try:
-            async for _changes in awatch(*roots, watch_filter=None, debounce=400, step=20,
-                                         force_polling=poll, poll_delay_ms=poll_delay_ms,
-                                         ignore_permission_denied=True, recursive=True):
-                await rescan(reloader, current, publish)
+            async for changes in awatch(*roots, watch_filter=None, debounce=400, step=20,
+                                        rust_timeout=_WATCH_TIMEOUT_MS, yield_on_timeout=True,
+                                        ignore_permission_denied=True, recursive=True):
+                if changes or not watching:
+                    await rescan(reloader, current, publish)
+                if not watching:
+                    watching = True
+                    on_watching()
         except asyncio.CancelledError:
             return
         except Exception:
             log.exception("the file watcher failed; restarting it in 1 s")
+            watching = False
             try:
                 await asyncio.sleep(1)
             except asyncio.CancelledError:
                 return
+
+
+async def _poll(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish,
+                interval: float, on_watching: Callable[[], None]) -> None:
+    """For file systems without inotify. The reloader itself is the poller: its stat signature
+    has nanosecond mtimes, inode and size, where notify's poll watcher compares whole seconds
+    and misses a second write within the same second."""
+    log.info("polling %s and %s every %.2f s", reloader.tenants_dir, reloader.themes_dir,
+             interval)
+    try:
+        await rescan(reloader, current, publish)
+        on_watching()
+        while True:
+            await asyncio.sleep(interval)
             await rescan(reloader, current, publish)
+    except asyncio.CancelledError:
+        return
 
 
 async def rescan(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish) -> None:

@@ -61,7 +61,7 @@ async def healthz(request: Request) -> HTTPResponse:
 @bp.get("/readyz")
 async def readyz(request: Request) -> HTTPResponse:
     registry = request.app.ctx.registry
-    if registry is None:
+    if registry is None or not request.app.ctx.watching:
         return json({"status": "loading"}, status=503, headers={"Cache-Control": "no-store"})
     return json({"status": "ready", "generation": registry.snapshot.generation},
                 headers={"Cache-Control": "no-store"})

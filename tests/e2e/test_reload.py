@@ -1,0 +1,170 @@
+"""Hot reload against the real server: edit, add, delete, invalid edit, rename-over, ConfigMap
+and git-sync symlink swaps, theme changes, and polling mode. Served state is observed over HTTP
+(``/status/<tenant>`` and routing), never by looking inside the process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    Server,
+    dump,
+    free_port,
+    replace_tenant,
+    running_server,
+    sha,
+    tenant_doc,
+    wait_until,
+    write_tenant,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def served_hash(server: Server, name: str) -> str | None:
+    return server.status(name).get("content_hash")
+
+
+def test_in_place_edit_is_served(server: Server, tenants_dir: Path, issuer: str) -> None:
+    doc = tenant_doc(issuer, display_name="Edited in place")
+    data = write_tenant(tenants_dir, "acme.yaml", doc)
+    wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=2)
+    wait_until(lambda: "tenant acme (acme.yaml) changed: display_name changed" in server.log())
+
+
+def test_rename_over_is_served(server: Server, tenants_dir: Path, issuer: str) -> None:
+    doc = tenant_doc(issuer)
+    doc["applications"][0]["redirect_uris"].append("https://portal.example.com/other")
+    data = replace_tenant(tenants_dir, "acme.yaml", doc)
+    wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=2)
+    wait_until(lambda: "redirect URIs of portal-spa +https://portal.example.com/other"
+               in server.log())
+
+
+def test_add_and_delete(server: Server, tenants_dir: Path, port: int) -> None:
+    globex = f"http://127.0.0.1:{port}/globex"
+    json_accept = {"Accept": "application/json"}
+    assert "issuers" in server.get("/globex/x", headers=json_accept).json()
+    write_tenant(tenants_dir, "globex.yaml", tenant_doc(globex))
+    wait_until(lambda: server.status("globex").get("serving"), timeout=2)
+    assert "has no endpoint /x" in server.get("/globex/x", headers=json_accept).text
+    (tenants_dir / "globex.yaml").unlink()
+    wait_until(lambda: server.get("/status/globex").status_code == 404, timeout=2)
+    body = server.get("/globex/x", headers=json_accept).json()
+    assert globex not in body["issuers"]
+    wait_until(lambda: "tenant globex (globex.yaml) removed" in server.log())
+
+
+def test_invalid_edit_keeps_serving_and_status_shows_error(server: Server, tenants_dir: Path,
+                                                           issuer: str) -> None:
+    good = (tenants_dir / "acme.yaml").read_bytes()
+    bad = write_tenant(tenants_dir, "acme.yaml", dump(tenant_doc(issuer)) + b"colour: red\n")
+    status = wait_until(lambda: (s := server.status("acme")).get("errors") and s, timeout=2)
+    assert status["serving"] is True
+    assert status["content_hash"] == sha(good)
+    assert status["rejected_hash"] == sha(bad)
+    [error] = status["errors"]
+    assert error.endswith("acme.yaml:18:1: $.colour: unknown key 'colour'; allowed keys: "
+                          "applications, display_name, issuer, lifetimes, login_throttle, "
+                          "scopes, theme, users")
+    assert status["error_details"][0]["line"] == 18
+    assert server.get("/status").json()["failing"] == 1
+    # the tenant is still routed
+    assert "has no endpoint" in server.get("/acme/x", headers={"Accept": "application/json"}
+                                           ).json()["error_description"]
+    log = wait_until(lambda: "rejected: still serving the version loaded at" in server.log()
+                     and server.log())
+    assert "acme.yaml:18:1: $.colour" in log
+    assert 'confidp_tenant_reloads_total{outcome="rejected"} 1.0' in server.get("/metrics").text
+    fixed = write_tenant(tenants_dir, "acme.yaml", tenant_doc(issuer, display_name="Fixed"))
+    wait_until(lambda: server.status("acme").get("content_hash") == sha(fixed), timeout=2)
+    assert server.status("acme")["errors"] == []
+
+
+def test_first_version_invalid_is_not_served(server: Server, tenants_dir: Path,
+                                             port: int) -> None:
+    write_tenant(tenants_dir, "globex.yaml", b"issuer: http://127.0.0.1:1/globex\n")
+    status = wait_until(lambda: (s := server.status("globex")).get("errors") and s, timeout=2)
+    assert status["serving"] is False
+    assert "missing required key 'display_name'" in status["errors"][0]
+
+
+def test_configmap_symlink_swap(tmp_path: Path, themes_dir: Path) -> None:
+    """A Kubernetes ConfigMap volume: acme.yaml -> ..data/acme.yaml, and an update swaps the
+    ..data symlink to a new timestamped directory by rename."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}/acme"
+    mount = tmp_path / "configmap"
+    (mount / "..2026_11_21_1").mkdir(parents=True)
+    write_tenant(mount / "..2026_11_21_1", "acme.yaml", tenant_doc(issuer))
+    os.symlink("..2026_11_21_1", mount / "..data")
+    os.symlink("..data/acme.yaml", mount / "acme.yaml")
+    with running_server(mount, themes_dir, tmp_path / "state", port) as server:
+        assert server.status("acme")["serving"]
+        (mount / "..2026_11_21_2").mkdir()
+        data = write_tenant(mount / "..2026_11_21_2", "acme.yaml",
+                            tenant_doc(issuer, display_name="From the new ConfigMap"))
+        os.symlink("..2026_11_21_2", mount / "..data_tmp")
+        os.replace(mount / "..data_tmp", mount / "..data")
+        shutil.rmtree(mount / "..2026_11_21_1")
+        wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=2)
+
+
+def test_git_sync_directory_symlink_swap(tmp_path: Path, themes_dir: Path) -> None:
+    """git-sync: the served directory is reached through a link that is swapped to a new
+    worktree; the tenant file path never changes."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}/acme"
+    root = tmp_path / "git"
+    (root / "rev1" / "tenants").mkdir(parents=True)
+    write_tenant(root / "rev1" / "tenants", "acme.yaml", tenant_doc(issuer))
+    os.symlink("rev1", root / "current")
+    with running_server(root / "current" / "tenants", themes_dir, tmp_path / "state",
+                        port) as server:
+        assert server.status("acme")["serving"]
+        (root / "rev2" / "tenants").mkdir(parents=True)
+        data = write_tenant(root / "rev2" / "tenants", "acme.yaml",
+                            tenant_doc(issuer, display_name="rev2"))
+        write_tenant(root / "rev2" / "tenants", "globex.yaml",
+                     tenant_doc(f"http://127.0.0.1:{port}/globex"))
+        os.symlink("rev2", root / "current.tmp")
+        os.replace(root / "current.tmp", root / "current")
+        shutil.rmtree(root / "rev1")
+        wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=2)
+        wait_until(lambda: server.status("globex").get("serving"), timeout=2)
+
+
+def test_polling_mode(tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}/acme"
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(issuer))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port,
+                        ("--reload-poll",)) as server:
+        data = write_tenant(tenants_dir, "acme.yaml", tenant_doc(issuer, display_name="Polled"))
+        wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=3)
+        assert "polling " in server.log()
+
+
+def test_theme_removed_then_restored(server: Server, tenants_dir: Path, themes_dir: Path,
+                                     issuer: str) -> None:
+    data = write_tenant(tenants_dir, "acme.yaml", tenant_doc(issuer, theme={"name": "midnight"}))
+    wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=2)
+    shutil.move(themes_dir / "midnight", themes_dir.parent / "midnight.bak")
+    status = wait_until(lambda: (s := server.status("acme")).get("errors") and s, timeout=2)
+    assert status["serving"] is True
+    assert "theme 'midnight' does not exist" in status["errors"][0]
+    shutil.move(themes_dir.parent / "midnight.bak", themes_dir / "midnight")
+    wait_until(lambda: server.status("acme").get("errors") == [], timeout=2)
+
+
+def test_many_quick_edits_end_on_the_last(server: Server, tenants_dir: Path,
+                                          issuer: str) -> None:
+    data = b""
+    for index in range(20):
+        data = write_tenant(tenants_dir, "acme.yaml",
+                            tenant_doc(issuer, display_name=f"Edit {index}"))
+    wait_until(lambda: served_hash(server, "acme") == sha(data), timeout=2)

@@ -1,0 +1,107 @@
+"""The confidp command as a user runs it: a subprocess, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from tests.support import REPO, dump, tenant_doc
+
+
+def confidp(*args: str, stdin: str | None = None, cwd: Path = REPO,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "confidp.cli", *args], input=stdin,
+                          capture_output=True, text=True, cwd=cwd, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_check_the_examples() -> None:
+    done = confidp("check", "tenants/")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert "2 of 2 tenant file(s) valid" in done.stderr
+
+
+def test_check_a_broken_copy_reports_file_line_and_exits_1(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "tenants", tmp_path / "tenants")
+    acme = tmp_path / "tenants" / "acme.yaml"
+    text = acme.read_text()
+    window_line = text[: text.index("window: 15m")].count("\n") + 1
+    redirect_line = text[: text.index("    redirect_uris:")].count("\n") + 1
+    acme.write_text(text.replace("    redirect_uris:", "    redirect_uri:")
+                    .replace("window: 15m", "window: 15 minutes"))
+    done = confidp("check", str(tmp_path / "tenants"), "--themes", str(REPO / "themes"))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines == [
+        f"{acme}:{window_line}:11: $.login_throttle.window: '15 minutes' is not valid here: A duration: "
+        "a whole number followed by s, m, h or d.",
+        f"{acme}:{redirect_line}:5: $.applications[0].redirect_uri: unknown key 'redirect_uri' (did you "
+        "mean 'redirect_uris'?); allowed keys: client_id, client_secret, grant_types, "
+        "id_token_signed_response_alg, name, post_logout_redirect_uris, redirect_uris, "
+        "require_consent, scopes, token_endpoint_auth_method, type",
+    ]
+    assert "1 of 2 tenant file(s) valid, 2 error(s)" in done.stderr
+
+
+def test_check_json_format(tmp_path: Path) -> None:
+    (tmp_path / "acme.yaml").write_bytes(dump(tenant_doc("http://id.example.com")))
+    done = confidp("check", "--format", "json", str(tmp_path / "acme.yaml"))
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["valid"] is False
+    [file] = report["files"]
+    assert file["tenant"] == "acme"
+    assert file["errors"][0]["line"] == 2
+    assert file["errors"][0]["path"] == "$.issuer"
+    assert "must use https" in file["errors"][0]["message"]
+
+
+def test_check_needs_files(tmp_path: Path) -> None:
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 2
+    assert "no tenant files" in done.stderr
+    assert confidp("check", str(tmp_path / "missing.yaml")).returncode == 2
+
+
+def test_check_secrets_only_when_asked(tmp_path: Path) -> None:
+    doc = tenant_doc("https://id.example.com", applications=[{
+        "client_id": "api", "name": "API", "type": "confidential",
+        "client_secret": {"env": "CONFIDP_TEST_UNSET_SECRET"},
+        "grant_types": ["client_credentials"], "scopes": ["openid"]}])
+    (tmp_path / "acme.yaml").write_bytes(dump(doc))
+    assert confidp("check", str(tmp_path)).returncode == 0
+    done = confidp("check", "--resolve-secrets", str(tmp_path))
+    assert done.returncode == 1
+    assert "CONFIDP_TEST_UNSET_SECRET is not set" in done.stdout
+    ok = confidp("check", "--resolve-secrets", str(tmp_path),
+                 env={"CONFIDP_TEST_UNSET_SECRET": "value"})
+    assert ok.returncode == 0
+
+
+def test_hash_password_from_stdin() -> None:
+    done = confidp("hash-password", stdin="correct horse\n")
+    assert done.returncode == 0
+    hashed = done.stdout.strip()
+    assert hashed.startswith("$argon2id$v=19$")
+    assert PasswordHasher().verify(hashed, "correct horse")
+    assert confidp("hash-password", stdin="\n").returncode == 1
+
+
+def test_schema_prints_the_schema() -> None:
+    done = confidp("schema")
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == json.loads(
+        (REPO / "schema" / "tenant.schema.json").read_text())
+
+
+def test_usage_errors_exit_2() -> None:
+    assert confidp("frobnicate").returncode == 2
+    assert confidp("check").returncode == 2

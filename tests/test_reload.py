@@ -1,0 +1,171 @@
+"""The reloader without HTTP: what each kind of file change does to the snapshot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from confidp.registry import Snapshot
+from confidp.reload import Reloader, watch_roots
+from tests.support import dump, replace_tenant, sha, tenant_doc, write_tenant
+
+ISSUER = "https://id.example.com/acme"
+
+
+def load(reloader: Reloader, previous: Snapshot | None) -> tuple[Snapshot, list[str]]:
+    snapshot, events = reloader.load(previous)
+    assert snapshot is not None, "expected a new snapshot"
+    return snapshot, [f"{e.kind} {e.source}: {e.detail}" for e in events]
+
+
+def test_initial_load_serves_valid_files_only(tenants_dir: Path, themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    write_tenant(tenants_dir, "broken.yaml", b"issuer: [\n")
+    (tenants_dir / "notes.txt").write_text("not a tenant")
+    (tenants_dir / ".hidden.yaml").write_text("ignored")
+    snapshot, events = load(Reloader(tenants_dir, themes_dir), None)
+    assert [t.id for t in snapshot.tenants()] == ["acme"]
+    assert events[0] == ("added acme.yaml: issuer https://id.example.com/acme, 1 "
+                         "application(s), 1 user(s)")
+    assert events[1].startswith("rejected broken.yaml: not served; 1 error(s): ")
+    assert snapshot.files["broken.yaml"].serving is None
+
+
+def test_nothing_changed_gives_no_snapshot(tenants_dir: Path, themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    assert reloader.load(first) == (None, [])
+    os.utime(tenants_dir / "acme.yaml")  # touched: re-read, same bytes, no reload
+    assert reloader.load(first) == (None, [])
+
+
+def test_change_is_described_without_secrets(tenants_dir: Path, themes_dir: Path) -> None:
+    doc = tenant_doc(ISSUER)
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    reloader = Reloader(tenants_dir, themes_dir, environ={"NEW_SECRET": "p4ssw0rd-value"})
+    first, _ = load(reloader, None)
+    doc["applications"][0]["redirect_uris"] = ["https://portal.example.com/cb2",
+                                               "http://127.0.0.1:9999/callback"]
+    doc["applications"].append({"client_id": "api", "name": "API", "type": "confidential",
+                                "client_secret": {"env": "NEW_SECRET"},
+                                "grant_types": ["client_credentials"], "scopes": ["openid"]})
+    doc["users"][0]["password_hash"] = doc["users"][0]["password_hash"].replace("klI", "klJ")
+    doc["users"].append({"username": "bob", "password_hash": doc["users"][0]["password_hash"]})
+    data = replace_tenant(tenants_dir, "acme.yaml", doc)
+    second, events = load(reloader, first)
+    assert events == [
+        "changed acme.yaml: applications added: api; redirect URIs of portal-spa "
+        "+https://portal.example.com/cb2 -https://portal.example.com/callback; users added: "
+        "bob; user alice changed: password"]
+    assert "p4ssw0rd-value" not in repr(second.files) and "p4ssw0rd" not in events[0]
+    assert second.files["acme.yaml"].served_hash == sha(data)
+    assert second.generation == first.generation + 1
+
+
+def test_invalid_edit_keeps_last_good_then_recovers(tenants_dir: Path,
+                                                    themes_dir: Path) -> None:
+    good = write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    served = first.tenant("acme")
+    bad = write_tenant(tenants_dir, "acme.yaml", dump(tenant_doc(ISSUER)) + b"colour: red\n")
+    second, events = load(reloader, first)
+    status = second.files["acme.yaml"]
+    assert status.serving is served  # the very same last good version
+    assert status.served_hash == sha(good)
+    assert status.rejected_hash == sha(bad)
+    assert [(e.line, e.col, e.path, e.message) for e in status.errors] == [
+        (18, 1, "$.colour", "unknown key 'colour'; allowed keys: applications, display_name, "
+         "issuer, lifetimes, login_throttle, scopes, theme, users")]
+    assert events[0].startswith("rejected acme.yaml: still serving the version loaded at ")
+    assert "acme.yaml:18:1: $.colour: unknown key 'colour'" in events[0]
+    # back to valid content: served again and the error is gone
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Acme 2"))
+    third, events = load(reloader, second)
+    assert third.files["acme.yaml"].errors == ()
+    assert third.tenant("acme").display_name == "Acme 2"  # type: ignore[union-attr]
+    assert events == ["changed acme.yaml: display_name changed; theme changed"]
+
+
+def test_deleted_file_removes_tenant(tenants_dir: Path, themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    write_tenant(tenants_dir, "globex.yaml", tenant_doc("https://id.example.com/globex"))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    (tenants_dir / "acme.yaml").unlink()
+    second, events = load(reloader, first)
+    assert [t.id for t in second.tenants()] == ["globex"]
+    assert events == ["removed acme.yaml: the file was deleted; the tenant is no longer served"]
+    assert second.resolve("id.example.com", "/acme/authorize") is None
+
+
+def test_new_file_with_taken_issuer_is_rejected(tenants_dir: Path, themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    write_tenant(tenants_dir, "copy.yaml", tenant_doc(ISSUER))
+    second, events = load(reloader, first)
+    assert second.resolve("id.example.com", "/acme/x")[0].id == "acme"  # type: ignore[index]
+    assert "routes to the same host and path as the issuer of" in events[0]
+
+
+def test_same_tenant_id_twice(tenants_dir: Path, themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    write_tenant(tenants_dir, "acme.yml", tenant_doc("https://id.example.com/other"))
+    snapshot, _ = load(Reloader(tenants_dir, themes_dir), None)
+    assert snapshot.tenant("acme").issuer == ISSUER  # type: ignore[union-attr]
+    assert "already given by acme.yaml" in snapshot.files["acme.yml"].errors[0].message
+
+
+def test_removing_a_theme_rejects_its_tenants_but_keeps_them(tenants_dir: Path,
+                                                             themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER, theme={"name": "midnight"}))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    shutil.rmtree(themes_dir / "midnight")
+    second, events = load(reloader, first)
+    assert second.tenant("acme") is first.tenant("acme")
+    assert "theme 'midnight' does not exist" in events[0]
+
+
+def test_theme_file_edit_changes_the_themes_version(tenants_dir: Path,
+                                                    themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    css = themes_dir / "default" / "static" / "style.css"
+    css.write_text(css.read_text() + "\n/* edited */\n")
+    second, events = load(reloader, first)
+    assert events == []
+    assert second.themes_version != first.themes_version
+
+
+def test_configmap_style_symlink_swap(tenants_dir: Path, themes_dir: Path) -> None:
+    """Kubernetes ConfigMap volume: acme.yaml -> ..data/acme.yaml, ..data -> ..<timestamp>."""
+    first_dir = tenants_dir / "..2026_01"
+    first_dir.mkdir()
+    write_tenant(first_dir, "acme.yaml", tenant_doc(ISSUER))
+    os.symlink("..2026_01", tenants_dir / "..data")
+    os.symlink("..data/acme.yaml", tenants_dir / "acme.yaml")
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    second_dir = tenants_dir / "..2026_02"
+    second_dir.mkdir()
+    data = write_tenant(second_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Swapped"))
+    os.symlink("..2026_02", tenants_dir / "..data_tmp")
+    os.replace(tenants_dir / "..data_tmp", tenants_dir / "..data")
+    shutil.rmtree(first_dir)
+    second, _ = load(reloader, first)
+    assert second.tenant("acme").display_name == "Swapped"  # type: ignore[union-attr]
+    assert second.files["acme.yaml"].served_hash == sha(data)
+
+
+def test_watch_roots_include_the_parent_of_a_symlinked_directory(tmp_path: Path) -> None:
+    (tmp_path / "rev1" / "tenants").mkdir(parents=True)
+    os.symlink("rev1", tmp_path / "current")
+    themes = tmp_path / "themes"
+    themes.mkdir()
+    roots = watch_roots([tmp_path / "current" / "tenants", themes])
+    assert tmp_path in roots
