@@ -41,10 +41,10 @@ def test_check_a_broken_copy_reports_file_line_and_exits_1(tmp_path: Path) -> No
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert lines == [
-        f"{acme}:{window_line}:11: $.login_throttle.window: '15 minutes' is not valid here: A duration: "
-        "a whole number followed by s, m, h or d.",
-        f"{acme}:{redirect_line}:5: $.applications[0].redirect_uri: unknown key 'redirect_uri' (did you "
-        "mean 'redirect_uris'?); allowed keys: client_id, client_secret, grant_types, "
+        f"{acme}:{window_line}:11: $.login_throttle.window: '15 minutes' is not valid here: "
+        "A duration: a whole number followed by s, m, h or d.",
+        f"{acme}:{redirect_line}:5: $.applications[0].redirect_uri: unknown key 'redirect_uri' "
+        "(did you mean 'redirect_uris'?); allowed keys: client_id, client_secret, grant_types, "
         "id_token_signed_response_alg, name, post_logout_redirect_uris, redirect_uris, "
         "require_consent, scopes, token_endpoint_auth_method, type",
     ]
