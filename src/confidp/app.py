@@ -3,6 +3,7 @@ server starts, never at import time."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     async def load_tenants(app: Sanic) -> None:
         snapshot, events = app.ctx.reloader.load(None)
         publish(snapshot, events, 0.0)
+        gc.collect()
+        gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
         served = sum(1 for _ in app.ctx.registry.snapshot.tenants())
         log.info("serving %d tenant(s) from %s", served, settings.tenants_dir)
 

@@ -11,9 +11,11 @@ triggers a rescan, because those swaps report events on names other than the ten
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -50,14 +52,6 @@ class ReloadEvent:
 
     def __str__(self) -> str:
         return f"tenant {self.tenant_id} ({self.source}) {self.kind}: {self.detail}"
-
-
-def _signature(path: Path) -> Signature | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def theme_names(themes_dir: Path) -> frozenset[str]:
@@ -104,11 +98,22 @@ class Reloader:
 
     def load(self, previous: Snapshot | None = None) -> tuple[Snapshot | None, list[ReloadEvent]]:
         """Rescan. Returns (new snapshot, events), or (None, []) when nothing changed."""
+        # Everything a load builds lives until the next reload; collecting while building
+        # only rescans it (15% of a 1000-tenant start). Cycles are collected afterwards.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load(previous)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _load(self, previous: Snapshot | None) -> tuple[Snapshot | None, list[ReloadEvent]]:
         old_files: Mapping[str, FileStatus] = previous.files if previous else {}
         themes, themes_version = _themes(self.themes_dir)
         themes_changed = previous is None or themes != previous.themes
         now = self._clock()
-        names = self._tenant_file_names()
+        names = self._tenant_files()
         fresh: dict[str, FileResult] = {}  # by tenant id
         fresh_names: dict[str, str] = {}  # tenant id -> file name
         id_owner: dict[str, str] = {}
@@ -120,7 +125,8 @@ class Reloader:
                                                    old_files.get(name))
                 continue
             id_owner[tenant_id] = name
-            result = self._read_if_changed(name, old_files.get(name), themes, themes_changed)
+            result = self._read_if_changed(name, names[name], old_files.get(name), themes,
+                                           themes_changed)
             if result is not None:
                 fresh[tenant_id] = result
                 fresh_names[tenant_id] = name
@@ -160,19 +166,28 @@ class Reloader:
         ordered = dict(sorted(files.items()))
         return Snapshot(self._generation, ordered, themes, themes_version, now), events
 
-    def _tenant_file_names(self) -> list[str]:
+    def _tenant_files(self) -> dict[str, Signature]:
+        """The tenant file names in the directory with their stat signatures, in one pass."""
+        found: dict[str, Signature] = {}
         try:
-            names = os.listdir(self.tenants_dir)
+            entries = list(os.scandir(self.tenants_dir))
         except OSError as exc:
             log.error("cannot list the tenants directory %s: %s", self.tenants_dir, exc)
-            return []
-        return sorted(name for name in names if is_tenant_file_name(name)
-                      and (self.tenants_dir / name).is_file())
+            return found
+        for entry in entries:
+            if not is_tenant_file_name(entry.name):
+                continue
+            try:
+                st = entry.stat()  # follows symlinks (ConfigMap's ..data links)
+            except OSError:
+                continue  # a dangling link: as if absent
+            if stat.S_ISREG(st.st_mode):
+                found[entry.name] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return dict(sorted(found.items()))
 
-    def _read_if_changed(self, name: str, old: FileStatus | None, themes: frozenset[str],
-                         force: bool) -> FileResult | None:
+    def _read_if_changed(self, name: str, signature: Signature, old: FileStatus | None,
+                         themes: frozenset[str], force: bool) -> FileResult | None:
         path = self.tenants_dir / name
-        signature = _signature(path)
         if not force and old is not None and signature == self._signatures.get(name):
             return None
         try:
@@ -180,7 +195,7 @@ class Reloader:
         except OSError as exc:
             log.warning("cannot read %s: %s", path, exc)
             return None
-        self._signatures[name] = signature  # type: ignore[assignment]
+        self._signatures[name] = signature
         digest = content_hash(raw)
         last_evaluated = (old.rejected_hash if old.errors else old.served_hash) if old else None
         if not force and digest == last_evaluated:

@@ -11,7 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from confidp.config.loader import check_files, validate_file
-from confidp.config.schema import schema_text, tenant_schema
+from confidp.config.schema import is_valid_fast, schema_text, tenant_schema
+from confidp.config.yaml_positions import YamlSyntaxError, parse_yaml
 from tests.support import REPO
 
 THEMES = frozenset({"default", "midnight"})
@@ -115,7 +116,7 @@ def test_base_document_is_valid() -> None:
     assert errors_of(BASE) == []
 
 
-@pytest.mark.parametrize(("text", "expected"), [
+MISTAKES = [
     (BASE + "colour: red\n",
      "acme.yaml:9:1: $.colour: unknown key 'colour'"),
     (BASE.replace("    scopes:", "    scops: [openid]\n    scopes:"),
@@ -147,10 +148,30 @@ def test_base_document_is_valid() -> None:
     ("- just\n- a list\n", "acme.yaml:1:1: $: the top level must be a mapping"),
     ("", "acme.yaml:1:1: $: the file is empty"),
     ("issuer: [unclosed\n", "acme.yaml:2:1: $: YAML syntax error"),
-])
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MISTAKES)
 def test_each_kind_of_mistake_is_reported_at_its_line(text: str, expected: str) -> None:
     errors = errors_of(text)
     assert any(e.startswith(expected) for e in errors), errors
+
+
+YAML_DATE = BASE + "users:\n  - username: 2024-01-01\n    password_hash: x\n"
+
+
+@pytest.mark.parametrize("text", [BASE, YAML_DATE, *(text for text, _ in MISTAKES)])
+def test_fast_and_full_validators_agree(text: str) -> None:
+    """The fast path (jsonschema-rs) and the reporting path (jsonschema) must agree, or a file
+    could be accepted that the report would reject."""
+    try:
+        parsed = parse_yaml(text.encode())
+    except YamlSyntaxError:
+        return
+    if not isinstance(parsed.data, dict):
+        return
+    full = not list(Draft202012Validator(tenant_schema()).iter_errors(parsed.data))
+    assert is_valid_fast(parsed.data) == full
 
 
 def test_all_errors_of_a_file_come_at_once() -> None:

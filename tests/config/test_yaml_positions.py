@@ -9,10 +9,10 @@ def test_positions_of_keys_values_and_items() -> None:
     parsed = parse_yaml(b"a: 1\nb:\n  - x: 1\n    y: two\n  - z\n")
     assert parsed.problems == []
     assert parsed.data == {"a": 1, "b": [{"x": 1, "y": "two"}, "z"]}
-    assert parsed.positions.values[("a",)] == (1, 4)
-    assert parsed.positions.keys[("b",)] == (2, 1)
-    assert parsed.positions.values[("b", 0, "y")] == (4, 8)
-    assert parsed.positions.values[("b", 1)] == (5, 5)
+    assert parsed.positions.locate(("a",)) == (1, 4)
+    assert parsed.positions.locate(("b",), at_key=True) == (2, 1)
+    assert parsed.positions.locate(("b", 0, "y")) == (4, 8)
+    assert parsed.positions.locate(("b", 1)) == (5, 5)
 
 
 def test_locate_falls_back_to_nearest_ancestor() -> None:
@@ -57,7 +57,7 @@ def test_alias_bomb_is_refused_without_expanding() -> None:
     parsed = parse_yaml(b"\n".join(lines))
     assert parsed.data is None
     [problem] = parsed.problems
-    assert f"the limit is {MAX_EXPANDED_NODES}" in problem.message
+    assert f"more than {MAX_EXPANDED_NODES} nodes" in problem.message
 
 
 def test_recursive_alias_is_refused() -> None:
@@ -74,3 +74,16 @@ def test_small_aliases_are_fine() -> None:
 
 def test_empty_document() -> None:
     assert parse_yaml(b"# only a comment\n").data is None
+
+
+def test_deep_nesting_is_a_clear_error_not_a_crash() -> None:
+    with pytest.raises(YamlSyntaxError) as caught:
+        parse_yaml(b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n")
+    assert "nested too deeply" in caught.value.message or "YAML" in caught.value.message
+
+
+def test_duplicate_key_inside_a_list_names_its_path() -> None:
+    parsed = parse_yaml(b"apps:\n  - id: a\n    id: b\n")
+    [problem] = parsed.problems
+    assert problem.path == ("apps", 0, "id")
+    assert problem.where == (3, 5)

@@ -47,7 +47,10 @@ class FileResult:
     content_hash: str
     errors: list[ConfigError] = field(default_factory=list)
     tenant: Tenant | None = None
+    # The node tree behind positions is large: it is kept only while the file is validated,
+    # then only the issuer's place (for the cross-file rule) is kept.
     positions: Positions = field(default_factory=Positions)
+    issuer_at: tuple[int, int] = (1, 1)
 
     @property
     def ok(self) -> bool:
@@ -84,6 +87,7 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
                            "display_name: ...)"))
     if not isinstance(document, dict):
         _sort(result)
+        _release_positions(result)
         return result
     problems = schema_problems(document)
     if not problems:
@@ -96,7 +100,13 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
     if result.ok:
         result.tenant = build_tenant(tenant_id, source, document, secrets)
     _sort(result)
+    _release_positions(result)
     return result
+
+
+def _release_positions(result: FileResult) -> None:
+    result.issuer_at = result.positions.locate(("issuer",))
+    result.positions = Positions()
 
 
 def _sort(result: FileResult) -> None:
@@ -133,9 +143,9 @@ def settle_issuers(fresh: Mapping[str, FileResult], unchanged: Mapping[str, Tena
                 if result is None or result.tenant is not tenant:
                     continue
                 others = ", ".join(sorted(t.source for t in group if t is not tenant))
-                result.add(Problem(("issuer",), f"{tenant.issuer!r} routes to the same host "
-                                   f"and path as the issuer of {others}; each tenant needs "
-                                   "its own issuer"))
+                message = (f"{tenant.issuer!r} routes to the same host and path as the "
+                           f"issuer of {others}; each tenant needs its own issuer")
+                result.add(Problem(("issuer",), message, where=result.issuer_at))
                 result.tenant = None
                 _sort(result)
                 if tenant.id in last_good:

@@ -9,8 +9,7 @@ expand to an enormous document.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -28,24 +27,38 @@ MAX_EXPANDED_NODES = 200_000
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
-@dataclass(slots=True)
 class Positions:
-    """Line and column (1-based) of each value, and of each mapping key, by path."""
+    """Where each path of the document stands in the file, found on demand by walking the
+    node tree: positions are needed only for errors, so valid files pay nothing for them."""
 
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    __slots__ = ("_root",)
+
+    def __init__(self, root: Node | None = None) -> None:
+        self._root = root
 
     def locate(self, path: Path, at_key: bool = False) -> tuple[int, int]:
-        """The place of ``path``, or of its nearest ancestor that has one."""
-        probe = path
-        while True:
-            if at_key and probe in self.keys:
-                return self.keys[probe]
-            if probe in self.values:
-                return self.values[probe]
-            if not probe:
-                return (1, 1)
-            probe = probe[:-1]
+        """Line and column (1-based) of ``path``'s value (or key), or of its nearest ancestor
+        that exists in the file."""
+        node = self._root
+        if node is None:
+            return (1, 1)
+        best = _mark(node)
+        for depth, element in enumerate(path):
+            if isinstance(node, MappingNode) and isinstance(element, str):
+                pair = next(((k, v) for k, v in node.value
+                             if isinstance(k, ScalarNode) and k.value == element), None)
+                if pair is None:
+                    return best
+                if at_key and depth == len(path) - 1:
+                    return _mark(pair[0])
+                node = pair[1]
+            elif isinstance(node, SequenceNode) and isinstance(element, int) \
+                    and 0 <= element < len(node.value):
+                node = node.value[element]
+            else:
+                return best
+            best = _mark(node)
+        return best
 
 
 @dataclass(slots=True)
@@ -63,6 +76,10 @@ class YamlSyntaxError(Exception):
         self.message = message
 
 
+class _Refused(Exception):
+    """The node tree is not one we construct (a cycle, or too large once aliases expand)."""
+
+
 def parse_yaml(raw: bytes) -> Parsed:
     """Parse one YAML document. Raises ``YamlSyntaxError`` when it is not well-formed YAML;
     structural problems (duplicate keys, ...) come back as ``problems`` with positions."""
@@ -78,17 +95,10 @@ def parse_yaml(raw: bytes) -> Parsed:
         node = loader.get_single_node()
         if node is None:
             return Parsed(None, Positions(), [])
-        problems: list[Problem] = []
-        size = _expanded_size(node, {}, set())
-        if size < 0:
-            return Parsed(None, Positions(), [Problem((), "an alias refers to itself")])
-        if size > MAX_EXPANDED_NODES:
-            return Parsed(
-                None,
-                Positions(),
-                [Problem((), f"aliases expand the document to {size} nodes; the limit is "
-                         f"{MAX_EXPANDED_NODES}")],
-            )
+        try:
+            problems = _inspect(node)
+        except _Refused as refused:
+            return Parsed(None, Positions(node), [Problem((), str(refused))])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -97,70 +107,66 @@ def parse_yaml(raw: bytes) -> Parsed:
         raise YamlSyntaxError(line, col, f"YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(1, 1, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise YamlSyntaxError(1, 1, "the document is nested too deeply") from None
     finally:
         loader.dispose()
-    positions = Positions()
-    positions.values[()] = _mark(node)
-    problems.extend(_walk(node, data, (), positions, set()))
-    return Parsed(data, positions, problems)
+    return Parsed(data, Positions(node), problems)
 
 
 def _mark(node: Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _expanded_size(node: Node, memo: dict[int, int], active: set[int]) -> int:
-    """How many nodes the document has once every alias is expanded; -1 for a cycle."""
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    if key in active:
-        return -1
-    active.add(key)
-    total = 1
-    children: list[Node] = []
-    if isinstance(node, MappingNode):
-        for key_node, value_node in node.value:
-            children.extend((key_node, value_node))
-    elif isinstance(node, SequenceNode):
-        children = list(node.value)
-    for child in children:
-        size = _expanded_size(child, memo, active)
-        if size < 0:
-            return -1
-        total += size
-    active.discard(key)
-    memo[key] = total
-    return total
+def _inspect(root: Node) -> list[Problem]:
+    """One pass over the node tree: refuse cycles and alias bombs (counting the expanded size
+    without expanding), and report keys that are duplicated or not strings."""
+    problems: list[Problem] = []
+    sizes: dict[int, int] = {}  # collection node id -> expanded size (aliases share nodes)
+    active: set[int] = set()
+    path: list[str | int] = []
 
+    def visit(node: Node) -> int:
+        if isinstance(node, ScalarNode):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Refused("an alias refers to itself")
+        active.add(key)
+        total = 1
+        if isinstance(node, MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
+                    shown = key_node.value if isinstance(key_node, ScalarNode) \
+                        else "a collection"
+                    problems.append(Problem(tuple(path), f"key {shown!r} is not a string; "
+                                            "quote it", where=_mark(key_node)))
+                    total += visit(key_node) + visit(value_node)
+                    continue
+                name = key_node.value
+                if name in seen:
+                    problems.append(Problem((*path, name), f"duplicate key {name!r} (first "
+                                            f"given on line {seen[name]}); keep only one",
+                                            where=_mark(key_node)))
+                else:
+                    seen[name] = key_node.start_mark.line + 1
+                path.append(name)
+                total += 1 + visit(value_node)
+                path.pop()
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                path.append(index)
+                total += visit(item)
+                path.pop()
+        if total > MAX_EXPANDED_NODES:
+            raise _Refused(f"aliases expand the document to more than {MAX_EXPANDED_NODES} "
+                           "nodes; use fewer aliases")
+        active.discard(key)
+        sizes[key] = total
+        return total
 
-def _walk(node: Node, data: Any, path: Path, positions: Positions,
-          visited: set[int]) -> Iterator[Problem]:
-    if id(node) in visited:  # an alias: its content was walked where the anchor is
-        return
-    visited.add(id(node))
-    if isinstance(node, MappingNode) and isinstance(data, dict):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
-                shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                yield Problem(path, f"key {shown!r} is not a string; quote it",
-                              where=_mark(key_node))
-                continue
-            key = key_node.value
-            child = (*path, key)
-            if key in seen:
-                yield Problem(child, f"duplicate key {key!r} (first given on line {seen[key]}); "
-                              "keep only one", where=_mark(key_node))
-                continue
-            seen[key] = key_node.start_mark.line + 1
-            positions.keys[child] = _mark(key_node)
-            positions.values[child] = _mark(value_node)
-            if key in data:
-                yield from _walk(value_node, data[key], child, positions, visited)
-    elif isinstance(node, SequenceNode) and isinstance(data, list):
-        for index, item_node in enumerate(node.value):
-            child = (*path, index)
-            positions.values[child] = _mark(item_node)
-            if index < len(data):
-                yield from _walk(item_node, data[index], child, positions, visited)
+    visit(root)
+    return problems
