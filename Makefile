@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 .PHONY: serve test lint check bench-reload clean
 
 $(BIN)/confidp: pyproject.toml
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
+	  { echo "Python's venv module is missing: apt-get install python3-venv"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
