@@ -10,9 +10,12 @@ import secrets
 from sanic import Sanic
 
 from confidp.metrics import Metrics
+from confidp.passwords import PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.settings import Settings
+from confidp.store import MemoryStore
+from confidp.themes import Themes
 from confidp.web import ops, tenant_routes
 from confidp.web.headers import add_security_headers
 
@@ -30,6 +33,9 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.registry = None
     app.ctx.watching = False
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
+    app.ctx.themes = Themes(settings.themes_dir)
+    if settings.trust_proxy:
+        app.config.PROXIES_COUNT = 1  # request.remote_addr from X-Forwarded-For
 
     def publish(snapshot: Snapshot | None, events: list[ReloadEvent], seconds: float) -> None:
         metrics: Metrics = app.ctx.metrics
@@ -46,6 +52,16 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
                 log.error("%s", event)
             else:
                 log.info("%s", event)
+
+    @app.before_server_start
+    async def open_resources(app: Sanic) -> None:
+        app.ctx.store = MemoryStore()
+        app.ctx.passwords = PasswordVerifier()
+
+    @app.after_server_stop
+    async def close_resources(app: Sanic) -> None:
+        await app.ctx.store.close()
+        app.ctx.passwords.close()
 
     @app.before_server_start
     async def load_tenants(app: Sanic) -> None:

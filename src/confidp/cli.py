@@ -103,6 +103,7 @@ def _configure_logging(level: str) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import create_app
     from confidp.settings import Settings
+    from confidp.themes import ThemeError, check_default_theme
 
     _configure_logging(args.log_level)
     if not args.tenants.is_dir():
@@ -110,6 +111,11 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if not args.themes.is_dir():
         print(f"confidp: the themes directory {args.themes} does not exist", file=sys.stderr)
+        return 2
+    try:
+        check_default_theme(args.themes)
+    except ThemeError as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
         return 2
     try:
         args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

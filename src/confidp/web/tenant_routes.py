@@ -5,20 +5,36 @@ lookup in the current snapshot, not a set of Sanic routes."""
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 
 from sanic import Blueprint, HTTPResponse, Request, json
 from sanic import html as html_response
 
 from confidp.model import Tenant
+from confidp.oauth.errors import OAuthError, ServerUnavailable
 from confidp.registry import Snapshot
+from confidp.store.base import StoreUnavailable
+from confidp.web import assets, authorize, consent, login
 from confidp.web.negotiation import prefers_json
+from confidp.web.pages import error_response
 
+log = logging.getLogger("confidp.web")
 bp = Blueprint("tenants")
 
 Handler = Callable[[Request, Tenant, Snapshot], Awaitable[HTTPResponse]]
-# sub-path under the issuer -> handler; filled by the endpoint modules
-ENDPOINTS: dict[str, Handler] = {}
+AssetHandler = Callable[[Request, Tenant, Snapshot, str], Awaitable[HTTPResponse]]
+
+# sub-path under the issuer -> method -> handler
+ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
+    "/authorize": {"GET": authorize.authorize},
+    "/api/id/v1/auth/authorize": {"GET": authorize.authorize},
+    "/login": {"GET": login.login_form, "POST": login.login_submit},
+    "/consent": {"GET": consent.consent_form, "POST": consent.consent_submit},
+    "/theme.css": {"GET": assets.theme_css},
+})
+ASSETS_PREFIX = "/assets/"
 _MAX_LISTED = 50
 _METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]
 
@@ -63,8 +79,23 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
         return not_found(request, snapshot, f"No tenant has an issuer at "
                          f"{request_host(request)}{request.path}.", list_issuers=True)
     tenant, sub_path = found
-    handler = ENDPOINTS.get(sub_path)
-    if handler is None:
+    if sub_path.startswith(ASSETS_PREFIX) and request.method in ("GET", "HEAD"):
+        return await assets.asset(request, tenant, snapshot, sub_path[len(ASSETS_PREFIX):])
+    methods = ENDPOINTS.get(sub_path)
+    if methods is None:
         return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
                          f"{sub_path or '/'}.", list_issuers=False)
-    return await handler(request, tenant, snapshot)
+    handler = methods.get("GET" if request.method == "HEAD" else request.method)
+    if handler is None:
+        allowed = ", ".join(sorted(methods))
+        return json({"error": "method_not_allowed",
+                     "error_description": f"Use {allowed} for {sub_path}."},
+                    status=405, headers={"Allow": allowed})
+    try:
+        return await handler(request, tenant, snapshot)
+    except OAuthError as error:
+        return error_response(request, tenant, snapshot, error)
+    except StoreUnavailable as exc:
+        log.error("store unavailable: %s", exc)
+        return error_response(request, tenant, snapshot, ServerUnavailable(
+            "The sign-in service is temporarily unavailable. Try again shortly."))

@@ -1,0 +1,112 @@
+"""Typed OAuth errors. Code raises them; one place (``confidp.web.errors``) turns them into a
+page, JSON, or (only once the client and redirect URI are verified, and only for the errors
+that allow it) a redirect.
+
+The authorization endpoint's messages are the contract of the seed documents, word for word.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+# The seed documents' messages (shared/seeds/004): clients match on them.
+MISSING_PARAMETERS = "Missing required OAuth parameters."
+ONLY_CODE = "Only response_type=code is supported."
+MISSING_PKCE = "Missing PKCE parameters."
+INVALID_CONTEXT = "Invalid authorization context."
+TENANT_MISMATCH = "Tenant context mismatch."
+INVALID_PKCE = "Invalid PKCE parameters."
+
+
+class OAuthError(Exception):
+    """An error with an OAuth error code (RFC 6749 §4.1.2.1, §5.2), a description for
+    clients, an optional detail for the person reading the page, and an HTTP status."""
+
+    error: ClassVar[str] = "invalid_request"
+    status: ClassVar[int] = 400
+    redirectable: ClassVar[bool] = False  # may go back to a verified redirect URI
+
+    def __init__(self, description: str, detail: str | None = None,
+                 missing: tuple[str, ...] = ()) -> None:
+        super().__init__(description)
+        self.description = description
+        self.detail = detail
+        self.missing = missing
+
+    def to_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"error": self.error, "error_description": self.description}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.missing:
+            body["missing_parameters"] = list(self.missing)
+        return body
+
+
+class InvalidRequest(OAuthError):
+    """RFC 6749 §4.1.2.1: "The request is missing a required parameter, includes an invalid
+    parameter value, includes a parameter more than once, or is otherwise malformed.\""""
+
+
+class UnauthorizedClient(OAuthError):
+    """RFC 6749 §4.1.2.1: "The client is not authorized to request an authorization code
+    using this method.\""""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedResponseType(OAuthError):
+    """RFC 6749 §4.1.2.1: "The authorization server does not support obtaining an
+    authorization code using this method.\""""
+
+    error = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    """RFC 6749 §4.1.2.1: "The requested scope is invalid, unknown, or malformed.\""""
+
+    error = "invalid_scope"
+
+
+class RequestNotSupported(OAuthError):
+    """OpenID Connect Core §3.1.2.6: the request parameter is not supported."""
+
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    """OpenID Connect Core §3.1.2.6: the request_uri parameter is not supported."""
+
+    error = "request_uri_not_supported"
+
+
+class AccessDenied(OAuthError):
+    """RFC 6749 §4.1.2.1: "The resource owner or authorization server denied the request.\""""
+
+    error = "access_denied"
+    redirectable = True
+
+
+class LoginRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: prompt=none, and the End-User is not authenticated."""
+
+    error = "login_required"
+    redirectable = True
+
+
+class ConsentRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: prompt=none, and consent is needed."""
+
+    error = "consent_required"
+    redirectable = True
+
+
+class FlowError(OAuthError):
+    """A problem with the sign-in flow itself (expired, another browser, another tenant):
+    shown to the person, never redirected."""
+
+
+class ServerUnavailable(OAuthError):
+    """RFC 6749 §4.1.2.1 temporarily_unavailable: state storage cannot be reached."""
+
+    error = "temporarily_unavailable"
+    status = 503

@@ -1,0 +1,48 @@
+"""{issuer}/assets/<file> (the tenant theme's static files) and {issuer}/theme.css (the
+tenant's branding colours as CSS variables, so pages need no inline style)."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+
+from sanic import HTTPResponse, Request, raw
+
+from confidp.model import Tenant
+from confidp.registry import Snapshot
+from confidp.web.pages import theme_css_version
+
+_LONG_CACHE = "public, max-age=31536000, immutable"
+
+
+def _not_found() -> HTTPResponse:
+    return raw(b"not found", status=404, content_type="text/plain")
+
+
+def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTTPResponse:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": cache, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return HTTPResponse(status=304, headers=headers)
+    return raw(body, content_type=content_type, headers=headers)
+
+
+async def asset(request: Request, tenant: Tenant, snapshot: Snapshot,
+                relative: str) -> HTTPResponse:
+    theme = tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
+    path = request.app.ctx.themes.static_file(theme, relative)
+    if path is None:
+        return _not_found()
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    cache = _LONG_CACHE if request.args.get("v") else "public, max-age=300"
+    return _cached(request, path.read_bytes(), content_type, cache)
+
+
+async def theme_css(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    # The schema allows only hex colours, so nothing here can break out of the declaration.
+    variables = "".join(f"  --{name}: {value};\n" for name, value in
+                        sorted(tenant.theme.colors.items()))
+    body = f":root {{\n{variables}}}\n".encode()
+    versioned = request.args.get("v") == theme_css_version(tenant)
+    return _cached(request, body, "text/css; charset=utf-8",
+                   _LONG_CACHE if versioned else "no-cache")

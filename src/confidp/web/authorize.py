@@ -1,0 +1,34 @@
+"""GET {issuer}/authorize and {issuer}/api/id/v1/auth/authorize (the seeds' endpoint)."""
+
+from __future__ import annotations
+
+import secrets
+
+from sanic import HTTPResponse, Request
+
+from confidp.model import Tenant
+from confidp.oauth.authorize import validate_authorization_request
+from confidp.oauth.params import parse_query
+from confidp.registry import Snapshot
+from confidp.web.flow import (
+    create_pending,
+    flow_cookie,
+    load_session,
+    proceed,
+    set_cookie,
+    store_of,
+)
+
+
+async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    auth_request = validate_authorization_request(parse_query(request.query_string), tenant)
+    session = await load_session(request, tenant)
+    binding = request.cookies.get(flow_cookie(tenant))
+    new_binding = None
+    if not binding or len(binding) > 100:
+        binding = new_binding = secrets.token_urlsafe(32)
+    pending = await create_pending(store_of(request), tenant, auth_request, binding)
+    response = await proceed(request, tenant, pending, session, 302)
+    if new_binding:
+        set_cookie(response, tenant, flow_cookie(tenant), new_binding)
+    return response

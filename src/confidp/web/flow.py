@@ -1,0 +1,262 @@
+"""The browser flow's state: sign-in requests waiting for a login (pending), sessions, consents
+and codes, and the decision of what comes next (login, consent, or the code).
+
+Cookies carry only random ids; the store keys sessions by the id's SHA-256, so a copy of the
+store holds no usable cookie. A sign-in request is bound to the browser that started it by a
+flow cookie: a login page opened in another browser (or forged by another site) is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sanic import HTTPResponse, Request
+
+from confidp.model import Application, Tenant, User
+from confidp.oauth.authorize import (
+    AuthorizationRequest,
+    authorization_response_uri,
+    needs_consent,
+    needs_login,
+    revalidate,
+)
+from confidp.oauth.errors import (
+    TENANT_MISMATCH,
+    ConsentRequired,
+    FlowError,
+    LoginRequired,
+    OAuthError,
+)
+from confidp.store import Store
+from confidp.web.pages import redirect
+
+PENDING = "pending"
+SESSION = "session"
+CODE = "code"
+CONSENT = "consent"
+THROTTLE = "throttle"
+_TOUCH_AFTER = 60.0  # seconds between writes that extend an idle session
+_EXPIRED = FlowError("This sign-in request has expired or was already used.",
+                     "Go back to the application and sign in again.")
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def session_cookie(tenant: Tenant) -> str:
+    return f"confidp_session_{tenant.id}"
+
+
+def flow_cookie(tenant: Tenant) -> str:
+    return f"confidp_flow_{tenant.id}"
+
+
+def set_cookie(response: HTTPResponse, tenant: Tenant, name: str, value: str,
+               max_age: int | None = None) -> None:
+    """HttpOnly, SameSite=Lax, scoped to the issuer's path, Secure when the issuer is https."""
+    response.add_cookie(name, value, path=tenant.issuer_path or "/", httponly=True,
+                        samesite="Lax", secure=tenant.secure, max_age=max_age)
+
+
+def clear_cookie(response: HTTPResponse, tenant: Tenant, name: str) -> None:
+    response.add_cookie(name, "", path=tenant.issuer_path or "/", httponly=True,
+                        samesite="Lax", secure=tenant.secure, max_age=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    id: str
+    request: AuthorizationRequest
+    created_at: float
+    csrf_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id_digest: str
+    subject: str
+    username: str
+    auth_time: float
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.ctx.store
+    return store
+
+
+async def create_pending(store: Store, tenant: Tenant, auth_request: AuthorizationRequest,
+                         binding: str) -> Pending:
+    pending = Pending(secrets.token_urlsafe(32), auth_request, time.time(),
+                      secrets.token_urlsafe(32))
+    await store.put(PENDING, pending.id, {
+        "tenant": tenant.id, "request": auth_request.to_record(),
+        "created_at": pending.created_at, "binding": digest(binding),
+        "csrf": pending.csrf_token}, tenant.lifetimes.login)
+    return pending
+
+
+async def load_pending(request: Request, tenant: Tenant, pending_id: str | None) -> Pending:
+    if not pending_id or len(pending_id) > 100:
+        raise _EXPIRED
+    record = await store_of(request).get(PENDING, pending_id)
+    if record is None:
+        raise _EXPIRED
+    if record["tenant"] != tenant.id:
+        raise FlowError(TENANT_MISMATCH, "This sign-in request was started for another "
+                        "tenant. Go back to the application and sign in again.")
+    binding = request.cookies.get(flow_cookie(tenant), "")
+    if not hmac.compare_digest(digest(binding), record["binding"]):
+        raise FlowError("This sign-in request was started in another browser.",
+                        "Go back to the application and sign in again. If this keeps "
+                        "happening, allow cookies for this site.")
+    return Pending(pending_id, AuthorizationRequest.from_record(record["request"]),
+                   record["created_at"], record["csrf"])
+
+
+def check_csrf(pending: Pending, token: str | None) -> None:
+    if not token or not hmac.compare_digest(token.encode(), pending.csrf_token.encode()):
+        raise FlowError("This form has expired.", "Go back to the application and sign in "
+                        "again.")
+
+
+def session_user(tenant: Tenant, record: dict[str, Any]) -> User | None:
+    user = tenant.user(record["username"])
+    if user is None or user.disabled or user.subject != record["subject"]:
+        return None
+    return user
+
+
+async def load_session(request: Request, tenant: Tenant) -> Session | None:
+    """The tenant's session of this browser, if valid now: within its idle and absolute
+    lifetimes, and its user still in the tenant file and not disabled. A session record of
+    another tenant is the seed's tenant-context mismatch."""
+    session_id = request.cookies.get(session_cookie(tenant))
+    if not session_id or len(session_id) > 100:
+        return None
+    store = store_of(request)
+    key = digest(session_id)
+    record = await store.get(SESSION, key)
+    if record is None:
+        return None
+    if record["tenant"] != tenant.id:
+        raise FlowError(TENANT_MISMATCH, "The session presented belongs to another tenant.")
+    now = time.time()
+    lifetimes = tenant.lifetimes
+    age = now - record["created_at"]
+    if age > lifetimes.session_absolute or now - record["last_seen"] > lifetimes.session_idle \
+            or session_user(tenant, record) is None:
+        await store.delete(SESSION, key)
+        return None
+    if now - record["last_seen"] > _TOUCH_AFTER:
+        record["last_seen"] = now
+        await store.put(SESSION, key, record,
+                        min(lifetimes.session_idle, lifetimes.session_absolute - age))
+    return Session(key, record["subject"], record["username"], record["auth_time"])
+
+
+async def start_session(request: Request, tenant: Tenant, user: User,
+                        response_cookies: list[tuple[str, str]]) -> Session:
+    """A new session for a fresh login; any previous session of this browser ends (a new id
+    at every login: no session fixation)."""
+    store = store_of(request)
+    previous = request.cookies.get(session_cookie(tenant))
+    if previous and len(previous) <= 100:
+        await store.delete(SESSION, digest(previous))
+    session_id = secrets.token_urlsafe(32)
+    now = time.time()
+    key = digest(session_id)
+    await store.put(SESSION, key, {
+        "tenant": tenant.id, "subject": user.subject, "username": user.username,
+        "auth_time": now, "created_at": now, "last_seen": now},
+        min(tenant.lifetimes.session_idle, tenant.lifetimes.session_absolute))
+    response_cookies.append((session_cookie(tenant), session_id))
+    return Session(key, user.subject, user.username, now)
+
+
+def consent_key(tenant: Tenant, subject: str, client_id: str) -> str:
+    return f"{tenant.id}\x1f{subject}\x1f{client_id}"
+
+
+async def granted_scopes(store: Store, tenant: Tenant, subject: str,
+                         client_id: str) -> list[str]:
+    record = await store.get(CONSENT, consent_key(tenant, subject, client_id))
+    return list(record["scopes"]) if record else []
+
+
+async def remember_consent(store: Store, tenant: Tenant, subject: str, client_id: str,
+                           scopes: tuple[str, ...]) -> None:
+    granted = await granted_scopes(store, tenant, subject, client_id)
+    await store.put(CONSENT, consent_key(tenant, subject, client_id),
+                    {"scopes": sorted(set(granted) | set(scopes))},
+                    tenant.lifetimes.refresh_token_absolute)
+
+
+def login_path(tenant: Tenant, pending: Pending) -> str:
+    return f"{tenant.issuer_path}/login?request={quote(pending.id)}"
+
+
+def consent_path(tenant: Tenant, pending: Pending) -> str:
+    return f"{tenant.issuer_path}/consent?request={quote(pending.id)}"
+
+
+async def proceed(request: Request, tenant: Tenant, pending: Pending, session: Session | None,
+                  status: int) -> HTTPResponse:
+    """What comes next for a valid sign-in request: the login page, the consent page, or the
+    code. Re-checks the request against the current tenant first."""
+    application = revalidate(pending.request, tenant)
+    auth_request = pending.request
+    if session is None or needs_login(session.auth_time, pending.created_at, auth_request,
+                                      time.time()):
+        if "none" in auth_request.prompt:
+            return await finish_with_error(request, tenant, pending, LoginRequired(
+                "The user is not signed in."), status)
+        return redirect(login_path(tenant, pending), status)
+    store = store_of(request)
+    granted = await granted_scopes(store, tenant, session.subject, application.client_id)
+    if needs_consent(application, granted, auth_request):
+        if "none" in auth_request.prompt:
+            return await finish_with_error(request, tenant, pending, ConsentRequired(
+                "The user has not consented to the requested scopes."), status)
+        return redirect(consent_path(tenant, pending), status)
+    return await issue_code(request, tenant, application, pending, session, status)
+
+
+async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
+                            error: OAuthError, status: int) -> HTTPResponse:
+    """Back to the (verified) redirect URI with an error, state and iss (RFC 6749 §4.1.2.1,
+    RFC 9207)."""
+    assert error.redirectable
+    await store_of(request).delete(PENDING, pending.id)
+    return redirect(authorization_response_uri(pending.request.redirect_uri, {
+        "error": error.error, "error_description": error.description,
+        "state": pending.request.state, "iss": tenant.issuer}), status)
+
+
+async def issue_code(request: Request, tenant: Tenant, application: Application,
+                     pending: Pending, session: Session, status: int) -> HTTPResponse:
+    """RFC 6749 §4.1.2: a 256-bit, single-use, short-lived code bound to everything the token
+    endpoint must check. The sign-in request is consumed atomically, so a double submit cannot
+    issue two codes."""
+    store = store_of(request)
+    if await store.take(PENDING, pending.id) is None:
+        raise _EXPIRED
+    code = secrets.token_urlsafe(32)
+    auth_request = pending.request
+    await store.put(CODE, digest(code), {
+        "tenant": tenant.id, "client_id": application.client_id,
+        "redirect_uri": auth_request.redirect_uri,
+        "code_challenge": auth_request.code_challenge,
+        "code_challenge_method": auth_request.code_challenge_method,
+        "scopes": list(auth_request.scopes), "nonce": auth_request.nonce,
+        "subject": session.subject, "username": session.username,
+        "auth_time": session.auth_time, "session": session.id_digest,
+        "issued_at": time.time()}, tenant.lifetimes.authorization_code)
+    return redirect(authorization_response_uri(auth_request.redirect_uri, {
+        "code": code, "state": auth_request.state, "iss": tenant.issuer}), status)

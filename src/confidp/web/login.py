@@ -1,0 +1,105 @@
+"""GET and POST {issuer}/login: the themed login form for a pending sign-in request."""
+
+from __future__ import annotations
+
+import math
+
+from sanic import HTTPResponse, Request
+
+from confidp.model import Tenant
+from confidp.oauth.authorize import revalidate
+from confidp.registry import Snapshot
+from confidp.web.flow import (
+    THROTTLE,
+    Pending,
+    check_csrf,
+    load_pending,
+    load_session,
+    proceed,
+    session_cookie,
+    set_cookie,
+    start_session,
+    store_of,
+)
+from confidp.web.pages import page
+
+FAILED = "The username or password is incorrect."
+MAX_USERNAME = 128
+MAX_PASSWORD = 1024
+
+
+def client_ip(request: Request) -> str:
+    return str(request.remote_addr or request.ip)
+
+
+def _login_page(request: Request, tenant: Tenant, snapshot: Snapshot, pending: Pending, *,
+                status: int = 200, error: str | None = None, username: str = "",
+                headers: dict[str, str] | None = None) -> HTTPResponse:
+    application = revalidate(pending.request, tenant)
+    return page(request, tenant, snapshot, "login.html", page_title="Sign in", status=status,
+                form_targets=[pending.request.redirect_uri], headers=headers,
+                action=f"{tenant.issuer_path}/login", request_id=pending.id,
+                csrf_token=pending.csrf_token, application_name=application.name,
+                error=error, username=username or pending.request.login_hint or "")
+
+
+async def login_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    pending = await load_pending(request, tenant, request.args.get("request"))
+    session = await load_session(request, tenant)
+    if session is not None and "login" not in pending.request.prompt \
+            and pending.request.max_age is None:
+        return await proceed(request, tenant, pending, session, 302)
+    return _login_page(request, tenant, snapshot, pending)
+
+
+def _throttle_keys(tenant: Tenant, username: str, ip: str) -> tuple[str, str]:
+    return f"{tenant.id}\x1fuser\x1f{username.casefold()}", f"{tenant.id}\x1fip\x1f{ip}"
+
+
+async def _retry_after(request: Request, tenant: Tenant, username: str) -> float | None:
+    """Seconds until a login may be tried again, when a limit is reached."""
+    store = store_of(request)
+    user_key, ip_key = _throttle_keys(tenant, username, client_ip(request))
+    limits = tenant.login_throttle
+    waits = []
+    for key, limit in ((user_key, limits.max_failures_per_user),
+                       (ip_key, limits.max_failures_per_ip)):
+        count, left = await store.count(THROTTLE, key)
+        if count >= limit:
+            waits.append(left)
+    return max(waits) if waits else None
+
+
+async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    form = request.form
+    pending = await load_pending(request, tenant, form.get("request"))
+    check_csrf(pending, form.get("csrf_token"))
+    revalidate(pending.request, tenant)
+    username = (form.get("username") or "").strip()[:MAX_USERNAME]
+    password = form.get("password") or ""
+    if not username or not password or len(password) > MAX_PASSWORD:
+        return _login_page(request, tenant, snapshot, pending, status=400, username=username,
+                           error="Enter your username and password.")
+    wait = await _retry_after(request, tenant, username)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait / 60))
+        return _login_page(request, tenant, snapshot, pending, status=429, username=username,
+                           error=f"Too many failed sign-in attempts. Try again in {minutes} "
+                           f"minute{'s' if minutes > 1 else ''}.",
+                           headers={"Retry-After": str(math.ceil(wait))})
+    user = tenant.user(username)
+    verified = await request.app.ctx.passwords.verify(
+        user.password_hash.reveal() if user else None, password)
+    if not verified or user is None or user.disabled:
+        store = store_of(request)
+        for key in _throttle_keys(tenant, username, client_ip(request)):
+            await store.hit(THROTTLE, key, tenant.login_throttle.window)
+        return _login_page(request, tenant, snapshot, pending, status=401, username=username,
+                           error=FAILED)
+    cookies: list[tuple[str, str]] = []
+    session = await start_session(request, tenant, user, cookies)
+    response = await proceed(request, tenant, pending, session, 303)
+    for name, value in cookies:
+        set_cookie(response, tenant, name, value)
+    assert cookies and cookies[0][0] == session_cookie(tenant)
+    return response

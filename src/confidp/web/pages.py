@@ -1,0 +1,73 @@
+"""Rendering: themed pages with their security headers, errors as a page or JSON, redirects.
+The one place an ``OAuthError`` becomes a response."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from sanic import HTTPResponse, Request, json
+from sanic import html as html_response
+
+from confidp.model import Tenant
+from confidp.oauth.errors import OAuthError
+from confidp.registry import Snapshot
+from confidp.web.negotiation import prefers_json
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def form_source(uri: str) -> str:
+    """The CSP source that allows a form's redirect chain to end at ``uri`` (Chromium applies
+    form-action to redirects after a form post)."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}:"
+
+
+def content_security_policy(form_targets: Iterable[str] = ()) -> str:
+    targets = " ".join(dict.fromkeys(form_source(uri) for uri in form_targets))
+    return ("default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+            f"form-action 'self'{' ' + targets if targets else ''}; frame-ancestors 'none'; "
+            "base-uri 'none'")
+
+
+def theme_css_version(tenant: Tenant) -> str:
+    colors = ";".join(f"{k}={v}" for k, v in sorted(tenant.theme.colors.items()))
+    return hashlib.sha256(colors.encode()).hexdigest()[:12]
+
+
+def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
+         page_title: str, status: int = 200, form_targets: Iterable[str] = (),
+         headers: dict[str, str] | None = None, **context: Any) -> HTTPResponse:
+    themes = request.app.ctx.themes
+    theme = tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
+    body = themes.render(
+        theme, snapshot.themes_version, template,
+        page_title=page_title, title=tenant.theme.title, tenant_name=tenant.display_name,
+        logo_url=tenant.theme.logo_url, assets=f"{tenant.issuer_path}/assets",
+        version=snapshot.themes_version,
+        theme_css=f"{tenant.issuer_path}/theme.css?v={theme_css_version(tenant)}", **context)
+    return html_response(body, status=status, headers={
+        **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets),
+        **(headers or {})})
+
+
+def error_response(request: Request, tenant: Tenant | None, snapshot: Snapshot,
+                   error: OAuthError) -> HTTPResponse:
+    """An error for a person (themed page) or a program (JSON), never a redirect."""
+    if prefers_json(request) or tenant is None:
+        return json(error.to_json(), status=error.status, headers=NO_STORE)
+    return page(request, tenant, snapshot, "error.html", page_title="Something went wrong",
+                status=error.status, message=error.description, detail=error.detail,
+                missing=list(error.missing), error_code=error.error)
+
+
+def redirect(location: str, status: int = 302,
+             headers: dict[str, str] | None = None) -> HTTPResponse:
+    """A redirect whose Location is exactly ``location`` (Sanic's helper re-quotes it)."""
+    return HTTPResponse(status=status, content_type="text/plain; charset=utf-8",
+                        headers={**NO_STORE, "Location": location, **(headers or {})})
