@@ -1,0 +1,422 @@
+"""The authorization endpoint, login, sessions and consent against the real server."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.e2e.flow import (
+    authorize_url,
+    hidden_fields,
+    location,
+    query_of,
+    seed_params,
+    submit_consent,
+    submit_login,
+)
+from tests.support import REPO, Server, free_port, running_server, wait_until, write_tenant
+
+pytestmark = pytest.mark.e2e
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def example(name: str, port: int, **changes: object) -> dict[str, object]:
+    """A repository example tenant, moved to this server's port."""
+    doc = yaml.safe_load((REPO / "tenants" / name).read_text())
+    doc["issuer"] = doc["issuer"].replace("localhost:8000", f"127.0.0.1:{port}")
+    doc.update(changes)
+    return doc
+
+
+@pytest.fixture
+def idp(tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> Iterator[Server]:
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", example(
+        "acme.yaml", port, login_throttle={"max_failures_per_user": 3,
+                                           "max_failures_per_ip": 5, "window": "10m"}))
+    globex = example("globex.yaml", port)
+    globex["applications"][0]["redirect_uris"].append("http://127.0.0.1:9999/callback?tenant=gx")
+    write_tenant(tenants_dir, "globex.yaml", globex)
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server:
+        yield server
+
+
+@pytest.fixture
+def browser(idp: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=idp.base, timeout=10, follow_redirects=False) as client:
+        yield client
+
+
+def test_seed_request_reaches_the_login_page(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params()))
+    assert response.status_code == 302
+    login = location(response)
+    assert re.fullmatch(r"/acme/login\?request=[A-Za-z0-9_-]{43}", login)
+    page = browser.get(login)
+    assert page.status_code == 200
+    assert 'name="username"' in page.text and 'name="password"' in page.text
+    assert '<label for="username">' in page.text and '<label for="password">' in page.text
+    assert set(hidden_fields(page.text)) == {"request", "csrf_token"}
+    assert "Acme Customer Portal" in page.text
+    assert "<script" not in page.text
+
+
+def test_seed_path_is_the_same_endpoint(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(),
+                                         "/api/id/v1/auth/authorize"))
+    assert response.status_code == 302
+    assert location(response).startswith("/acme/login?request=")
+
+
+@pytest.mark.parametrize(("drop", "message", "missing"), [
+    (("state",), "Missing required OAuth parameters.", ["state"]),
+    (("client_id", "scope"), "Missing required OAuth parameters.", ["client_id", "scope"]),
+    (("code_challenge",), "Missing PKCE parameters.", ["code_challenge"]),
+    (("code_challenge", "code_challenge_method"), "Missing PKCE parameters.",
+     ["code_challenge", "code_challenge_method"]),
+])
+def test_missing_parameters(browser: httpx.Client, drop: tuple[str, ...], message: str,
+                            missing: list[str]) -> None:
+    params = {k: v for k, v in seed_params().items() if k not in drop}
+    response = browser.get(authorize_url("/acme", params), headers=JSON)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    body = response.json()
+    assert (body["error"], body["error_description"], body["missing_parameters"]) == (
+        "invalid_request", message, missing)
+
+
+def test_only_response_type_code(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(response_type="token")),
+                           headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Only response_type=code is supported."
+    assert response.json()["error"] == "unsupported_response_type"
+
+
+def test_errors_are_a_themed_page_for_browsers(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(response_type="token")),
+                           headers=HTML)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Only response_type=code is supported." in response.text
+    assert "Acme Corporation" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    missing = browser.get(authorize_url("/acme", {"client_id": "portal-spa"}), headers=HTML)
+    assert missing.status_code == 400
+    assert "Missing required OAuth parameters." in missing.text
+    assert "<code>code_challenge_method</code>" in missing.text
+
+
+@pytest.mark.parametrize("redirect_uri", [
+    "http://127.0.0.1:9999/callback/",   # trailing slash
+    "http://127.0.0.1:9998/callback",    # port
+    "http://127.0.0.1:9999/callbacks",   # path
+    "http://127.0.0.1:9999/Callback",    # case
+    "https://evil.example.com/callback",
+])
+def test_redirect_uri_variants_are_400_never_redirected(browser: httpx.Client,
+                                                        redirect_uri: str) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(redirect_uri)), headers=JSON)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert response.json()["error_description"] == "Invalid authorization context."
+
+
+def test_unknown_client(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(client_id="nope")), headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Invalid authorization context."
+
+
+def test_client_of_another_tenant(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/globex", seed_params()), headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Invalid authorization context."
+
+
+def test_plain_pkce(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(
+        code_challenge_method="plain", code_challenge="a" * 43)), headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Invalid PKCE parameters."
+
+
+def test_scope_not_allowed(browser: httpx.Client) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(scope="openid invoices.write")),
+                           headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_scope", "error_description": "Invalid authorization context.",
+        "detail": "Not allowed for this application: 'invoices.write'."}
+
+
+def test_duplicated_parameter(browser: httpx.Client) -> None:
+    params = [*seed_params().items(), ("redirect_uri", "https://evil.example.com/cb")]
+    response = browser.get(authorize_url("/acme", params), headers=JSON)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert "redirect_uri" in response.json()["detail"]
+
+
+def test_malformed_query_is_400(browser: httpx.Client) -> None:
+    response = browser.get("/acme/authorize?" + "&".join(f"p{i}=1" for i in range(200)),
+                           headers=JSON)
+    assert response.status_code == 400
+    response = browser.get("/acme/authorize?client_id=%FF%FE", headers=JSON)
+    assert response.status_code == 400
+
+
+def test_full_flow_with_consent(browser: httpx.Client, idp: Server) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params(nonce="n-0S6"))))
+    response = submit_login(browser, login, "alice", "wonderland")
+    assert response.status_code == 303
+    consent = location(response)
+    assert consent.startswith("/acme/consent?request=")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("confidp_session_acme=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/acme" in cookie
+    assert "Secure" not in cookie  # an http (localhost) issuer
+    page = browser.get(consent)
+    assert "Read your orders" in page.text and "Stay signed in" in page.text
+    done = submit_consent(browser, consent, "approve")
+    assert done.status_code == 303
+    callback = location(done)
+    assert callback.startswith("http://127.0.0.1:9999/callback?code=")
+    values = query_of(callback)
+    assert set(values) == {"code", "state", "iss"}
+    assert values["state"] == "9d4f8dd1"
+    assert values["iss"] == f"{idp.base}/acme"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", values["code"])
+    # the consent is remembered: the next request goes straight back with a new code
+    again = browser.get(authorize_url("/acme", seed_params(state="second")))
+    assert again.status_code == 302
+    assert query_of(location(again))["state"] == "second"
+    assert query_of(location(again))["code"] != values["code"]
+
+
+def test_consent_denied(browser: httpx.Client, idp: Server) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    denied = location(submit_consent(browser, consent, "deny"))
+    assert query_of(denied) == {"error": "access_denied",
+                                "error_description": "The user denied the request.",
+                                "state": "9d4f8dd1", "iss": f"{idp.base}/acme"}
+
+
+def test_prompt_consent_asks_again(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    submit_consent(browser, consent, "approve")
+    again = location(browser.get(authorize_url("/acme", seed_params(prompt="consent"))))
+    assert again.startswith("/acme/consent?request=")
+
+
+def test_no_consent_app_and_redirect_query_kept(browser: httpx.Client, idp: Server) -> None:
+    params = seed_params("http://127.0.0.1:9999/callback?tenant=gx", client_id="billing",
+                         scope="openid groups")
+    login = location(browser.get(authorize_url("/globex", params)))
+    callback = location(submit_login(browser, login, "hank", "hankscorpio"))
+    assert callback.startswith("http://127.0.0.1:9999/callback?tenant=gx&code=")
+    assert query_of(callback)["iss"] == f"{idp.base}/globex"
+
+
+def test_prompt_none_without_session(browser: httpx.Client, idp: Server) -> None:
+    response = browser.get(authorize_url("/acme", seed_params(prompt="none")))
+    assert response.status_code == 302
+    assert query_of(location(response)) == {
+        "error": "login_required", "error_description": "The user is not signed in.",
+        "state": "9d4f8dd1", "iss": f"{idp.base}/acme"}
+
+
+def test_prompt_none_needing_consent(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params(scope="openid"))))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    submit_consent(browser, consent, "approve")
+    response = browser.get(authorize_url("/acme", seed_params(prompt="none")))
+    assert query_of(location(response))["error"] == "consent_required"
+    ok = browser.get(authorize_url("/acme", seed_params(prompt="none", scope="openid")))
+    assert "code" in query_of(location(ok))
+
+
+def test_prompt_login_and_max_age_force_a_fresh_login(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    submit_consent(browser, consent, "approve")
+    for extra in ({"prompt": "login"}, {"max_age": "0"}):
+        response = browser.get(authorize_url("/acme", seed_params(**extra)))
+        login = location(response)
+        assert login.startswith("/acme/login?request="), extra
+        assert browser.get(login).status_code == 200  # the form, not a silent pass
+        assert "code" in query_of(location(submit_login(browser, login, "alice",
+                                                        "wonderland")))
+
+
+def test_wrong_password_unknown_user_and_disabled_user(tmp_path: Path, tenants_dir: Path,
+                                                       themes_dir: Path) -> None:
+    port = free_port()
+    doc = example("acme.yaml", port)
+    doc["users"].append({**doc["users"][0], "username": "bob", "subject": "bob",
+                         "disabled": True})
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False) as client:
+        texts = []
+        for username, password in (("alice", "wrong"), ("nobody", "wonderland"),
+                                   ("bob", "wonderland")):
+            login = location(client.get(authorize_url("/acme", seed_params())))
+            response = submit_login(client, login, username, password)
+            assert response.status_code == 401
+            assert "The username or password is incorrect." in response.text
+            assert "set-cookie" not in response.headers
+            texts.append(response.text.replace(username, "USER"))
+        # the same page whichever was wrong (only the per-request ids differ)
+        strip = [re.sub(r'value="[A-Za-z0-9_-]{43}"', "", t) for t in texts]
+        assert strip[0] == strip[1] == strip[2]
+
+
+def test_throttling_per_user_and_per_ip(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    statuses = [submit_login(browser, login, "alice", "nope").status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    blocked = submit_login(browser, login, "alice", "wonderland")  # even the right password
+    assert blocked.status_code == 429
+    assert "Too many failed sign-in attempts. Try again in 10 minutes." in blocked.text
+    assert 590 <= int(blocked.headers["retry-after"]) <= 600
+    # per IP: 5 failures in all from this address, whatever the username
+    for name in ("x1", "x2"):
+        assert submit_login(browser, login, name, "nope").status_code == 401
+    assert submit_login(browser, login, "someone-new", "pw").status_code == 429
+
+
+def test_csrf_token_and_browser_binding(browser: httpx.Client, idp: Server) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    fields = hidden_fields(browser.get(login).text)
+    forged = browser.post("/acme/login", data={**fields, "csrf_token": "x" * 43,
+                                               "username": "alice", "password": "wonderland"},
+                          headers=HTML)
+    assert forged.status_code == 400 and "This form has expired." in forged.text
+    with httpx.Client(base_url=idp.base, follow_redirects=False) as other_browser:
+        stolen = other_browser.post("/acme/login", data={
+            **fields, "username": "alice", "password": "wonderland"}, headers=JSON)
+        assert stolen.status_code == 400
+        assert stolen.json()["error_description"] == \
+            "This sign-in request was started in another browser."
+
+
+def test_tenant_context_mismatch(browser: httpx.Client, idp: Server) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    session = browser.cookies.get("confidp_session_acme")
+    assert session
+    # an acme session presented to globex
+    response = browser.get(
+        authorize_url("/globex", seed_params("https://billing.globex.example/oauth/callback",
+                                             client_id="billing", scope="openid")),
+        headers={**JSON, "Cookie": f"confidp_session_globex={session}"})
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Tenant context mismatch."
+    # an acme sign-in request continued at globex
+    request_id = query_of(consent)["request"]
+    flow = browser.cookies.get("confidp_flow_acme")
+    response = browser.get(f"/globex/login?request={request_id}",
+                           headers={**JSON, "Cookie": f"confidp_flow_globex={flow}"})
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Tenant context mismatch."
+
+
+def test_a_session_of_another_tenant_never_satisfies_a_request(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params(scope="openid"))))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    submit_consent(browser, consent, "approve")
+    response = browser.get(authorize_url(
+        "/globex", seed_params("https://billing.globex.example/oauth/callback",
+                               client_id="billing", scope="openid")))
+    assert location(response).startswith("/globex/login?request=")
+
+
+def test_redirect_uri_removed_while_login_pending(tmp_path: Path, tenants_dir: Path,
+                                                  themes_dir: Path) -> None:
+    port = free_port()
+    doc = example("acme.yaml", port)
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False) as client:
+        login = location(client.get(authorize_url("/acme", seed_params())))
+        page = client.get(login)
+        doc["applications"][0]["redirect_uris"] = ["https://portal.example.com/callback"]
+        write_tenant(tenants_dir, "acme.yaml", doc)
+        wait_until(lambda: server.status("acme")["content_hash"] != "" and
+                   "redirect URIs of portal-spa -http://127.0.0.1:9999/callback"
+                   in server.log(), timeout=3)
+        response = client.post("/acme/login", data={
+            **hidden_fields(page.text), "username": "alice", "password": "wonderland"},
+            headers=JSON)
+        assert response.status_code == 400
+        assert "location" not in response.headers
+        assert response.json()["error_description"] == "Invalid authorization context."
+
+
+def test_expired_or_unknown_sign_in_request(browser: httpx.Client) -> None:
+    response = browser.get("/acme/login?request=nope", headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error_description"] == \
+        "This sign-in request has expired or was already used."
+    assert browser.get("/acme/login", headers=JSON).status_code == 400
+    assert browser.post("/acme/login", data={}, headers=JSON).status_code == 400
+    assert browser.post("/acme/consent", content=b"\xff\xfe", headers={
+        **JSON, "Content-Type": "application/x-www-form-urlencoded"}).status_code == 400
+
+
+def test_wrong_method(browser: httpx.Client) -> None:
+    response = browser.post("/acme/authorize")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+def test_page_headers(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    page = browser.get(login)
+    csp = page.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "form-action 'self' http://127.0.0.1:9999" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_theme_assets(browser: httpx.Client) -> None:
+    page = browser.get(location(browser.get(authorize_url("/globex", seed_params(
+        "https://billing.globex.example/oauth/callback", client_id="billing",
+        scope="openid"))))).text
+    css_url = re.search(r'href="(/globex/assets/style\.css\?v=[^"]+)"', page)
+    assert css_url is not None
+    css = browser.get(css_url.group(1))
+    assert css.status_code == 200 and "midnight theme" in css.text
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert browser.get(css_url.group(1), headers={"If-None-Match": css.headers["etag"]}
+                       ).status_code == 304
+    branding = re.search(r'href="(/globex/theme\.css\?v=[^"]+)"', page)
+    assert branding is not None
+    assert "--primary: #ff7a18;" in browser.get(branding.group(1)).text
+    assert browser.get("/globex/assets/../../../etc/passwd").status_code == 404
+    assert browser.get("/globex/assets/%2e%2e/templates/base.html").status_code == 404
+
+
+def test_theme_edit_is_served_without_restart(browser: httpx.Client, idp: Server,
+                                              themes_dir: Path) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    shutil.copy(themes_dir / "default" / "templates" / "login.html",
+                themes_dir / "default" / "templates" / "login.html.bak")
+    path = themes_dir / "default" / "templates" / "login.html"
+    path.write_text(path.read_text().replace("Sign in</button>", "Continue</button>"))
+    wait_until(lambda: "Continue</button>" in browser.get(login).text, timeout=3)
