@@ -20,7 +20,8 @@ test: $(BIN)/confidp
 	$(BIN)/ruff check src tests bench
 	$(BIN)/confidp check tenants/
 	$(BIN)/hadolint Containerfile
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/browser
+	$(BIN)/pytest tests/browser  # own process: Playwright's sync API keeps a loop running
 
 check: $(BIN)/confidp
 	$(BIN)/confidp check tenants/
