@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(
 
 
 class _Callback(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         body = b"<!doctype html><title>callback</title><p>callback reached</p>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
