@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -420,3 +421,30 @@ def test_theme_edit_is_served_without_restart(browser: httpx.Client, idp: Server
     path = themes_dir / "default" / "templates" / "login.html"
     path.write_text(path.read_text().replace("Sign in</button>", "Continue</button>"))
     wait_until(lambda: "Continue</button>" in browser.get(login).text, timeout=3)
+
+
+def test_session_idle_and_absolute_lifetimes(tmp_path: Path, tenants_dir: Path,
+                                             themes_dir: Path) -> None:
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", example(
+        "acme.yaml", port, lifetimes={"session_idle": "2s", "session_absolute": "4s"}))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False) as client:
+        def signed_in() -> bool:
+            response = client.get(authorize_url("/acme", seed_params(scope="openid")))
+            return "code" in query_of(location(response))
+
+        login = location(client.get(authorize_url("/acme", seed_params(scope="openid"))))
+        submit_consent(client, location(submit_login(client, login, "alice", "wonderland")),
+                       "approve")
+        assert signed_in()
+        for _ in range(3):  # used every second: the idle lifetime keeps being extended
+            time.sleep(1)
+            assert signed_in()
+        time.sleep(1.2)  # past the 4 s absolute lifetime, however recently used
+        assert not signed_in()
+        login = location(client.get(authorize_url("/acme", seed_params(scope="openid"))))
+        submit_login(client, login, "alice", "wonderland")
+        assert signed_in()
+        time.sleep(2.5)  # idle longer than 2 s
+        assert not signed_in()

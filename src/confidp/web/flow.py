@@ -41,7 +41,7 @@ SESSION = "session"
 CODE = "code"
 CONSENT = "consent"
 THROTTLE = "throttle"
-_TOUCH_AFTER = 60.0  # seconds between writes that extend an idle session
+_TOUCH_AFTER = 60.0  # at most this many seconds between writes that extend an idle session
 _EXPIRED = FlowError("This sign-in request has expired or was already used.",
                      "Go back to the application and sign in again.")
 
@@ -154,7 +154,7 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
             or session_user(tenant, record) is None:
         await store.delete(SESSION, key)
         return None
-    if now - record["last_seen"] > _TOUCH_AFTER:
+    if now - record["last_seen"] > min(_TOUCH_AFTER, lifetimes.session_idle / 4):
         record["last_seen"] = now
         await store.put(SESSION, key, record,
                         min(lifetimes.session_idle, lifetimes.session_absolute - age))
