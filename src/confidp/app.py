@@ -9,8 +9,10 @@ import secrets
 
 from sanic import Sanic
 
+from confidp.keys import KeyStore
 from confidp.metrics import Metrics
-from confidp.passwords import PasswordVerifier
+from confidp.oauth.tokens import TokenService
+from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.settings import Settings
@@ -57,6 +59,9 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     async def open_resources(app: Sanic) -> None:
         app.ctx.store = MemoryStore()
         app.ctx.passwords = PasswordVerifier()
+        app.ctx.client_secrets = ClientSecretChecker(app.ctx.passwords)
+        app.ctx.keys = KeyStore(settings.state_dir)
+        app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys)
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:

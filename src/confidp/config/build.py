@@ -149,4 +149,5 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
         scopes=MappingProxyType(scopes),
         users=MappingProxyType(users),
         secure=issuer.startswith("https://"),
+        users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
     )

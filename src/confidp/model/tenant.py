@@ -115,9 +115,15 @@ class Tenant:
     scopes: Mapping[str, Scope]  # standard and custom, by name
     users: Mapping[str, User]  # by case-folded username
     secure: bool  # issuer is https: cookies get the Secure flag
+    users_by_subject: Mapping[str, User] = field(default_factory=lambda: _EMPTY)
 
     def application(self, client_id: str) -> Application | None:
         return self.applications.get(client_id)
 
     def user(self, username: str) -> User | None:
         return self.users.get(username.casefold())
+
+    def active_user(self, subject: str) -> User | None:
+        """The user with this subject, unless removed from the tenant file or disabled."""
+        user = self.users_by_subject.get(subject)
+        return None if user is None or user.disabled else user

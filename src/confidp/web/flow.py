@@ -34,13 +34,9 @@ from confidp.oauth.errors import (
     OAuthError,
 )
 from confidp.store import Store
+from confidp.store.kinds import CODE, CONSENT, PENDING, SESSION
 from confidp.web.pages import redirect
 
-PENDING = "pending"
-SESSION = "session"
-CODE = "code"
-CONSENT = "consent"
-THROTTLE = "throttle"
 _TOUCH_AFTER = 60.0  # at most this many seconds between writes that extend an idle session
 _EXPIRED = FlowError("This sign-in request has expired or was already used.",
                      "Go back to the application and sign in again.")

@@ -9,8 +9,8 @@ from sanic import HTTPResponse, Request
 from confidp.model import Tenant
 from confidp.oauth.authorize import revalidate
 from confidp.registry import Snapshot
+from confidp.store.kinds import THROTTLE
 from confidp.web.flow import (
-    THROTTLE,
     Pending,
     check_csrf,
     load_pending,

@@ -16,7 +16,17 @@ from confidp.model import Tenant
 from confidp.oauth.errors import OAuthError, ServerUnavailable
 from confidp.registry import Snapshot
 from confidp.store.base import StoreUnavailable
-from confidp.web import assets, authorize, consent, login
+from confidp.web import (
+    assets,
+    authorize,
+    consent,
+    discovery,
+    login,
+    logout,
+    revocation,
+    token,
+    userinfo,
+)
 from confidp.web.negotiation import prefers_json
 from confidp.web.pages import error_response
 
@@ -33,6 +43,14 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
     "/login": {"GET": login.login_form, "POST": login.login_submit},
     "/consent": {"GET": consent.consent_form, "POST": consent.consent_submit},
     "/theme.css": {"GET": assets.theme_css},
+    "/.well-known/openid-configuration": {"GET": discovery.configuration},
+    "/.well-known/oauth-authorization-server": {"GET": discovery.configuration},
+    "/jwks": {"GET": discovery.jwks},
+    "/token": {"POST": token.token},
+    "/userinfo": {"GET": userinfo.userinfo, "POST": userinfo.userinfo},
+    "/revoke": {"POST": revocation.revoke},
+    "/introspect": {"POST": revocation.introspect},
+    "/logout": {"GET": logout.logout, "POST": logout.logout},
 })
 ASSETS_PREFIX = "/assets/"
 _MAX_LISTED = 50

@@ -1,0 +1,169 @@
+"""Signing keys per tenant, in the state directory (never in tenants/).
+
+Layout: ``<state>/keys/<tenant>/<kid>.json`` (a private JWK, mode 0600) and
+``<state>/keys/<tenant>/retired/`` for keys no longer published. For each algorithm (RS256,
+ES256) the newest key signs; every key in the directory is published in the JWKS, so tokens
+signed before ``confidp keys rotate`` keep verifying until ``confidp keys retire``.
+
+Keys are made when a tenant first needs one, not at start (RSA generation for a thousand
+tenants would take minutes). Replicas sharing the state directory never race: a key is written
+to a temporary file and linked into place, which fails if the name exists; and a tenant gets a
+first key only through a fixed name per algorithm (``initial-RS256.json``), so two processes
+creating it at once end with the same key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
+
+ALGORITHMS = ("RS256", "ES256")
+_KEY_FILE_MODE = 0o600
+
+
+class TokenError(Exception):
+    """A JWT that does not verify: bad signature, unknown key, malformed."""
+
+
+def _generate(alg: str) -> RSAKey | ECKey:
+    parameters: dict[str, Any] = {"alg": alg, "use": "sig"}
+    if alg == "RS256":
+        return RSAKey.generate_key(2048, parameters, auto_kid=True)
+    return ECKey.generate_key("P-256", parameters, auto_kid=True)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """One tenant's keys at one moment: the newest key of each algorithm signs, all verify."""
+
+    signing: Mapping[str, RSAKey | ECKey]  # alg -> key
+    published: KeySet
+    jwks: dict[str, Any]
+
+    def sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
+        key = self.signing[alg]
+        return jwt.encode({**header, "alg": alg, "kid": key.kid}, claims, key)
+
+    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Header and claims of a JWT signed by one of this tenant's published keys."""
+        try:
+            decoded = jwt.decode(token, self.published, algorithms=list(ALGORITHMS))
+        except (JoseError, ValueError, TypeError) as exc:
+            raise TokenError(str(exc)) from None
+        return dict(decoded.header), dict(decoded.claims)
+
+
+class KeyStore:
+    """The key rings of all tenants, read from the state directory and cached until the
+    tenant's key directory changes (a rotation by the CLI is seen without restart)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir / "keys"
+        self._cache: dict[str, tuple[int, KeyRing]] = {}
+        self._lock = threading.Lock()
+
+    def directory(self, tenant_id: str) -> Path:
+        return self.root / tenant_id
+
+    def ring(self, tenant_id: str) -> KeyRing:
+        """The tenant's key ring, creating its first keys if it has none (blocking: call from
+        a thread)."""
+        directory = self.directory(tenant_id)
+        with self._lock:
+            try:
+                version = directory.stat().st_mtime_ns
+            except FileNotFoundError:
+                version = -1
+            cached = self._cache.get(tenant_id)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            keys = self._read(directory)
+            missing = [alg for alg in ALGORITHMS if not any(k.alg == alg for k in keys)]
+            for alg in missing:
+                self._create(directory, alg, initial=True)
+            if missing:
+                keys = self._read(directory)
+                version = directory.stat().st_mtime_ns
+            ring = self._ring(keys)
+            self._cache[tenant_id] = (version, ring)
+            return ring
+
+    def rotate(self, tenant_id: str) -> list[str]:
+        """Add a new key for each algorithm; it signs from now on. Returns the new kids."""
+        directory = self.directory(tenant_id)
+        self.ring(tenant_id)  # make sure the initial keys exist first
+        return [self._create(directory, alg, initial=False) for alg in ALGORITHMS]
+
+    def retire(self, tenant_id: str) -> list[str]:
+        """Stop publishing every key but the newest of each algorithm. Returns retired kids."""
+        directory = self.directory(tenant_id)
+        keys = self._read(directory)
+        current = {id(key) for key in self._ring(keys).signing.values()}
+        retired_dir = directory / "retired"
+        retired_dir.mkdir(mode=0o700, exist_ok=True)
+        retired = []
+        for key in keys:
+            if id(key) in current:
+                continue
+            for path in directory.glob("*.json"):
+                if json.loads(path.read_text()).get("kid") == key.kid:
+                    os.replace(path, retired_dir / path.name)
+                    retired.append(str(key.kid))
+        return retired
+
+    def _create(self, directory: Path, alg: str, *, initial: bool) -> str:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = _generate(alg)
+        record = {**key.as_dict(private=True), "created_at": time.time()}
+        name = f"initial-{alg}.json" if initial else f"{int(time.time())}-{key.kid}.json"
+        temporary = directory / f".{secrets.token_hex(8)}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _KEY_FILE_MODE)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, directory / name)  # fails if another process was first
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+        return str(key.kid)
+
+    @staticmethod
+    def _read(directory: Path) -> list[RSAKey | ECKey]:
+        records = []
+        if directory.is_dir():
+            for path in directory.glob("*.json"):
+                with contextlib.suppress(OSError, ValueError):
+                    records.append(json.loads(path.read_text()))
+        records.sort(key=lambda r: (r.get("created_at", 0), r.get("kid", "")))
+        keys: list[RSAKey | ECKey] = []
+        for record in records:
+            record.pop("created_at", None)
+            key = import_key(record)
+            if isinstance(key, RSAKey | ECKey):
+                keys.append(key)
+        return keys
+
+    @staticmethod
+    def _ring(keys: list[RSAKey | ECKey]) -> KeyRing:
+        signing: dict[str, RSAKey | ECKey] = {}
+        for key in keys:  # oldest first: the newest of each algorithm wins
+            if key.alg in ALGORITHMS:
+                signing[str(key.alg)] = key
+        published = KeySet(keys)
+        jwks = {"keys": [key.as_dict(private=False) for key in keys]}
+        return KeyRing(signing, published, jwks)

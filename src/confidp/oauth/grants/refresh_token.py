@@ -1,0 +1,66 @@
+"""RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use returns a new refresh token; a
+rotated token used again revokes its whole family. Scope may narrow, never widen."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confidp.model import Application, Tenant
+from confidp.oauth.errors import InvalidRequest, InvalidScope
+from confidp.oauth.scopes import OFFLINE_ACCESS
+from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest
+from confidp.store.kinds import FAMILY, REFRESH, REFRESH_USED
+
+GRANT_TYPE = "refresh_token"
+
+
+async def run(service: TokenService, tenant: Tenant, client: Application,
+              form: dict[str, str]) -> dict[str, Any]:
+    token = form.get("refresh_token")
+    if not token:
+        raise InvalidRequest("Send refresh_token.")
+    store = service.store
+    key = digest(token)
+    record = await store.get(REFRESH, key)
+    if record is None:
+        used = await store.get(REFRESH_USED, key)
+        if used is not None and used["tenant"] == tenant.id:
+            await service.revoke_family(used["family"])
+            raise InvalidGrant("The refresh token was already used; every token issued "
+                               "with it is revoked.")
+        raise InvalidGrant("The refresh token is invalid or expired.")
+    if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
+        raise InvalidGrant("The refresh token was not issued to this client.")
+    if "refresh_token" not in client.grant_types or OFFLINE_ACCESS not in client.scopes:
+        raise InvalidGrant("This client may no longer use refresh tokens.")
+    family = await store.get(FAMILY, record["family"])
+    if family is None or family.get("revoked"):
+        raise InvalidGrant("The refresh token was revoked.")
+    if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
+        raise InvalidGrant("The refresh token is expired.")
+    user = tenant.active_user(record["subject"])
+    if user is None:
+        raise InvalidGrant("The user can no longer sign in.")
+    granted = tuple(record["scopes"])
+    if not set(granted) <= client.scopes:
+        raise InvalidGrant("A granted scope is no longer allowed for this client.")
+    scopes = granted
+    if form.get("scope"):
+        requested = tuple(dict.fromkeys(t for t in form["scope"].split(" ") if t))
+        wider = [s for s in requested if s not in granted]
+        if wider:
+            raise InvalidScope("The scope may only narrow on refresh.",
+                               f"Not granted: {', '.join(wider)}.")
+        scopes = requested
+    if await store.take(REFRESH, key) is None:  # a concurrent use won the race
+        await service.revoke_family(record["family"])
+        raise InvalidGrant("The refresh token was already used; every token issued with it "
+                           "is revoked.")
+    remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
+    await store.put(REFRESH_USED, key, {"tenant": tenant.id, "family": record["family"]},
+                    max(remaining, 1))
+    response, _ = await service.issue(tenant, Grant(
+        client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
+        family=record["family"], refresh_scopes=granted))
+    return response

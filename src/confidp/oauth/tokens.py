@@ -1,0 +1,143 @@
+"""Issuing and revoking tokens (RFC 6749 §5.1, RFC 9068, OIDC Core §3.1.3.3).
+
+Access tokens are JWTs, and also recorded in the store by ``jti`` for as long as they live, so
+that revocation, a replayed code and refresh-token reuse can end them (userinfo and
+introspection look the record up). Refresh tokens are random, stored by their SHA-256 only,
+and rotated on every use; all refresh tokens issued from one code form a family that is
+revoked whole when a rotated token comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confidp.keys import KeyRing, KeyStore
+from confidp.model import Application, Tenant, User
+from confidp.oauth.claims import access_token_claims, id_token_claims
+from confidp.oauth.errors import OAuthError
+from confidp.oauth.scopes import OFFLINE_ACCESS, OPENID
+from confidp.store import Store
+from confidp.store.kinds import ACCESS, FAMILY, REFRESH
+
+ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name, not a secret
+
+
+class InvalidGrant(OAuthError):
+    """RFC 6749 §5.2: "The provided authorization grant ... or refresh token is invalid,
+    expired, revoked, does not match the redirection URI used in the authorization request, or
+    was issued to another client.\""""
+
+    error = "invalid_grant"
+
+
+class UnsupportedGrantType(OAuthError):
+    """RFC 6749 §5.2: "The authorization grant type is not supported by the authorization
+    server.\""""
+
+    error = "unsupported_grant_type"
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a grant proved, for ``TokenService.issue``."""
+
+    client: Application
+    scopes: tuple[str, ...]
+    user: User | None = None  # None for client_credentials
+    auth_time: float | None = None
+    nonce: str | None = None
+    family: str | None = None  # an existing refresh family (refresh_token grant)
+    refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
+
+
+class TokenService:
+    def __init__(self, store: Store, keys: KeyStore) -> None:
+        self.store = store
+        self.keys = keys
+
+    async def ring(self, tenant: Tenant) -> KeyRing:
+        return await asyncio.to_thread(self.keys.ring, tenant.id)
+
+    async def issue(self, tenant: Tenant, grant: Grant) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The token response, and what was issued (jti, family) for replay bookkeeping."""
+        ring = await self.ring(tenant)
+        now = int(time.time())
+        client = grant.client
+        subject = grant.user.subject if grant.user else client.client_id
+        auth_time = int(grant.auth_time) if grant.auth_time is not None else None
+        jti = secrets.token_urlsafe(16)
+        access_token = ring.sign({"typ": "at+jwt"}, access_token_claims(
+            tenant, client_id=client.client_id, subject=subject, scopes=grant.scopes, jti=jti,
+            now=now, auth_time=auth_time), ACCESS_TOKEN_ALG)
+        response: dict[str, Any] = {
+            "access_token": access_token, "token_type": "Bearer",
+            "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)}
+        if grant.user is not None and OPENID in grant.scopes:
+            response["id_token"] = ring.sign({"typ": "JWT"}, id_token_claims(
+                tenant, grant.user, client_id=client.client_id, scopes=grant.scopes, now=now,
+                auth_time=auth_time or now, nonce=grant.nonce, access_token=access_token),
+                client.id_token_signed_response_alg)
+        family = grant.family
+        refresh_scopes = grant.refresh_scopes or grant.scopes
+        if grant.user is not None and OFFLINE_ACCESS in refresh_scopes \
+                and "refresh_token" in client.grant_types:
+            refresh_token, family = await self._refresh_token(tenant, grant, family,
+                                                              refresh_scopes, jti)
+            response["refresh_token"] = refresh_token
+        await self.store.put(ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
+                                           "family": family}, tenant.lifetimes.access_token)
+        return response, {"jti": jti, "family": family}
+
+    async def _refresh_token(self, tenant: Tenant, grant: Grant, family: str | None,
+                             scopes: tuple[str, ...], jti: str) -> tuple[str, str]:
+        assert grant.user is not None
+        now = time.time()
+        lifetimes = tenant.lifetimes
+        if family is None:
+            family = secrets.token_urlsafe(16)
+            record: dict[str, Any] = {
+                "tenant": tenant.id, "client_id": grant.client.client_id,
+                "subject": grant.user.subject, "created_at": now, "revoked": False,
+                "jtis": []}
+        else:
+            record = await self.store.get(FAMILY, family) or {}
+            if not record or record.get("revoked"):
+                raise InvalidGrant("The refresh token was revoked.")
+        age = now - record["created_at"]
+        remaining = lifetimes.refresh_token_absolute - age
+        token = secrets.token_urlsafe(32)
+        record["current"] = digest(token)
+        record["jtis"] = [*record["jtis"][-49:], jti]
+        await self.store.put(FAMILY, family, record, remaining)
+        await self.store.put(REFRESH, digest(token), {
+            "tenant": tenant.id, "client_id": grant.client.client_id,
+            "subject": grant.user.subject, "scopes": list(scopes), "family": family,
+            "auth_time": grant.auth_time}, min(lifetimes.refresh_token_idle, remaining))
+        return token, family
+
+    async def revoke_family(self, family: str) -> None:
+        record = await self.store.get(FAMILY, family)
+        if record is None:
+            return
+        record["revoked"] = True
+        if record.get("current"):
+            await self.store.delete(REFRESH, record["current"])
+        for jti in record.get("jtis", []):
+            await self.store.delete(ACCESS, jti)
+        await self.store.put(FAMILY, family, record, 3600)
+
+    async def revoke_issued(self, issued: dict[str, Any]) -> None:
+        """End what one code issued: its access token and its refresh family."""
+        for jti in issued.get("jtis", []):
+            await self.store.delete(ACCESS, jti)
+        if issued.get("family"):
+            await self.revoke_family(issued["family"])

@@ -1,0 +1,12 @@
+"""Every kind of record the store holds, and what its key is."""
+
+PENDING = "pending"  # random id -> a sign-in request waiting for login or consent
+SESSION = "session"  # sha256(session cookie) -> a login session
+CODE = "code"  # sha256(code) -> an authorization code's grant
+CODE_USED = "code_used"  # sha256(code) -> what a redeemed code issued (replay detection)
+CONSENT = "consent"  # tenant, subject, client -> the scopes granted
+THROTTLE = "throttle"  # tenant, user or ip -> failed logins (counter)
+ACCESS = "access"  # jti -> a live access token
+REFRESH = "refresh"  # sha256(refresh token) -> the grant it continues
+REFRESH_USED = "refresh_used"  # sha256(rotated refresh token) -> its family
+FAMILY = "family"  # id -> a refresh-token family

@@ -1,0 +1,73 @@
+"""{issuer}/.well-known/openid-configuration (OpenID Connect Discovery 1.0 §3),
+{issuer}/.well-known/oauth-authorization-server (RFC 8414 §2, also at the RFC's own
+/.well-known/oauth-authorization-server{path}) and {issuer}/jwks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json as jsonlib
+from typing import Any
+
+from sanic import HTTPResponse, Request, raw
+
+from confidp.model import Tenant
+from confidp.registry import Snapshot
+
+_PUBLIC_CACHE = "public, max-age=300"
+
+
+def metadata(tenant: Tenant) -> dict[str, Any]:
+    issuer = tenant.issuer
+    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
+                    | {claim for scope in tenant.scopes.values() for claim in scope.claims})
+    grants = sorted({g for app in tenant.applications.values() for g in app.grant_types}
+                    | {"authorization_code", "refresh_token", "client_credentials"})
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": sorted(tenant.scopes),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grants,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic",
+                                                  "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic",
+                                                       "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic",
+                                                          "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": [],
+        "subject_types_supported": ["public"],
+        "claims_supported": claims,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+def _json(request: Request, body: dict[str, Any], cache: str) -> HTTPResponse:
+    data = jsonlib.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": cache, "ETag": etag, "Access-Control-Allow-Origin": "*"}
+    if request.headers.get("if-none-match") == etag:
+        return HTTPResponse(status=304, headers=headers)
+    return raw(data, content_type="application/json", headers=headers)
+
+
+async def configuration(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    return _json(request, metadata(tenant), _PUBLIC_CACHE)
+
+
+async def jwks(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    ring = await asyncio.to_thread(request.app.ctx.keys.ring, tenant.id)
+    return _json(request, ring.jwks, _PUBLIC_CACHE)
