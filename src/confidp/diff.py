@@ -60,7 +60,7 @@ def describe_change(old: Tenant, new: Tenant) -> str:
         out.append(f"issuer {old.issuer} -> {new.issuer}")
     out += [f"{name} changed" for name in _changed_fields(
         old, new, skip=("issuer", "issuer_host", "issuer_path", "secure", "applications",
-                        "scopes", "users", "source"))]
+                        "scopes", "users", "users_by_subject", "source"))]
     out += _keyed("applications", old.applications, new.applications)
     for client_id in sorted(set(old.applications) & set(new.applications)):
         out += _application(old.applications[client_id], new.applications[client_id])
