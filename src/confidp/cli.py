@@ -72,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
                         "first line of standard input) and print its argon2id hash for a "
                         "tenant file.")
     commands.add_parser("schema", help="print the tenant file JSON Schema")
+
+    keys = commands.add_parser("keys", help="manage a tenant's signing keys",
+                               description="Signing keys live in STATE_DIR/keys/TENANT. rotate "
+                               "adds a new key for each algorithm, which signs from then on; "
+                               "the JWKS keeps publishing older keys until retire. A running "
+                               "server sees the change without restart.")
+    keys.add_argument("action", choices=["list", "rotate", "retire"])
+    keys.add_argument("tenant", help="the tenant id (its file name without .yaml)")
+    keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
+                      help="(CONFIDP_STATE_DIR; default: state)")
     return parser
 
 
@@ -84,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         case "hash-password":
             return _hash_password()
+        case "keys":
+            return _keys(args)
         case _:
             from confidp.config.schema import schema_text
 
@@ -188,6 +200,32 @@ def _check(args: argparse.Namespace) -> int:
             summary += f" (theme names not checked: no themes directory {themes_dir})"
         print(summary, file=sys.stderr)
     return 1 if failed else 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from confidp.config.rules import tenant_id_problem
+    from confidp.keys import KeyStore
+
+    problem = tenant_id_problem(args.tenant)
+    if problem:
+        print(f"confidp: {args.tenant!r} is not a tenant id", file=sys.stderr)
+        return 2
+    store = KeyStore(args.state_dir)
+    if args.action == "rotate":
+        for kid in store.rotate(args.tenant):
+            print(f"added {kid}")
+    elif args.action == "retire":
+        retired = store.retire(args.tenant)
+        for kid in retired:
+            print(f"retired {kid}")
+        if not retired:
+            print("nothing to retire: only the signing keys are published", file=sys.stderr)
+    ring = store.ring(args.tenant)
+    signing = {key.kid for key in ring.signing.values()}
+    for key in ring.jwks["keys"]:
+        role = "signs" if key["kid"] in signing else "verifies only"
+        print(f"{key['alg']} {key['kid']} {role}")
+    return 0
 
 
 def _hash_password() -> int:

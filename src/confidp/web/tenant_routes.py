@@ -53,6 +53,7 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
     "/logout": {"GET": logout.logout, "POST": logout.logout},
 })
 ASSETS_PREFIX = "/assets/"
+RFC8414_PREFIX = "/.well-known/oauth-authorization-server/"
 _MAX_LISTED = 50
 _METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]
 
@@ -92,7 +93,13 @@ def not_found(request: Request, snapshot: Snapshot, message: str,
 @bp.route("/<path:path>", methods=_METHODS, name="under_issuer")
 async def dispatch(request: Request, path: str = "") -> HTTPResponse:
     snapshot: Snapshot = request.app.ctx.registry.snapshot
-    found = snapshot.resolve(request_host(request), request.path)
+    path = request.path
+    if path.startswith(RFC8414_PREFIX):
+        # RFC 8414 §3: the well-known part goes between the host and the issuer's path
+        found = snapshot.resolve(request_host(request), path[len(RFC8414_PREFIX) - 1:])
+        if found is not None and found[1] in ("", "/") and request.method in ("GET", "HEAD"):
+            return await discovery.configuration(request, found[0], snapshot)
+    found = snapshot.resolve(request_host(request), path)
     if found is None:
         return not_found(request, snapshot, f"No tenant has an issuer at "
                          f"{request_host(request)}{request.path}.", list_issuers=True)

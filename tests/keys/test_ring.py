@@ -1,0 +1,82 @@
+"""The key store: lazy creation, file mode, races between processes, rotation, retirement."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import stat
+from pathlib import Path
+
+import jwt as pyjwt
+import pytest
+
+from confidp.keys import KeyStore, TokenError
+
+
+def test_first_use_creates_one_key_per_algorithm_mode_0600(tmp_path: Path) -> None:
+    ring = KeyStore(tmp_path).ring("acme")
+    assert set(ring.signing) == {"RS256", "ES256"}
+    files = sorted((tmp_path / "keys" / "acme").glob("*.json"))
+    assert [f.name for f in files] == ["initial-ES256.json", "initial-RS256.json"]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert "d" in json.loads(path.read_text())  # the private key
+    assert all("d" not in key for key in ring.jwks["keys"])  # never published
+
+
+def _ring_kids(state: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    ring = KeyStore(Path(state)).ring("acme")
+    queue.put(sorted(str(k.kid) for k in ring.signing.values()))
+
+
+def test_replicas_creating_keys_at_once_end_with_the_same_keys(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_ring_kids, args=(str(tmp_path), queue))
+               for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert all(result == results[0] for result in results)
+    assert len(list((tmp_path / "keys" / "acme").glob("*.json"))) == 2
+    assert not list((tmp_path / "keys" / "acme").glob(".*.tmp"))
+
+
+def test_rotation_keeps_old_tokens_verifying_until_retired(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    before = store.ring("acme")
+    old_token = before.sign({"typ": "JWT"}, {"iss": "x"}, "RS256")
+    new_kids = store.rotate("acme")
+    after = store.ring("acme")
+    assert {str(k.kid) for k in after.signing.values()} == set(new_kids)
+    assert len(after.jwks["keys"]) == 4
+    assert after.verify(old_token)[1] == {"iss": "x"}
+    new_token = after.sign({"typ": "JWT"}, {"iss": "y"}, "RS256")
+    assert pyjwt.get_unverified_header(new_token)["kid"] in new_kids
+    assert sorted(store.retire("acme")) == sorted(str(k.kid) for k in before.signing.values())
+    retired = store.ring("acme")
+    assert len(retired.jwks["keys"]) == 2
+    with pytest.raises(TokenError):
+        retired.verify(old_token)
+    assert retired.verify(new_token)[1] == {"iss": "y"}
+
+
+def test_tenants_have_their_own_keys(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    token = store.ring("acme").sign({}, {"iss": "acme"}, "ES256")
+    with pytest.raises(TokenError):
+        store.ring("globex").verify(token)
+
+
+def test_tampered_or_foreign_tokens_do_not_verify(tmp_path: Path) -> None:
+    ring = KeyStore(tmp_path).ring("acme")
+    token = ring.sign({}, {"sub": "alice"}, "RS256")
+    head, _body, signature = token.split(".")
+    forged_body = pyjwt.utils.base64url_encode(b'{"sub":"admin"}').decode()
+    for bad in (f"{head}.{forged_body}.{signature}", "not.a.jwt", "",
+                pyjwt.encode({"sub": "alice"}, "s" * 64, algorithm="HS256"),
+                pyjwt.encode({"sub": "alice"}, None, algorithm="none")):
+        with pytest.raises(TokenError):
+            ring.verify(bad)

@@ -1,0 +1,154 @@
+"""The token grants against the memory store, without HTTP: PKCE, single use, rotation,
+reuse detection, narrowing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from confidp.keys import KeyStore
+from confidp.model import Tenant
+from confidp.oauth.errors import InvalidScope, OAuthError
+from confidp.oauth.grants import authorization_code, client_credentials, refresh_token
+from confidp.oauth.tokens import InvalidGrant, TokenService, digest
+from confidp.store import MemoryStore
+from confidp.store.kinds import ACCESS, CODE
+from tests.oauth.test_claims_and_client_auth import ACME, GLOBEX
+
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+REDIRECT = "http://127.0.0.1:9999/callback"
+PORTAL = ACME.applications["portal-spa"]
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> TokenService:
+    return TokenService(MemoryStore(), KeyStore(tmp_path))
+
+
+async def new_code(service: TokenService, tenant: Tenant = ACME, client_id: str = "portal-spa",
+                   scopes: tuple[str, ...] = ("openid", "profile", "offline_access")) -> str:
+    code = f"code-{time.monotonic_ns()}"
+    await service.store.put(CODE, digest(code), {
+        "tenant": tenant.id, "client_id": client_id, "redirect_uri": REDIRECT,
+        "code_challenge": CHALLENGE, "code_challenge_method": "S256", "scopes": list(scopes),
+        "nonce": "n-1", "subject": "alice", "username": "alice", "auth_time": time.time(),
+        "session": "s", "issued_at": time.time()}, 60)
+    return code
+
+
+def redeem(code: str, **extra: str) -> dict[str, str]:
+    return {"code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER, **extra}
+
+
+async def test_code_exchange(service: TokenService) -> None:
+    code = await new_code(service)
+    response = await authorization_code.run(service, ACME, PORTAL, redeem(code))
+    assert set(response) == {"access_token", "token_type", "expires_in", "scope", "id_token",
+                             "refresh_token"}
+    assert response["scope"] == "openid profile offline_access"
+    _, claims = (await service.ring(ACME)).verify(response["id_token"])
+    assert (claims["nonce"], claims["aud"], claims["name"]) == ("n-1", "portal-spa",
+                                                                "Alice Liddell")
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"code_verifier": VERIFIER[:-1] + "X"}, "code_verifier does not match"),
+    ({"code_verifier": ""}, "code_verifier does not match"),
+    ({"redirect_uri": REDIRECT + "/"}, "redirect_uri differs"),
+])
+async def test_code_checks(service: TokenService, form: dict[str, str], message: str) -> None:
+    code = await new_code(service)
+    with pytest.raises(InvalidGrant, match=message):
+        await authorization_code.run(service, ACME, PORTAL, {**redeem(code), **form})
+    with pytest.raises(InvalidGrant, match="invalid or expired"):  # a failed attempt burns it
+        await authorization_code.run(service, ACME, PORTAL, redeem(code))
+
+
+async def test_code_of_another_client_or_tenant(service: TokenService) -> None:
+    code = await new_code(service)
+    billing = GLOBEX.applications["billing"]
+    with pytest.raises(InvalidGrant, match="not issued to this client"):
+        await authorization_code.run(service, GLOBEX, billing, redeem(code))
+
+
+async def test_replayed_code_revokes_what_it_issued(service: TokenService) -> None:
+    code = await new_code(service)
+    first = await authorization_code.run(service, ACME, PORTAL, redeem(code))
+    _, claims = (await service.ring(ACME)).verify(first["access_token"])
+    assert await service.store.get(ACCESS, claims["jti"]) is not None
+    with pytest.raises(InvalidGrant, match="already used; the tokens issued with it are"):
+        await authorization_code.run(service, ACME, PORTAL, redeem(code))
+    assert await service.store.get(ACCESS, claims["jti"]) is None
+    with pytest.raises(InvalidGrant, match=r"revoked|invalid or expired"):
+        await refresh_token.run(service, ACME, PORTAL, {"refresh_token": first["refresh_token"]})
+
+
+async def test_concurrent_redemption_issues_once(service: TokenService) -> None:
+    code = await new_code(service)
+    results = await asyncio.gather(*(authorization_code.run(service, ACME, PORTAL, redeem(code))
+                                     for _ in range(5)), return_exceptions=True)
+    assert sum(isinstance(r, dict) for r in results) == 1
+    assert all(isinstance(r, (dict, InvalidGrant)) for r in results)
+
+
+async def test_rotation_and_reuse_detection(service: TokenService) -> None:
+    first = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(service)))
+    second = await refresh_token.run(service, ACME, PORTAL,
+                                     {"refresh_token": first["refresh_token"]})
+    assert second["refresh_token"] != first["refresh_token"]
+    third = await refresh_token.run(service, ACME, PORTAL,
+                                    {"refresh_token": second["refresh_token"]})
+    with pytest.raises(InvalidGrant, match="already used; every token issued with it is"):
+        await refresh_token.run(service, ACME, PORTAL, {"refresh_token": first["refresh_token"]})
+    with pytest.raises(InvalidGrant):  # the whole family is revoked, the newest token too
+        await refresh_token.run(service, ACME, PORTAL, {"refresh_token": third["refresh_token"]})
+    _, claims = (await service.ring(ACME)).verify(third["access_token"])
+    assert await service.store.get(ACCESS, claims["jti"]) is None
+
+
+async def test_refresh_scope_narrows_never_widens(service: TokenService) -> None:
+    first = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(
+        service, scopes=("openid", "offline_access"))))
+    narrowed = await refresh_token.run(service, ACME, PORTAL, {
+        "refresh_token": first["refresh_token"], "scope": "openid offline_access"})
+    assert narrowed["scope"] == "openid offline_access"
+    narrower = await refresh_token.run(service, ACME, PORTAL, {
+        "refresh_token": narrowed["refresh_token"], "scope": "openid"})
+    assert narrower["scope"] == "openid"
+    assert "refresh_token" in narrower  # the family keeps its original scopes
+    with pytest.raises(InvalidScope):
+        await refresh_token.run(service, ACME, PORTAL, {
+            "refresh_token": narrower["refresh_token"], "scope": "openid profile"})
+
+
+async def test_refresh_needs_offline_access(service: TokenService) -> None:
+    response = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(
+        service, scopes=("openid", "profile"))))
+    assert "refresh_token" not in response
+
+
+async def test_refresh_token_of_another_client(service: TokenService) -> None:
+    first = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(service)))
+    billing = GLOBEX.applications["billing"]
+    with pytest.raises(InvalidGrant, match="not issued to this client"):
+        await refresh_token.run(service, GLOBEX, billing,
+                                {"refresh_token": first["refresh_token"]})
+    # the legitimate client can still use it: the stranger did not burn it
+    assert await refresh_token.run(service, ACME, PORTAL,
+                                   {"refresh_token": first["refresh_token"]})
+
+
+async def test_client_credentials(service: TokenService) -> None:
+    billing = GLOBEX.applications["billing"]
+    response: dict[str, Any] = await client_credentials.run(service, GLOBEX, billing, {})
+    assert response["scope"] == "invoices.write"
+    assert "id_token" not in response and "refresh_token" not in response
+    _, claims = (await service.ring(GLOBEX)).verify(response["access_token"])
+    assert (claims["sub"], claims["client_id"]) == ("billing", "billing")
+    with pytest.raises(OAuthError, match="need a user"):
+        await client_credentials.run(service, GLOBEX, billing, {"scope": "openid"})
