@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import REPO
+from tests.support import REPO, RedisServer
 
 
 @pytest.fixture
@@ -21,3 +23,23 @@ def tenants_dir(tmp_path: Path) -> Path:
     target = tmp_path / "tenants"
     target.mkdir()
     return target
+
+
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    """redis-server must exist in CI; elsewhere its tests skip, loudly."""
+    found = shutil.which("redis-server")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing in CI: .ci/run must install it")
+        pytest.skip("redis-server is not installed (apt-get install redis-server): "
+                    "Redis tests NOT run")
+    return found
+
+
+@pytest.fixture
+def redis_server(redis_binary: str) -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
+import sys
 
 from sanic import Sanic
 
@@ -16,7 +17,7 @@ from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.settings import Settings
-from confidp.store import MemoryStore
+from confidp.store import open_store
 from confidp.themes import Themes
 from confidp.web import ops, tenant_routes
 from confidp.web.headers import add_security_headers
@@ -24,7 +25,18 @@ from confidp.web.headers import add_security_headers
 log = logging.getLogger("confidp.reload")
 
 
+def configure_logging(level: str) -> None:
+    """confidp's own log lines (reload outcomes), in every worker process."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("confidp")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 def create_app(settings: Settings, name: str | None = None) -> Sanic:
+    configure_logging(settings.log_level)
     app = Sanic(name or f"confidp_{secrets.token_hex(4)}")
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
     app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
@@ -57,7 +69,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
 
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:
-        app.ctx.store = MemoryStore()
+        app.ctx.store = open_store(settings.store)
         app.ctx.passwords = PasswordVerifier()
         app.ctx.client_secrets = ClientSecretChecker(app.ctx.passwords)
         app.ctx.keys = KeyStore(settings.state_dir)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from confidp.model import Secret
+from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
 
@@ -50,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--trust-proxy", action="store_true", default=_env_flag("TRUST_PROXY"),
                        help="honour X-Forwarded-Host/-Proto from a reverse proxy "
                        "(CONFIDP_TRUST_PROXY=1)")
+    serve.add_argument("--store", default=_env("STORE", "memory"),
+                       help="where sessions, codes and tokens live: memory (one process) or "
+                       "redis://host:port/db (CONFIDP_STORE; default: memory)")
+    serve.add_argument("--store-wait", type=float, default=float(_env("STORE_WAIT", "0")),
+                       help="seconds to keep retrying an unreachable store at start "
+                       "(CONFIDP_STORE_WAIT; default: 0, fail at once)")
+    serve.add_argument("--workers", type=int, default=int(_env("WORKERS", "1")),
+                       help="worker processes (CONFIDP_WORKERS; default: 1); more than one "
+                       "needs --store redis://")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="log level (CONFIDP_LOG_LEVEL; default: INFO)")
@@ -103,21 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
 
 
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("confidp")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
-
-
 def _serve(args: argparse.Namespace) -> int:
-    from confidp.app import create_app
+    from confidp.app import configure_logging
     from confidp.settings import Settings
     from confidp.themes import ThemeError, check_default_theme
 
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level)
     if not args.tenants.is_dir():
         print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
         return 2
@@ -129,6 +129,17 @@ def _serve(args: argparse.Namespace) -> int:
     except ThemeError as exc:
         print(f"confidp: {exc}", file=sys.stderr)
         return 2
+    if args.workers < 1:
+        print("confidp: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and args.store == "memory":
+        print(f"confidp: --workers {args.workers} needs a shared store. The memory store "
+              "lives inside one process, so a login on one worker would be unknown to the "
+              "others. Use --store redis://HOST:6379/0 (or CONFIDP_STORE), or run one worker.",
+              file=sys.stderr)
+        return 2
+    if args.store != "memory" and not _store_reachable(args.store, args.store_wait):
+        return 1
     try:
         args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
@@ -137,13 +148,66 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
-        tenants_dir=args.tenants, themes_dir=args.themes, host=args.host, port=args.port,
-        state_dir=args.state_dir, reload_poll=args.reload_poll, trust_proxy=args.trust_proxy,
-        status_token=Secret(token) if token else None, log_level=args.log_level)
-    app = create_app(settings, name="confidp")
-    app.run(host=settings.host, port=settings.port, single_process=True, motd=False,
-            access_log=False)
+        tenants_dir=args.tenants.absolute(), themes_dir=args.themes.absolute(), host=args.host,
+        port=args.port, state_dir=args.state_dir.absolute(), reload_poll=args.reload_poll,
+        trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
+        log_level=args.log_level, store=args.store, workers=args.workers)
+    _run(settings)
     return 0
+
+
+def _run(settings: Settings) -> None:
+    from functools import partial
+
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    from confidp.app import create_app
+
+    if settings.workers == 1:
+        app = create_app(settings, name="confidp")
+        app.run(host=settings.host, port=settings.port, single_process=True, motd=False,
+                access_log=False)
+        return
+    # Each worker process builds its own app (own registry, watcher and store client).
+    loader = AppLoader(factory=partial(create_app, settings, "confidp"))
+    app = loader.load()
+    app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
+                motd=False, access_log=False)
+    Sanic.serve(primary=app, app_loader=loader)
+
+
+def _store_reachable(url: str, wait: float) -> bool:
+    """Fail fast with a clear message, or keep trying for ``wait`` seconds, saying so."""
+    import asyncio
+    import time
+
+    from confidp.store import open_store
+
+    async def ping() -> bool:
+        store = open_store(url)
+        try:
+            return await store.ping()
+        finally:
+            await store.close()
+
+    try:
+        open_store(url)
+    except ValueError as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
+        return False
+    deadline = time.monotonic() + wait
+    while True:
+        if asyncio.run(ping()):
+            return True
+        if time.monotonic() >= deadline:
+            print(f"confidp: the store {url} cannot be reached"
+                  + (f" (waited {wait:g} s)" if wait else "")
+                  + "; start Redis, fix --store, or pass --store-wait SECONDS to wait for it",
+                  file=sys.stderr)
+            return False
+        print(f"confidp: waiting for the store {url} ...", file=sys.stderr)
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 def _tenant_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:

@@ -19,3 +19,5 @@ class Settings:
     trust_proxy: bool = False
     status_token: Secret | None = None
     log_level: str = "INFO"
+    store: str = "memory"  # or redis://host:port/db
+    workers: int = 1

@@ -152,3 +152,17 @@ async def test_client_credentials(service: TokenService) -> None:
     assert (claims["sub"], claims["client_id"]) == ("billing", "billing")
     with pytest.raises(OAuthError, match="need a user"):
         await client_credentials.run(service, GLOBEX, billing, {"scope": "openid"})
+
+
+async def test_concurrent_refresh_one_wins_and_the_family_is_revoked(
+        service: TokenService) -> None:
+    first = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(service)))
+    results = await asyncio.gather(*(refresh_token.run(
+        service, ACME, PORTAL, {"refresh_token": first["refresh_token"]}) for _ in range(3)),
+        return_exceptions=True)
+    winners = [r for r in results if isinstance(r, dict)]
+    assert len(winners) == 1
+    assert all(isinstance(r, InvalidGrant) for r in results if not isinstance(r, dict))
+    with pytest.raises(InvalidGrant, match="revoked"):
+        await refresh_token.run(service, ACME, PORTAL,
+                                {"refresh_token": winners[0]["refresh_token"]})

@@ -22,7 +22,7 @@ from confidp.oauth.claims import access_token_claims, id_token_claims
 from confidp.oauth.errors import OAuthError
 from confidp.oauth.scopes import OFFLINE_ACCESS, OPENID
 from confidp.store import Store
-from confidp.store.kinds import ACCESS, FAMILY, REFRESH
+from confidp.store.kinds import ACCESS, FAMILY, FAMILY_REVOKED, REFRESH
 
 ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name, not a secret
 
@@ -55,7 +55,7 @@ class Grant:
     user: User | None = None  # None for client_credentials
     auth_time: float | None = None
     nonce: str | None = None
-    family: str | None = None  # an existing refresh family (refresh_token grant)
+    family: str | None = None  # the grant family: every user grant has one
     refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
 
 
@@ -67,8 +67,9 @@ class TokenService:
     async def ring(self, tenant: Tenant) -> KeyRing:
         return await asyncio.to_thread(self.keys.ring, tenant.id)
 
-    async def issue(self, tenant: Tenant, grant: Grant) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The token response, and what was issued (jti, family) for replay bookkeeping."""
+    async def issue(self, tenant: Tenant, grant: Grant) -> dict[str, Any]:
+        """The token response. Everything it records (the access token, the refresh family
+        and token) is written in one all-or-nothing step."""
         ring = await self.ring(tenant)
         now = int(time.time())
         client = grant.client
@@ -86,58 +87,60 @@ class TokenService:
                 tenant, grant.user, client_id=client.client_id, scopes=grant.scopes, now=now,
                 auth_time=auth_time or now, nonce=grant.nonce, access_token=access_token),
                 client.id_token_signed_response_alg)
+        writes: list[tuple[str, str, dict[str, Any], float]] = []
         family = grant.family
+        if grant.user is not None and family is None:
+            family = new_family()
         refresh_scopes = grant.refresh_scopes or grant.scopes
         if grant.user is not None and OFFLINE_ACCESS in refresh_scopes \
                 and "refresh_token" in client.grant_types:
             refresh_token, family = await self._refresh_token(tenant, grant, family,
-                                                              refresh_scopes, jti)
+                                                              refresh_scopes, jti, writes)
             response["refresh_token"] = refresh_token
-        await self.store.put(ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
-                                           "family": family}, tenant.lifetimes.access_token)
-        return response, {"jti": jti, "family": family}
+        writes.append((ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
+                                     "family": family}, tenant.lifetimes.access_token))
+        await self.store.put_many(writes)
+        return response
 
     async def _refresh_token(self, tenant: Tenant, grant: Grant, family: str | None,
-                             scopes: tuple[str, ...], jti: str) -> tuple[str, str]:
-        assert grant.user is not None
+                             scopes: tuple[str, ...], jti: str,
+                             writes: list[tuple[str, str, dict[str, Any], float]],
+                             ) -> tuple[str, str]:
+        assert grant.user is not None and family is not None
         now = time.time()
         lifetimes = tenant.lifetimes
-        if family is None:
-            family = secrets.token_urlsafe(16)
-            record: dict[str, Any] = {
-                "tenant": tenant.id, "client_id": grant.client.client_id,
-                "subject": grant.user.subject, "created_at": now, "revoked": False,
-                "jtis": []}
-        else:
-            record = await self.store.get(FAMILY, family) or {}
-            if not record or record.get("revoked"):
-                raise InvalidGrant("The refresh token was revoked.")
+        record = await self.store.get(FAMILY, family) or {
+            "tenant": tenant.id, "client_id": grant.client.client_id,
+            "subject": grant.user.subject, "created_at": now, "jtis": []}
         age = now - record["created_at"]
         remaining = lifetimes.refresh_token_absolute - age
         token = secrets.token_urlsafe(32)
         record["current"] = digest(token)
         record["jtis"] = [*record["jtis"][-49:], jti]
-        await self.store.put(FAMILY, family, record, remaining)
-        await self.store.put(REFRESH, digest(token), {
+        writes.append((FAMILY, family, record, remaining))
+        writes.append((REFRESH, digest(token), {
             "tenant": tenant.id, "client_id": grant.client.client_id,
             "subject": grant.user.subject, "scopes": list(scopes), "family": family,
-            "auth_time": grant.auth_time}, min(lifetimes.refresh_token_idle, remaining))
+            "auth_time": grant.auth_time}, min(lifetimes.refresh_token_idle, remaining)))
         return token, family
 
-    async def revoke_family(self, family: str) -> None:
+    async def revoke_family(self, family: str, tenant: Tenant) -> None:
+        """Revoke a grant family: its refresh tokens and its access tokens. The revocation is a
+        marker of its own that no later write clears (a concurrent rotation cannot undo it),
+        then what can be found is deleted."""
+        lifetime = max(tenant.lifetimes.refresh_token_absolute, tenant.lifetimes.access_token)
+        await self.store.put(FAMILY_REVOKED, family, {"tenant": tenant.id}, lifetime)
         record = await self.store.get(FAMILY, family)
         if record is None:
             return
-        record["revoked"] = True
         if record.get("current"):
             await self.store.delete(REFRESH, record["current"])
         for jti in record.get("jtis", []):
             await self.store.delete(ACCESS, jti)
-        await self.store.put(FAMILY, family, record, 3600)
 
-    async def revoke_issued(self, issued: dict[str, Any]) -> None:
-        """End what one code issued: its access token and its refresh family."""
-        for jti in issued.get("jtis", []):
-            await self.store.delete(ACCESS, jti)
-        if issued.get("family"):
-            await self.revoke_family(issued["family"])
+    async def family_revoked(self, family: str | None) -> bool:
+        return family is not None and await self.store.get(FAMILY_REVOKED, family) is not None
+
+
+def new_family() -> str:
+    return secrets.token_urlsafe(16)

@@ -20,6 +20,12 @@ class Store(Protocol):
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
         """Create or replace, expiring after ``ttl`` seconds."""
 
+    async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
+        """Create only if absent, atomically: of two concurrent calls, one returns True."""
+
+    async def put_many(self, items: list[tuple[str, str, Record, float]]) -> None:
+        """Several puts (kind, key, value, ttl) that happen all together or not at all."""
+
     async def get(self, kind: str, key: str) -> Record | None:
         """The value, or None when absent or expired."""
 

@@ -9,4 +9,5 @@ THROTTLE = "throttle"  # tenant, user or ip -> failed logins (counter)
 ACCESS = "access"  # jti -> a live access token
 REFRESH = "refresh"  # sha256(refresh token) -> the grant it continues
 REFRESH_USED = "refresh_used"  # sha256(rotated refresh token) -> its family
-FAMILY = "family"  # id -> a refresh-token family
+FAMILY = "family"  # id -> a grant family: the refresh token and access tokens of one login
+FAMILY_REVOKED = "family_revoked"  # id -> present once the family is revoked (never cleared)

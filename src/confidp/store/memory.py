@@ -43,6 +43,16 @@ class MemoryStore:
         self._values[(kind, key)] = (self._clock() + ttl, copy.deepcopy(value))
         self._wrote()
 
+    async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
+        if self._live((kind, key)) is not None:
+            return False
+        await self.put(kind, key, value, ttl)
+        return True
+
+    async def put_many(self, items: list[tuple[str, str, Record, float]]) -> None:
+        for kind, key, value, ttl in items:
+            await self.put(kind, key, value, ttl)
+
     async def get(self, kind: str, key: str) -> Record | None:
         value = self._live((kind, key))
         return copy.deepcopy(value) if value is not None else None

@@ -45,6 +45,8 @@ async def access_token_claims(service: TokenService, tenant: Tenant,
     record = await service.store.get(ACCESS, str(claims.get("jti")))
     if record is None or record["tenant"] != tenant.id:
         return None
+    if await service.family_revoked(record.get("family")):
+        return None
     return claims
 
 

@@ -63,6 +63,9 @@ async def readyz(request: Request) -> HTTPResponse:
     registry = request.app.ctx.registry
     if registry is None or not request.app.ctx.watching:
         return json({"status": "loading"}, status=503, headers={"Cache-Control": "no-store"})
+    if not await request.app.ctx.store.ping():
+        return json({"status": "store unavailable"}, status=503,
+                    headers={"Cache-Control": "no-store"})
     return json({"status": "ready", "generation": registry.snapshot.generation},
                 headers={"Cache-Control": "no-store"})
 

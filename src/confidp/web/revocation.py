@@ -24,7 +24,7 @@ async def _refresh_record(request: Request, tenant: Tenant,
     if record is None or record["tenant"] != tenant.id:
         return None
     family = await store.get(FAMILY, record["family"])
-    if family is None or family.get("revoked"):
+    if family is None or await request.app.ctx.tokens.family_revoked(record["family"]):
         return None
     return record
 
@@ -50,7 +50,7 @@ async def _revoke(request: Request, tenant: Tenant, client: Application, token: 
     if record is not None:
         if record["client_id"] != client.client_id:
             raise UnauthorizedClient("The token was not issued to this client.")
-        await service.revoke_family(record["family"])
+        await service.revoke_family(record["family"], tenant)
         return
     ring = await service.ring(tenant)
     try:

@@ -52,6 +52,7 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
     "/introspect": {"POST": revocation.introspect},
     "/logout": {"GET": logout.logout, "POST": logout.logout},
 })
+API_PATHS = frozenset({"/token", "/userinfo", "/revoke", "/introspect", "/jwks"})
 ASSETS_PREFIX = "/assets/"
 RFC8414_PREFIX = "/.well-known/oauth-authorization-server/"
 _MAX_LISTED = 50
@@ -122,5 +123,11 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
         return error_response(request, tenant, snapshot, error)
     except StoreUnavailable as exc:
         log.error("store unavailable: %s", exc)
-        return error_response(request, tenant, snapshot, ServerUnavailable(
-            "The sign-in service is temporarily unavailable. Try again shortly."))
+        error = ServerUnavailable("The sign-in service is temporarily unavailable. Try again "
+                                  "shortly.")
+        if sub_path in API_PATHS:  # programs, whatever their Accept header says
+            return json(error.to_json(), status=error.status,
+                        headers={"Cache-Control": "no-store", "Retry-After": "5"})
+        response = error_response(request, tenant, snapshot, error)
+        response.headers["Retry-After"] = "5"
+        return response

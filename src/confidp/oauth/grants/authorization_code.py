@@ -4,13 +4,12 @@ A replayed code fails and revokes the tokens it issued (RFC 6749 §4.1.2, RFC 97
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
 from confidp.oauth.errors import InvalidRequest
-from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest
+from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, new_family
 from confidp.store.kinds import CODE, CODE_USED
 
 GRANT_TYPE = "authorization_code"
@@ -26,7 +25,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     if record is None:
         used = await service.store.get(CODE_USED, key)
         if used is not None and used["tenant"] == tenant.id:
-            await service.revoke_issued(used)
+            await service.revoke_family(used["family"], tenant)
             raise InvalidGrant("The authorization code was already used; the tokens issued "
                                "with it are revoked.")
         raise InvalidGrant("The authorization code is invalid or expired.")
@@ -43,11 +42,12 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     scopes = tuple(record["scopes"])
     if not set(scopes) <= client.scopes:
         raise InvalidGrant("A granted scope is no longer allowed for this client.")
-    response, issued = await service.issue(tenant, Grant(
+    # The checks above do not await: the marker follows the take at once, before anything is
+    # issued, so a replay racing this request finds it and revokes what this one issues.
+    family = new_family()
+    await service.store.put(CODE_USED, key, {"tenant": tenant.id, "family": family},
+                            max(tenant.lifetimes.access_token,
+                                tenant.lifetimes.refresh_token_absolute))
+    return await service.issue(tenant, Grant(
         client=client, scopes=scopes, user=user, auth_time=record["auth_time"],
-        nonce=record.get("nonce")))
-    lifetime = max(tenant.lifetimes.access_token, tenant.lifetimes.refresh_token_absolute)
-    await service.store.put(CODE_USED, key, {
-        "tenant": tenant.id, "client_id": client.client_id, "jtis": [issued["jti"]],
-        "family": issued["family"], "used_at": time.time()}, lifetime)
-    return response
+        nonce=record.get("nonce"), family=family))

@@ -27,5 +27,4 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         if not_allowed:
             raise InvalidScope("Scope not allowed for this client.",
                                f"Not allowed: {', '.join(not_allowed)}.")
-    response, _ = await service.issue(tenant, Grant(client=client, scopes=scopes))
-    return response
+    return await service.issue(tenant, Grant(client=client, scopes=scopes))

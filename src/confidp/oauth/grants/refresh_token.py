@@ -13,6 +13,8 @@ from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest
 from confidp.store.kinds import FAMILY, REFRESH, REFRESH_USED
 
 GRANT_TYPE = "refresh_token"
+REUSED = InvalidGrant("The refresh token was already used; every token issued with it is "
+                      "revoked.")
 
 
 async def run(service: TokenService, tenant: Tenant, client: Application,
@@ -26,16 +28,15 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     if record is None:
         used = await store.get(REFRESH_USED, key)
         if used is not None and used["tenant"] == tenant.id:
-            await service.revoke_family(used["family"])
-            raise InvalidGrant("The refresh token was already used; every token issued "
-                               "with it is revoked.")
+            await service.revoke_family(used["family"], tenant)
+            raise REUSED
         raise InvalidGrant("The refresh token is invalid or expired.")
     if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
         raise InvalidGrant("The refresh token was not issued to this client.")
     if "refresh_token" not in client.grant_types or OFFLINE_ACCESS not in client.scopes:
         raise InvalidGrant("This client may no longer use refresh tokens.")
     family = await store.get(FAMILY, record["family"])
-    if family is None or family.get("revoked"):
+    if family is None or await service.family_revoked(record["family"]):
         raise InvalidGrant("The refresh token was revoked.")
     if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
         raise InvalidGrant("The refresh token is expired.")
@@ -53,14 +54,14 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
             raise InvalidScope("The scope may only narrow on refresh.",
                                f"Not granted: {', '.join(wider)}.")
         scopes = requested
-    if await store.take(REFRESH, key) is None:  # a concurrent use won the race
-        await service.revoke_family(record["family"])
-        raise InvalidGrant("The refresh token was already used; every token issued with it "
-                           "is revoked.")
+    # The used marker is the one arbiter: of concurrent uses exactly one creates it, and the
+    # others are reuse (RFC 9700 §4.14.2), which revokes the family.
     remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
-    await store.put(REFRESH_USED, key, {"tenant": tenant.id, "family": record["family"]},
-                    max(remaining, 1))
-    response, _ = await service.issue(tenant, Grant(
+    if not await store.add(REFRESH_USED, key, {"tenant": tenant.id,
+                                               "family": record["family"]}, max(remaining, 1)):
+        await service.revoke_family(record["family"], tenant)
+        raise REUSED
+    await store.delete(REFRESH, key)
+    return await service.issue(tenant, Grant(
         client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
         family=record["family"], refresh_scopes=granted))
-    return response

@@ -1,0 +1,229 @@
+"""Several confidp processes sharing one real Redis: replicas behind a load balancer, races
+for one code or refresh token, Redis lost and back, confidp restarted mid-flow, workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.flow import (
+    VERIFIER,
+    authorize_url,
+    location,
+    query_of,
+    seed_params,
+    submit_consent,
+    submit_login,
+)
+from tests.e2e.test_authorize import example
+from tests.support import (
+    RedisServer,
+    Server,
+    free_port,
+    running_server,
+    wait_until,
+    write_tenant,
+)
+
+pytestmark = pytest.mark.e2e
+CALLBACK = "http://127.0.0.1:9999/callback"
+
+
+class Replicas:
+    """Two servers, as two replicas behind one load balancer: both are addressed with the
+    issuer's host (the first server's), as the balancer would forward it."""
+
+    def __init__(self, first: Server, second: Server) -> None:
+        self.first, self.second = first, second
+        self.host = f"127.0.0.1:{first.port}"
+
+    def client(self, server: Server) -> httpx.Client:
+        return httpx.Client(base_url=server.base, headers={"Host": self.host},
+                            follow_redirects=False, timeout=10)
+
+
+@pytest.fixture
+def shared(tmp_path: Path, tenants_dir: Path, themes_dir: Path,
+           redis_server: RedisServer) -> Iterator[Replicas]:
+    port_a, port_b = free_port(), free_port()
+    write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port_a))
+    args = ("--store", redis_server.url)
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port_a, args) as a, \
+            running_server(tenants_dir, themes_dir, tmp_path / "state", port_b, args) as b:
+        yield Replicas(a, b)
+
+
+def code_via(client: httpx.Client, **params: str) -> str:
+    after = location(client.get(authorize_url("/acme", seed_params(**params))))
+    if after.startswith("/acme/login?"):
+        after = location(submit_login(client, after, "alice", "wonderland"))
+    if "/consent?" in after:
+        after = location(submit_consent(client, after, "approve"))
+    return query_of(after)["code"]
+
+
+def redeem(client: httpx.Client, code: str) -> httpx.Response:
+    return client.post("/acme/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+        "code_verifier": VERIFIER, "client_id": "portal-spa"})
+
+
+def refresh(client: httpx.Client, token: str) -> httpx.Response:
+    return client.post("/acme/token", data={"grant_type": "refresh_token",
+                                            "refresh_token": token, "client_id": "portal-spa"})
+
+
+def test_login_on_one_replica_redeem_and_refresh_on_the_other(shared: Replicas) -> None:
+    with shared.client(shared.first) as a, shared.client(shared.second) as b:
+        code = code_via(a)
+        tokens = redeem(b, code).json()
+        assert {"access_token", "id_token", "refresh_token"} <= set(tokens)
+        assert b.get("/acme/userinfo", headers={
+            "Authorization": f"Bearer {tokens['access_token']}"}).json()["sub"] == "alice"
+        again = refresh(a, tokens["refresh_token"])
+        assert again.status_code == 200
+        # the session made on the first replica is known to the second
+        b.cookies = a.cookies
+        response = b.get(authorize_url("/acme", seed_params(prompt="none")))
+        assert "code" in query_of(location(response))
+
+
+def _race(calls: list) -> list[httpx.Response]:  # type: ignore[type-arg]
+    results: list[httpx.Response] = []
+    barrier = threading.Barrier(len(calls))
+
+    def run(call) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        results.append(call())
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return results
+
+
+def test_concurrent_double_redemption_one_wins(shared: Replicas) -> None:
+    with shared.client(shared.first) as a, shared.client(shared.second) as b:
+        for _ in range(3):
+            code = code_via(a)
+            results = _race([lambda c=code: redeem(a, c), lambda c=code: redeem(b, c),
+                             lambda c=code: redeem(a, c), lambda c=code: redeem(b, c)])
+            assert sorted(r.status_code for r in results) == [200, 400, 400, 400]
+        tokens = redeem(b, code_via(a)).json()
+        results = _race([lambda: refresh(a, tokens["refresh_token"]),
+                         lambda: refresh(b, tokens["refresh_token"])])
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [200, 400]
+        # the loser's attempt counts as reuse: the family is revoked, the winner's token too
+        winner = next(r for r in results if r.status_code == 200).json()
+        assert refresh(a, winner["refresh_token"]).status_code == 400
+
+
+def test_redis_lost_and_back_without_restart(tmp_path: Path, tenants_dir: Path,
+                                             themes_dir: Path,
+                                             redis_server: RedisServer) -> None:
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port,
+                        ("--store", redis_server.url)) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False, timeout=10) as client:
+        code = code_via(client)
+        redis_server.stop()
+        assert client.get("/readyz").status_code == 503
+        token = redeem(client, code)
+        assert token.status_code == 503
+        assert token.json()["error"] == "temporarily_unavailable"
+        page = client.get(authorize_url("/acme", seed_params()),
+                          headers={"Accept": "text/html"})
+        assert page.status_code == 503 and "temporarily unavailable" in page.text
+        assert client.get("/healthz").status_code == 200  # alive, just not ready
+        redis_server.start()  # same port, empty: the code is gone, nothing half-written
+        wait_until(lambda: client.get("/readyz").status_code == 200, timeout=10)
+        assert redeem(client, code).status_code == 400
+        tokens = redeem(client, code_via(client)).json()
+        assert "access_token" in tokens
+
+
+def test_restart_between_login_and_token_exchange(tmp_path: Path, tenants_dir: Path,
+                                                  themes_dir: Path,
+                                                  redis_server: RedisServer) -> None:
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port))
+    args = ("--store", redis_server.url)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False,
+                      timeout=10) as client:
+        with running_server(tenants_dir, themes_dir, tmp_path / "state", port, args):
+            code = code_via(client)
+            tokens = redeem(client, code_via(client)).json()
+        with running_server(tenants_dir, themes_dir, tmp_path / "state", port, args):
+            assert redeem(client, code).status_code == 200
+            assert refresh(client, tokens["refresh_token"]).status_code == 200
+            response = client.get(authorize_url("/acme", seed_params(prompt="none")))
+            assert "code" in query_of(location(response))  # the session survived
+
+
+def test_two_workers_on_redis(tmp_path: Path, tenants_dir: Path, themes_dir: Path,
+                              redis_server: RedisServer) -> None:
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port,
+                        ("--store", redis_server.url, "--workers", "2")) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False, timeout=10) as client:
+        wait_until(lambda: server.log().count("serving 1 tenant(s)") == 2, timeout=10)
+        for _ in range(3):  # new connections land on either worker
+            with httpx.Client(base_url=server.base, follow_redirects=False) as fresh:
+                code = code_via(fresh)
+                assert redeem(client, code).status_code == 200
+        write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port,
+                                                       display_name="Edited"))
+        wait_until(lambda: server.log().count("display_name changed") == 2, timeout=5)
+
+
+def serve(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    from tests.support import REPO
+
+    return subprocess.run([sys.executable, "-m", "confidp.cli", "serve", "--tenants",
+                           str(REPO / "tenants"), "--themes", str(REPO / "themes"),
+                           "--state-dir", str(tmp_path / "state"), "--port",
+                           str(free_port()), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_memory_store_refuses_several_workers(tmp_path: Path) -> None:
+    done = serve("--workers", "2", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert "needs a shared store" in done.stderr and "--store redis://" in done.stderr
+
+
+def test_unreachable_redis_at_start(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    started = time.monotonic()
+    done = serve("--store", url, tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert f"the store {url} cannot be reached" in done.stderr
+    assert time.monotonic() - started < 20
+
+
+def test_store_wait_retries_visibly(tmp_path: Path, tenants_dir: Path, themes_dir: Path,
+                                    redis_binary: str) -> None:
+    redis = RedisServer()
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port))
+    server = Server(tenants_dir, themes_dir, tmp_path / "state", port,
+                    ("--store", redis.url, "--store-wait", "30"))
+    try:
+        wait_until(lambda: "waiting for the store" in server.log(), timeout=10)
+        redis.start()
+        server.wait_ready()
+        assert server.get("/readyz").status_code == 200
+    finally:
+        server.stop()
+        redis.stop()

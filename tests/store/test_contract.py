@@ -1,0 +1,156 @@
+"""The store contract. Clock-driven cases run on the memory store (the reference); the
+conformance suite runs the same cases on memory and on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from confidp.store import MemoryStore, Store, StoreUnavailable
+from confidp.store.redis import RedisStore
+from tests.support import RedisServer, free_port
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(clock: Clock) -> MemoryStore:
+    return MemoryStore(clock)
+
+
+async def test_put_get_expire(store: MemoryStore, clock: Clock) -> None:
+    await store.put("session", "a", {"x": 1}, ttl=10)
+    assert await store.get("session", "a") == {"x": 1}
+    assert await store.get("code", "a") is None  # kinds are separate
+    clock.now += 10
+    assert await store.get("session", "a") is None
+
+
+async def test_values_are_copies(store: MemoryStore) -> None:
+    value = {"scopes": ["openid"]}
+    await store.put("consent", "k", value, ttl=10)
+    value["scopes"].append("admin")
+    got = await store.get("consent", "k")
+    assert got == {"scopes": ["openid"]}
+    got["scopes"].append("admin")  # type: ignore[index]
+    assert await store.get("consent", "k") == {"scopes": ["openid"]}
+
+
+async def test_take_is_one_time(store: MemoryStore) -> None:
+    await store.put("code", "c", {"v": 1}, ttl=60)
+    results = await asyncio.gather(*(store.take("code", "c") for _ in range(10)))
+    assert [r for r in results if r is not None] == [{"v": 1}]
+    assert await store.get("code", "c") is None
+
+
+async def test_delete(store: MemoryStore) -> None:
+    await store.put("session", "s", {}, ttl=60)
+    await store.delete("session", "s")
+    await store.delete("session", "absent")
+    assert await store.get("session", "s") is None
+
+
+async def test_hit_counts_in_a_window(store: MemoryStore, clock: Clock) -> None:
+    assert await store.count("throttle", "u") == (0, 0.0)
+    assert await store.hit("throttle", "u", 60) == (1, 60)
+    clock.now += 20
+    assert await store.hit("throttle", "u", 60) == (2, 40)
+    assert await store.count("throttle", "u") == (2, 40)
+    clock.now += 40
+    assert await store.count("throttle", "u") == (0, 0.0)
+    assert await store.hit("throttle", "u", 60) == (1, 60)
+
+
+async def test_expired_entries_are_swept(store: MemoryStore, clock: Clock) -> None:
+    for index in range(2000):
+        await store.put("pending", str(index), {}, ttl=1)
+    clock.now += 2
+    for index in range(1100):
+        await store.put("pending", f"new{index}", {}, ttl=60)
+    assert len(store._values) == 1100
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        store: Store = MemoryStore()
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = RedisStore(server.url)
+    yield store
+    await store.close()
+
+
+async def test_contract_put_get_take_delete(any_store: Store) -> None:
+    await any_store.put("session", "a", {"x": [1, "two"], "y": None}, ttl=30)
+    assert await any_store.get("session", "a") == {"x": [1, "two"], "y": None}
+    assert await any_store.get("code", "a") is None
+    assert await any_store.take("session", "a") == {"x": [1, "two"], "y": None}
+    assert await any_store.take("session", "a") is None
+    await any_store.put("session", "b", {}, ttl=30)
+    await any_store.delete("session", "b")
+    assert await any_store.get("session", "b") is None
+    assert await any_store.ping()
+
+
+async def test_contract_expiry(any_store: Store) -> None:
+    await any_store.put("pending", "p", {"v": 1}, ttl=0.2)
+    assert await any_store.get("pending", "p") == {"v": 1}
+    await asyncio.sleep(0.35)
+    assert await any_store.get("pending", "p") is None
+
+
+async def test_contract_take_races(any_store: Store) -> None:
+    for round_ in range(20):
+        await any_store.put("code", f"c{round_}", {"round": round_}, ttl=30)
+        results = await asyncio.gather(*(any_store.take("code", f"c{round_}")
+                                         for _ in range(8)))
+        assert [r for r in results if r is not None] == [{"round": round_}]
+
+
+async def test_contract_counters(any_store: Store) -> None:
+    assert await any_store.count("throttle", "u") == (0, 0.0)
+    counts = await asyncio.gather(*(any_store.hit("throttle", "u", 60) for _ in range(10)))
+    assert sorted(c for c, _ in counts) == list(range(1, 11))
+    count, left = await any_store.count("throttle", "u")
+    assert count == 10 and 55 < left <= 60
+    await any_store.hit("throttle", "short", 0.2)
+    await asyncio.sleep(0.35)
+    assert await any_store.count("throttle", "short") == (0, 0.0)
+
+
+async def test_contract_put_many(any_store: Store) -> None:
+    await any_store.put_many([("access", "j", {"a": 1}, 30), ("family", "f", {"b": 2}, 30)])
+    assert await any_store.get("access", "j") == {"a": 1}
+    assert await any_store.get("family", "f") == {"b": 2}
+
+
+async def test_redis_unreachable_is_store_unavailable() -> None:
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
+    assert not await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.get("session", "x")
+    with pytest.raises(StoreUnavailable):
+        await store.put("session", "x", {}, 10)
+    await store.close()
+
+
+async def test_redis_password_is_not_in_messages() -> None:
+    store = RedisStore(f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.get("session", "x")
+    assert "hunter2" not in str(caught.value)
+    await store.close()
