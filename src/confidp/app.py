@@ -20,6 +20,7 @@ from confidp.settings import Settings
 from confidp.store import open_store
 from confidp.themes import Themes
 from confidp.web import ops, tenant_routes
+from confidp.web.discovery import MetadataCache
 from confidp.web.headers import add_security_headers
 
 log = logging.getLogger("confidp.reload")
@@ -48,6 +49,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.watching = False
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
     app.ctx.themes = Themes(settings.themes_dir)
+    app.ctx.metadata = MetadataCache()
     if settings.trust_proxy:
         app.config.PROXIES_COUNT = 1  # request.remote_addr from X-Forwarded-For
 

@@ -32,7 +32,10 @@ def _verify(hashed: str, password: str) -> bool:
 
 class PasswordVerifier:
     def __init__(self, workers: int | None = None) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2,
+        # One core fewer than the machine has: hashing must not take the core the event loop
+        # needs, or a login storm stalls every other request.
+        default = max(1, (os.cpu_count() or 2) - 1)
+        self._pool = ThreadPoolExecutor(max_workers=workers or default,
                                         thread_name_prefix="confidp-argon2")
         self._dummy = _HASHER.hash(secrets.token_urlsafe(24))
 

@@ -16,7 +16,7 @@ Every check is a function that raises a typed error or returns what it proved.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -62,10 +62,12 @@ class AuthorizationRequest:
     login_hint: str | None = None
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["scopes"] = list(self.scopes)
-        record["prompt"] = list(self.prompt)
-        return record
+        return {"client_id": self.client_id, "redirect_uri": self.redirect_uri,
+                "scopes": list(self.scopes), "state": self.state,
+                "code_challenge": self.code_challenge,
+                "code_challenge_method": self.code_challenge_method, "nonce": self.nonce,
+                "prompt": list(self.prompt), "max_age": self.max_age,
+                "login_hint": self.login_hint}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> AuthorizationRequest:

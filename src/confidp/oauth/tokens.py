@@ -56,6 +56,7 @@ class Grant:
     auth_time: float | None = None
     nonce: str | None = None
     family: str | None = None  # the grant family: every user grant has one
+    family_record: dict[str, Any] | None = None  # its stored record, when it has one
     refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
 
 
@@ -109,7 +110,7 @@ class TokenService:
         assert grant.user is not None and family is not None
         now = time.time()
         lifetimes = tenant.lifetimes
-        record = await self.store.get(FAMILY, family) or {
+        record = dict(grant.family_record) if grant.family_record else {
             "tenant": tenant.id, "client_id": grant.client.client_id,
             "subject": grant.user.subject, "created_at": now, "jtis": []}
         age = now - record["created_at"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import json
 import time
 from collections.abc import Callable
 
@@ -13,15 +13,17 @@ _SWEEP_EVERY = 1024  # writes between sweeps of expired entries
 
 class MemoryStore:
     """Dict-backed, with expiry checked on read and swept periodically so memory stays bounded.
-    All methods run on the event loop without awaiting in between, so each is atomic."""
+    All methods run on the event loop without awaiting in between, so each is atomic. Values
+    are kept as JSON text, as Redis keeps them: a caller can never change a stored value by
+    mutating what it put or got, and what cannot be stored in Redis cannot be stored here."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._values: dict[tuple[str, str], tuple[float, Record]] = {}
+        self._values: dict[tuple[str, str], tuple[float, str]] = {}
         self._counters: dict[tuple[str, str], tuple[float, int]] = {}
         self._writes = 0
 
-    def _live(self, entry_key: tuple[str, str]) -> Record | None:
+    def _live(self, entry_key: tuple[str, str]) -> str | None:
         entry = self._values.get(entry_key)
         if entry is None:
             return None
@@ -40,7 +42,7 @@ class MemoryStore:
                 del self._counters[key]
 
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
-        self._values[(kind, key)] = (self._clock() + ttl, copy.deepcopy(value))
+        self._values[(kind, key)] = (self._clock() + ttl, json.dumps(value))
         self._wrote()
 
     async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
@@ -55,13 +57,13 @@ class MemoryStore:
 
     async def get(self, kind: str, key: str) -> Record | None:
         value = self._live((kind, key))
-        return copy.deepcopy(value) if value is not None else None
+        return json.loads(value) if value is not None else None
 
     async def take(self, kind: str, key: str) -> Record | None:
         value = self._live((kind, key))
         if value is not None:
             del self._values[(kind, key)]
-        return value
+        return json.loads(value) if value is not None else None
 
     async def delete(self, kind: str, key: str) -> None:
         self._values.pop((kind, key), None)

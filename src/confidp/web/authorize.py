@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 from sanic import HTTPResponse, Request
 
@@ -10,14 +11,7 @@ from confidp.model import Tenant
 from confidp.oauth.authorize import validate_authorization_request
 from confidp.oauth.params import parse_query
 from confidp.registry import Snapshot
-from confidp.web.flow import (
-    create_pending,
-    flow_cookie,
-    load_session,
-    proceed,
-    set_cookie,
-    store_of,
-)
+from confidp.web.flow import Pending, flow_cookie, load_session, proceed, set_cookie
 
 
 async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
@@ -27,8 +21,8 @@ async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTT
     new_binding = None
     if not binding or len(binding) > 100:
         binding = new_binding = secrets.token_urlsafe(32)
-    pending = await create_pending(store_of(request), tenant, auth_request, binding)
-    response = await proceed(request, tenant, pending, session, 302)
+    pending = Pending(None, auth_request, time.time())
+    response = await proceed(request, tenant, pending, session, 302, binding)
     if new_binding:
         set_cookie(response, tenant, flow_cookie(tenant), new_binding)
     return response

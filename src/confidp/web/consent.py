@@ -26,7 +26,7 @@ async def consent_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
     application = revalidate(pending.request, tenant)
     session = await load_session(request, tenant)
     if session is None:
-        return redirect(login_path(tenant, pending), 302)
+        return redirect(login_path(tenant, pending.id or ""), 302)
     scopes = [tenant.scopes[name] for name in pending.request.scopes]
     return page(request, tenant, snapshot, "consent.html", page_title="Allow access?",
                 form_targets=[pending.request.redirect_uri],
@@ -42,7 +42,7 @@ async def consent_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -
     application = revalidate(pending.request, tenant)
     session = await load_session(request, tenant)
     if session is None:
-        return redirect(login_path(tenant, pending), 303)
+        return redirect(login_path(tenant, pending.id or ""), 303)
     decision = form.get("decision")
     if decision == "deny":
         return await finish_with_error(request, tenant, pending, AccessDenied(

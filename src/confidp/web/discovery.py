@@ -55,19 +55,37 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def _json(request: Request, body: dict[str, Any], cache: str) -> HTTPResponse:
+def _encoded(body: dict[str, Any]) -> tuple[bytes, str]:
     data = jsonlib.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": cache, "ETag": etag, "Access-Control-Allow-Origin": "*"}
+    return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def _json(request: Request, data: bytes, etag: str) -> HTTPResponse:
+    headers = {"Cache-Control": _PUBLIC_CACHE, "ETag": etag, "Access-Control-Allow-Origin": "*"}
     if request.headers.get("if-none-match") == etag:
         return HTTPResponse(status=304, headers=headers)
     return raw(data, content_type="application/json", headers=headers)
 
 
+class MetadataCache:
+    """Each tenant version's discovery document, encoded once (it changes only with the
+    tenant file, and a reload makes a new Tenant object)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Tenant, bytes, str]] = {}
+
+    def get(self, tenant: Tenant) -> tuple[bytes, str]:
+        entry = self._entries.get(tenant.id)
+        if entry is None or entry[0] is not tenant:
+            entry = (tenant, *_encoded(metadata(tenant)))
+            self._entries[tenant.id] = entry
+        return entry[1], entry[2]
+
+
 async def configuration(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
-    return _json(request, metadata(tenant), _PUBLIC_CACHE)
+    return _json(request, *request.app.ctx.metadata.get(tenant))
 
 
 async def jwks(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     ring = await asyncio.to_thread(request.app.ctx.keys.ring, tenant.id)
-    return _json(request, ring.jwks, _PUBLIC_CACHE)
+    return _json(request, *_encoded(ring.jwks))

@@ -68,10 +68,13 @@ def clear_cookie(response: HTTPResponse, tenant: Tenant, name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    id: str
+    """A sign-in request. ``id`` is None while it is not stored: /authorize stores it only
+    when the browser must go to the login or consent page."""
+
+    id: str | None
     request: AuthorizationRequest
     created_at: float
-    csrf_token: str
+    csrf_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,33 +197,41 @@ async def remember_consent(store: Store, tenant: Tenant, subject: str, client_id
                     tenant.lifetimes.refresh_token_absolute)
 
 
-def login_path(tenant: Tenant, pending: Pending) -> str:
-    return f"{tenant.issuer_path}/login?request={quote(pending.id)}"
+def login_path(tenant: Tenant, pending_id: str) -> str:
+    return f"{tenant.issuer_path}/login?request={quote(pending_id)}"
 
 
-def consent_path(tenant: Tenant, pending: Pending) -> str:
-    return f"{tenant.issuer_path}/consent?request={quote(pending.id)}"
+def consent_path(tenant: Tenant, pending_id: str) -> str:
+    return f"{tenant.issuer_path}/consent?request={quote(pending_id)}"
 
 
 async def proceed(request: Request, tenant: Tenant, pending: Pending, session: Session | None,
-                  status: int) -> HTTPResponse:
+                  status: int, binding: str | None = None) -> HTTPResponse:
     """What comes next for a valid sign-in request: the login page, the consent page, or the
-    code. Re-checks the request against the current tenant first."""
+    code. Re-checks the request against the current tenant first. A request not yet stored
+    is stored (bound to ``binding``) only when the browser must come back for a page."""
     application = revalidate(pending.request, tenant)
     auth_request = pending.request
+    store = store_of(request)
+
+    async def stored_id() -> str:
+        if pending.id is not None:
+            return pending.id
+        assert binding is not None
+        return (await create_pending(store, tenant, auth_request, binding)).id or ""
+
     if session is None or needs_login(session.auth_time, pending.created_at, auth_request,
                                       time.time()):
         if "none" in auth_request.prompt:
             return await finish_with_error(request, tenant, pending, LoginRequired(
                 "The user is not signed in."), status)
-        return redirect(login_path(tenant, pending), status)
-    store = store_of(request)
+        return redirect(login_path(tenant, await stored_id()), status)
     granted = await granted_scopes(store, tenant, session.subject, application.client_id)
     if needs_consent(application, granted, auth_request):
         if "none" in auth_request.prompt:
             return await finish_with_error(request, tenant, pending, ConsentRequired(
                 "The user has not consented to the requested scopes."), status)
-        return redirect(consent_path(tenant, pending), status)
+        return redirect(consent_path(tenant, await stored_id()), status)
     return await issue_code(request, tenant, application, pending, session, status)
 
 
@@ -229,7 +240,8 @@ async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
     """Back to the (verified) redirect URI with an error, state and iss (RFC 6749 §4.1.2.1,
     RFC 9207)."""
     assert error.redirectable
-    await store_of(request).delete(PENDING, pending.id)
+    if pending.id is not None:
+        await store_of(request).delete(PENDING, pending.id)
     return redirect(authorization_response_uri(pending.request.redirect_uri, {
         "error": error.error, "error_description": error.description,
         "state": pending.request.state, "iss": tenant.issuer}), status)
@@ -241,7 +253,7 @@ async def issue_code(request: Request, tenant: Tenant, application: Application,
     endpoint must check. The sign-in request is consumed atomically, so a double submit cannot
     issue two codes."""
     store = store_of(request)
-    if await store.take(PENDING, pending.id) is None:
+    if pending.id is not None and await store.take(PENDING, pending.id) is None:
         raise _EXPIRED
     code = secrets.token_urlsafe(32)
     auth_request = pending.request

@@ -64,4 +64,4 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     await store.delete(REFRESH, key)
     return await service.issue(tenant, Grant(
         client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
-        family=record["family"], refresh_scopes=granted))
+        family=record["family"], family_record=family, refresh_scopes=granted))
