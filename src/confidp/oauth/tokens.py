@@ -42,6 +42,19 @@ class UnsupportedGrantType(OAuthError):
     error = "unsupported_grant_type"
 
 
+def still_valid(tenant: Tenant, client: Application,
+                record: dict[str, Any]) -> tuple[User, tuple[str, ...]]:
+    """Re-check a stored grant against the current tenant file (DESIGN.md "Hot reload"): the
+    user must still be able to sign in and every granted scope must still be allowed."""
+    user = tenant.active_user(record["subject"])
+    if user is None:
+        raise InvalidGrant("The user can no longer sign in.")
+    scopes = tuple(record["scopes"])
+    if not set(scopes) <= client.scopes:
+        raise InvalidGrant("A granted scope is no longer allowed for this client.")
+    return user, scopes
+
+
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 

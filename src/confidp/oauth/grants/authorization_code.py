@@ -9,7 +9,14 @@ from typing import Any
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
 from confidp.oauth.errors import InvalidRequest
-from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, new_family
+from confidp.oauth.tokens import (
+    Grant,
+    InvalidGrant,
+    TokenService,
+    digest,
+    new_family,
+    still_valid,
+)
 from confidp.store.kinds import CODE, CODE_USED
 
 GRANT_TYPE = "authorization_code"
@@ -36,12 +43,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     verifier = form.get("code_verifier")
     if not verifier or not pkce.verify(verifier, record["code_challenge"]):
         raise InvalidGrant("code_verifier does not match the code_challenge.")
-    user = tenant.active_user(record["subject"])
-    if user is None:
-        raise InvalidGrant("The user can no longer sign in.")
-    scopes = tuple(record["scopes"])
-    if not set(scopes) <= client.scopes:
-        raise InvalidGrant("A granted scope is no longer allowed for this client.")
+    user, scopes = still_valid(tenant, client, record)
     # The checks above do not await: the marker follows the take at once, before anything is
     # issued, so a replay racing this request finds it and revokes what this one issues.
     family = new_family()

@@ -9,7 +9,7 @@ from typing import Any
 from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, InvalidScope
 from confidp.oauth.scopes import OFFLINE_ACCESS
-from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest
+from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, still_valid
 from confidp.store.kinds import FAMILY, REFRESH, REFRESH_USED
 
 GRANT_TYPE = "refresh_token"
@@ -40,12 +40,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         raise InvalidGrant("The refresh token was revoked.")
     if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
         raise InvalidGrant("The refresh token is expired.")
-    user = tenant.active_user(record["subject"])
-    if user is None:
-        raise InvalidGrant("The user can no longer sign in.")
-    granted = tuple(record["scopes"])
-    if not set(granted) <= client.scopes:
-        raise InvalidGrant("A granted scope is no longer allowed for this client.")
+    user, granted = still_valid(tenant, client, record)
     scopes = granted
     if form.get("scope"):
         requested = tuple(dict.fromkeys(t for t in form["scope"].split(" ") if t))
