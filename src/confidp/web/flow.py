@@ -160,10 +160,9 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
     return Session(key, record["subject"], record["username"], record["auth_time"])
 
 
-async def start_session(request: Request, tenant: Tenant, user: User,
-                        response_cookies: list[tuple[str, str]]) -> Session:
-    """A new session for a fresh login; any previous session of this browser ends (a new id
-    at every login: no session fixation)."""
+async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[Session, str]:
+    """A new session for a fresh login, and the cookie value that carries it; any previous
+    session of this browser ends (a new id at every login: no session fixation)."""
     store = store_of(request)
     previous = request.cookies.get(session_cookie(tenant))
     if previous and len(previous) <= 100:
@@ -175,8 +174,7 @@ async def start_session(request: Request, tenant: Tenant, user: User,
         "tenant": tenant.id, "subject": user.subject, "username": user.username,
         "auth_time": now, "created_at": now, "last_seen": now},
         min(tenant.lifetimes.session_idle, tenant.lifetimes.session_absolute))
-    response_cookies.append((session_cookie(tenant), session_id))
-    return Session(key, user.subject, user.username, now)
+    return Session(key, user.subject, user.username, now), session_id
 
 
 def consent_key(tenant: Tenant, subject: str, client_id: str) -> str:

@@ -96,10 +96,7 @@ async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
             await store.hit(THROTTLE, key, tenant.login_throttle.window)
         return _login_page(request, tenant, snapshot, pending, status=401, username=username,
                            error=FAILED)
-    cookies: list[tuple[str, str]] = []
-    session = await start_session(request, tenant, user, cookies)
+    session, session_id = await start_session(request, tenant, user)
     response = await proceed(request, tenant, pending, session, 303)
-    for name, value in cookies:
-        set_cookie(response, tenant, name, value)
-    assert cookies and cookies[0][0] == session_cookie(tenant)
+    set_cookie(response, tenant, session_cookie(tenant), session_id)
     return response
