@@ -163,6 +163,8 @@ async def test_concurrent_refresh_one_wins_and_the_family_is_revoked(
     winners = [r for r in results if isinstance(r, dict)]
     assert len(winners) == 1
     assert all(isinstance(r, InvalidGrant) for r in results if not isinstance(r, dict))
-    with pytest.raises(InvalidGrant, match="revoked"):
+    # the winner's new token is refused too: revoked, or already deleted by the revocation,
+    # depending on how the requests interleaved
+    with pytest.raises(InvalidGrant, match=r"revoked|invalid or expired"):
         await refresh_token.run(service, ACME, PORTAL,
                                 {"refresh_token": winners[0]["refresh_token"]})

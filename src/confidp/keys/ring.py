@@ -77,6 +77,18 @@ class KeyStore:
     def directory(self, tenant_id: str) -> Path:
         return self.root / tenant_id
 
+    def cached(self, tenant_id: str) -> KeyRing | None:
+        """The tenant's key ring if it is cached and its directory has not changed since: one
+        stat, safe on the event loop (it never waits for the lock a key creation holds)."""
+        cached = self._cache.get(tenant_id)
+        if cached is None:
+            return None
+        try:
+            version = self.directory(tenant_id).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        return cached[1] if cached[0] == version else None
+
     def ring(self, tenant_id: str) -> KeyRing:
         """The tenant's key ring, creating its first keys if it has none (blocking: call from
         a thread)."""

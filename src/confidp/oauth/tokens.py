@@ -79,7 +79,10 @@ class TokenService:
         self.keys = keys
 
     async def ring(self, tenant: Tenant) -> KeyRing:
-        return await asyncio.to_thread(self.keys.ring, tenant.id)
+        """The tenant's keys: from the cache on the event loop, else read or made in a thread
+        (RSA key generation takes tens of milliseconds)."""
+        return self.keys.cached(tenant.id) or await asyncio.to_thread(self.keys.ring,
+                                                                      tenant.id)
 
     async def issue(self, tenant: Tenant, grant: Grant) -> dict[str, Any]:
         """The token response. Everything it records (the access token, the refresh family

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json as jsonlib
 from typing import Any
@@ -87,5 +86,5 @@ async def configuration(request: Request, tenant: Tenant, snapshot: Snapshot) ->
 
 
 async def jwks(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
-    ring = await asyncio.to_thread(request.app.ctx.keys.ring, tenant.id)
+    ring = await request.app.ctx.tokens.ring(tenant)
     return _json(request, *_encoded(ring.jwks))
