@@ -378,9 +378,20 @@ def test_expired_or_unknown_sign_in_request(browser: httpx.Client) -> None:
 
 
 def test_wrong_method(browser: httpx.Client) -> None:
-    response = browser.post("/acme/authorize")
+    response = browser.put("/acme/authorize")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_authorization_request_by_post(browser: httpx.Client) -> None:
+    """OpenID Connect Core §3.1.2.1: the authorization endpoint accepts POST too."""
+    response = browser.post("/acme/authorize", data=seed_params())
+    assert location(response).startswith("/acme/login?request=")
+    missing = browser.post("/acme/authorize", data={"client_id": "portal-spa"}, headers=JSON)
+    assert missing.status_code == 400
+    assert missing.json()["error_description"] == "Missing required OAuth parameters."
+    as_json = browser.post("/acme/authorize", json=seed_params(), headers=JSON)
+    assert as_json.status_code == 400
 
 
 def test_page_headers(browser: httpx.Client) -> None:

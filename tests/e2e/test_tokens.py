@@ -377,3 +377,29 @@ def test_removed_client_can_no_longer_redeem_or_refresh(idp: Server,
     assert token_request(idp, **code_form(pending_code)).json()["error"] == "invalid_client"
     assert token_request(idp, grant_type="refresh_token", refresh_token=tokens["refresh_token"],
                          client_id="portal-spa").json()["error"] == "invalid_client"
+
+
+def test_cors_for_browser_applications(idp: Server) -> None:
+    """A single-page application calls /token from its own origin: only origins of the
+    tenant's registered redirect URIs are allowed."""
+    token_url = f"{idp.base}/acme/token"
+    allowed = {"Origin": "http://127.0.0.1:9999", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type"}
+    preflight = httpx.options(token_url, headers=allowed)
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert "Content-Type" in preflight.headers["access-control-allow-headers"]
+    stranger = httpx.options(token_url, headers={**allowed, "Origin": "https://evil.example"})
+    assert stranger.status_code == 204
+    assert "access-control-allow-origin" not in stranger.headers
+    response = token_request(idp, **code_form(browser_code(idp)[1]))
+    assert "access-control-allow-origin" not in response.headers  # no Origin, no CORS
+    spa = httpx.post(token_url, data=code_form(browser_code(idp)[1]),
+                     headers={"Origin": "http://127.0.0.1:9999"})
+    assert spa.status_code == 200
+    assert spa.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
+    assert spa.headers["vary"] == "Origin"
+    denied = httpx.post(token_url, data={"grant_type": "x", "client_id": "portal-spa"},
+                        headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in denied.headers

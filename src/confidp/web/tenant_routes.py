@@ -20,6 +20,7 @@ from confidp.web import (
     assets,
     authorize,
     consent,
+    cors,
     discovery,
     login,
     logout,
@@ -38,8 +39,8 @@ AssetHandler = Callable[[Request, Tenant, Snapshot, str], Awaitable[HTTPResponse
 
 # sub-path under the issuer -> method -> handler
 ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
-    "/authorize": {"GET": authorize.authorize},
-    "/api/id/v1/auth/authorize": {"GET": authorize.authorize},
+    "/authorize": {"GET": authorize.authorize, "POST": authorize.authorize},
+    "/api/id/v1/auth/authorize": {"GET": authorize.authorize, "POST": authorize.authorize},
     "/login": {"GET": login.login_form, "POST": login.login_submit},
     "/consent": {"GET": consent.consent_form, "POST": consent.consent_submit},
     "/theme.css": {"GET": assets.theme_css},
@@ -111,6 +112,8 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
     if methods is None:
         return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
                          f"{sub_path or '/'}.", list_issuers=False)
+    if request.method == "OPTIONS" and sub_path in cors.CORS_PATHS:
+        return cors.preflight(request, tenant, ", ".join(sorted(methods)))
     handler = methods.get("GET" if request.method == "HEAD" else request.method)
     if handler is None:
         allowed = ", ".join(sorted(methods))
@@ -118,7 +121,10 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
                      "error_description": f"Use {allowed} for {sub_path}."},
                     status=405, headers={"Allow": allowed})
     try:
-        return await handler(request, tenant, snapshot)
+        response = await handler(request, tenant, snapshot)
+        if sub_path in cors.CORS_PATHS:
+            cors.allow(request, tenant, response)
+        return response
     except OAuthError as error:
         return error_response(request, tenant, snapshot, error)
     except StoreUnavailable as exc:
