@@ -330,6 +330,14 @@ def test_logout(idp: Server) -> None:
         assert query_of(after.headers["location"])["error"] == "login_required"
         page = browser.get("/acme/logout")
         assert page.status_code == 200 and "You have been signed out" in page.text
+        posted = browser.post("/acme/logout", data={
+            "id_token_hint": id_token, "post_logout_redirect_uri": "http://127.0.0.1:9999/",
+            "state": "bye"})
+        assert posted.headers["location"] == "http://127.0.0.1:9999/?state=bye"
+        not_a_form = browser.post("/acme/logout", json={"state": "x"},
+                                  headers={"Accept": "application/json"})
+        assert not_a_form.status_code == 400
+        assert not_a_form.json()["error"] == "invalid_request"
 
 
 def test_logout_ends_the_session_server_side(idp: Server) -> None:

@@ -9,30 +9,15 @@ from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.oauth.authorize import validate_authorization_request
-from confidp.oauth.errors import InvalidRequest
 from confidp.oauth.params import parse_query
 from confidp.registry import Snapshot
 from confidp.web.flow import Pending, flow_cookie, load_session, proceed, set_cookie
-
-FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-def _parameters(request: Request) -> str:
-    if request.method != "POST":
-        return request.query_string
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise InvalidRequest(f"Send the parameters as {FORM_TYPE}.")
-    try:
-        return request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest("Malformed request parameters.", "The body is not UTF-8.") \
-            from None
+from confidp.web.forms import parameter_text
 
 
 async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     """GET, or POST with a form body (OpenID Connect Core §3.1.2.1: both MUST be supported)."""
-    auth_request = validate_authorization_request(parse_query(_parameters(request)), tenant)
+    auth_request = validate_authorization_request(parse_query(parameter_text(request)), tenant)
     session = await load_session(request, tenant)
     binding = request.cookies.get(flow_cookie(tenant))
     new_binding = None

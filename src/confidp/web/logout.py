@@ -14,6 +14,7 @@ from confidp.oauth.params import parse_query, single_values
 from confidp.registry import Snapshot
 from confidp.store.kinds import SESSION
 from confidp.web.flow import clear_cookie, digest, session_cookie, store_of
+from confidp.web.forms import parameter_text
 from confidp.web.pages import page, redirect
 
 PARAMETERS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales",
@@ -50,9 +51,7 @@ async def _client_of(request: Request, tenant: Tenant,
 
 
 async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
-    source = request.body.decode("utf-8", "replace") if request.method == "POST" \
-        else request.query_string
-    params = single_values(parse_query(source), PARAMETERS)
+    params = single_values(parse_query(parameter_text(request)), PARAMETERS)
     client = await _client_of(request, tenant, params)
     target = params.get("post_logout_redirect_uri")
     if target is not None:

@@ -17,6 +17,7 @@ from confidp.oauth.grants import authorization_code, client_credentials, refresh
 from confidp.oauth.params import parse_query, single_values
 from confidp.oauth.tokens import TokenService, UnsupportedGrantType
 from confidp.registry import Snapshot
+from confidp.web.forms import parameter_text
 from confidp.web.pages import NO_STORE
 
 GrantRunner = Callable[[TokenService, Tenant, Application, dict[str, str]],
@@ -29,7 +30,6 @@ GRANTS: MappingProxyType[str, GrantRunner] = MappingProxyType({
 FORM_PARAMETERS = ("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token",
                    "scope", "client_id", "client_secret", "token", "token_type_hint",
                    "id_token_hint", "post_logout_redirect_uri", "state")
-FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def oauth_error(error: OAuthError) -> HTTPResponse:
@@ -45,14 +45,7 @@ def oauth_error(error: OAuthError) -> HTTPResponse:
 
 def read_form(request: Request) -> dict[str, str]:
     """The body as OAuth parameters: form-encoded UTF-8, none twice (RFC 6749 §3.2)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise InvalidRequest(f"Send the parameters as {FORM_TYPE}.")
-    try:
-        body = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest("The body is not UTF-8.") from None
-    return single_values(parse_query(body), FORM_PARAMETERS)
+    return single_values(parse_query(parameter_text(request)), FORM_PARAMETERS)
 
 
 async def authenticate(request: Request, tenant: Tenant, form: dict[str, str],
