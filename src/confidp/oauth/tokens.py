@@ -56,6 +56,8 @@ def still_valid(tenant: Tenant, client: Application,
 
 
 def digest(value: str) -> str:
+    """How a secret value (code, refresh token, session id) becomes a store key: its SHA-256,
+    so a copy of the store holds nothing usable."""
     return hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -111,19 +113,19 @@ class TokenService:
         refresh_scopes = grant.refresh_scopes or grant.scopes
         if grant.user is not None and OFFLINE_ACCESS in refresh_scopes \
                 and "refresh_token" in client.grant_types:
-            refresh_token, family = await self._refresh_token(tenant, grant, family,
-                                                              refresh_scopes, jti, writes)
-            response["refresh_token"] = refresh_token
+            assert family is not None
+            response["refresh_token"] = self._refresh_token(tenant, grant, family,
+                                                            refresh_scopes, jti, writes)
         writes.append((ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
                                      "family": family}, tenant.lifetimes.access_token))
         await self.store.put_many(writes)
         return response
 
-    async def _refresh_token(self, tenant: Tenant, grant: Grant, family: str | None,
+    def _refresh_token(self, tenant: Tenant, grant: Grant, family: str,
                              scopes: tuple[str, ...], jti: str,
-                             writes: list[tuple[str, str, dict[str, Any], float]],
-                             ) -> tuple[str, str]:
-        assert grant.user is not None and family is not None
+                             writes: list[tuple[str, str, dict[str, Any], float]]) -> str:
+        """A new refresh token of ``family``; its records are appended to ``writes``."""
+        assert grant.user is not None
         now = time.time()
         lifetimes = tenant.lifetimes
         record = dict(grant.family_record) if grant.family_record else {
@@ -139,7 +141,7 @@ class TokenService:
             "tenant": tenant.id, "client_id": grant.client.client_id,
             "subject": grant.user.subject, "scopes": list(scopes), "family": family,
             "auth_time": grant.auth_time}, min(lifetimes.refresh_token_idle, remaining)))
-        return token, family
+        return token
 
     async def revoke_family(self, family: str, tenant: Tenant) -> None:
         """Revoke a grant family: its refresh tokens and its access tokens. The revocation is a

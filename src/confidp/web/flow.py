@@ -8,7 +8,6 @@ flow cookie: a login page opened in another browser (or forged by another site) 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -33,6 +32,7 @@ from confidp.oauth.errors import (
     LoginRequired,
     OAuthError,
 )
+from confidp.oauth.tokens import digest
 from confidp.store import Store
 from confidp.store.kinds import CODE, CONSENT, PENDING, SESSION
 from confidp.web.pages import redirect
@@ -40,10 +40,6 @@ from confidp.web.pages import redirect
 _TOUCH_AFTER = 60.0  # at most this many seconds between writes that extend an idle session
 _EXPIRED = FlowError("This sign-in request has expired or was already used.",
                      "Go back to the application and sign in again.")
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def session_cookie(tenant: Tenant) -> str:
@@ -62,8 +58,7 @@ def set_cookie(response: HTTPResponse, tenant: Tenant, name: str, value: str,
 
 
 def clear_cookie(response: HTTPResponse, tenant: Tenant, name: str) -> None:
-    response.add_cookie(name, "", path=tenant.issuer_path or "/", httponly=True,
-                        samesite="Lax", secure=tenant.secure, max_age=0)
+    set_cookie(response, tenant, name, "", max_age=0)
 
 
 @dataclass(frozen=True, slots=True)
