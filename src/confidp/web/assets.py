@@ -10,7 +10,7 @@ from sanic import HTTPResponse, Request, raw
 
 from confidp.model import Tenant
 from confidp.registry import Snapshot
-from confidp.web.pages import theme_css_version
+from confidp.web.pages import effective_theme, theme_css_version
 
 _LONG_CACHE = "public, max-age=31536000, immutable"
 
@@ -29,8 +29,7 @@ def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTT
 
 async def asset(request: Request, tenant: Tenant, snapshot: Snapshot,
                 relative: str) -> HTTPResponse:
-    theme = tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
-    path = request.app.ctx.themes.static_file(theme, relative)
+    path = request.app.ctx.themes.static_file(effective_theme(tenant, snapshot), relative)
     if path is None:
         return _not_found()
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

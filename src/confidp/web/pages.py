@@ -40,13 +40,18 @@ def theme_css_version(tenant: Tenant) -> str:
     return hashlib.sha256(colors.encode()).hexdigest()[:12]
 
 
+def effective_theme(tenant: Tenant, snapshot: Snapshot) -> str:
+    """The tenant's theme, or default while its own is missing (its last good version keeps
+    serving after the theme directory was removed)."""
+    return tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
+
+
 def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
          page_title: str, status: int = 200, form_targets: Iterable[str] = (),
          headers: dict[str, str] | None = None, **context: Any) -> HTTPResponse:
     themes = request.app.ctx.themes
-    theme = tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
     body = themes.render(
-        theme, snapshot.themes_version, template,
+        effective_theme(tenant, snapshot), snapshot.themes_version, template,
         page_title=page_title, title=tenant.theme.title, tenant_name=tenant.display_name,
         logo_url=tenant.theme.logo_url, assets=f"{tenant.issuer_path}/assets",
         version=snapshot.themes_version,

@@ -112,11 +112,11 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
     if methods is None:
         return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
                          f"{sub_path or '/'}.", list_issuers=False)
+    allowed = ", ".join(sorted(methods))
     if request.method == "OPTIONS" and sub_path in cors.CORS_PATHS:
-        return cors.preflight(request, tenant, ", ".join(sorted(methods)))
+        return cors.preflight(request, tenant, allowed)
     handler = methods.get("GET" if request.method == "HEAD" else request.method)
     if handler is None:
-        allowed = ", ".join(sorted(methods))
         return json({"error": "method_not_allowed",
                      "error_description": f"Use {allowed} for {sub_path}."},
                     status=405, headers={"Allow": allowed})
