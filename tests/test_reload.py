@@ -114,9 +114,14 @@ def test_new_file_with_taken_issuer_is_rejected(tenants_dir: Path, themes_dir: P
 def test_same_tenant_id_twice(tenants_dir: Path, themes_dir: Path) -> None:
     write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
     write_tenant(tenants_dir, "acme.yml", tenant_doc("https://id.example.com/other"))
-    snapshot, _ = load(Reloader(tenants_dir, themes_dir), None)
+    reloader = Reloader(tenants_dir, themes_dir)
+    snapshot, events = load(reloader, None)
     assert snapshot.tenant("acme").issuer == ISSUER  # type: ignore[union-attr]
     assert "already given by acme.yaml" in snapshot.files["acme.yml"].errors[0].message
+    assert [e for e in events if e.startswith("rejected acme.yml: not served;")]
+    write_tenant(tenants_dir, "other.yaml", tenant_doc("https://id.example.com/other2"))
+    _, later = load(reloader, snapshot)
+    assert not [e for e in later if "acme.yml" in e]  # reported once, not at every rescan
 
 
 def test_removing_a_theme_rejects_its_tenants_but_keeps_them(tenants_dir: Path,

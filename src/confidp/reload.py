@@ -118,11 +118,14 @@ class Reloader:
         fresh_names: dict[str, str] = {}  # tenant id -> file name
         id_owner: dict[str, str] = {}
         duplicates: dict[str, FileStatus] = {}
+        events: list[ReloadEvent] = []
         for name in names:
             tenant_id = tenant_id_of(name)
             if tenant_id in id_owner:
-                duplicates[name] = self._duplicate(name, tenant_id, id_owner[tenant_id], now,
-                                                   old_files.get(name))
+                duplicates[name], event = self._duplicate(
+                    name, tenant_id, id_owner[tenant_id], now, old_files.get(name))
+                if event is not None:
+                    events.append(event)
                 continue
             id_owner[tenant_id] = name
             result = self._read_if_changed(name, names[name], old_files.get(name), themes,
@@ -145,13 +148,10 @@ class Reloader:
         settle_issuers(fresh, unchanged, last_good)  # type: ignore[arg-type]
         files: dict[str, FileStatus] = {name: status for name, status in old_files.items()
                                         if name in names and name not in duplicates}
-        events: list[ReloadEvent] = []
         for tenant_id, result in fresh.items():
             name = fresh_names[tenant_id]
-            status, event = self._outcome(name, old_files.get(name), result, now)
-            files[name] = status
-            if event is not None:
-                events.append(event)
+            files[name], event = self._outcome(name, old_files.get(name), result, now)
+            events.append(event)
         files.update(duplicates)
         for name in removed:
             old = old_files[name]
@@ -203,17 +203,18 @@ class Reloader:
         return validate_file(str(path), raw, themes=themes, environ=self._environ)
 
     def _duplicate(self, name: str, tenant_id: str, owner: str, now: float,
-                   old: FileStatus | None) -> FileStatus:
+                   old: FileStatus | None) -> tuple[FileStatus, ReloadEvent | None]:
+        """A second file giving a tenant id already taken: never served; reported once."""
         error = ConfigError(str(self.tenants_dir / name), 1, 1, "$",
                             f"the tenant id {tenant_id!r} is already given by {owner}; "
                             "rename or remove one of the two files")
         if old is not None and old.errors == (error,):
-            return old
-        log.error("%s", ReloadEvent("rejected", name, tenant_id, str(error)))
-        return FileStatus(name, tenant_id, None, None, None, (error,), None, now)
+            return old, None
+        return (FileStatus(name, tenant_id, None, None, None, (error,), None, now),
+                ReloadEvent("rejected", name, tenant_id, f"not served; {error}"))
 
     def _outcome(self, name: str, old: FileStatus | None, result: FileResult,
-                 now: float) -> tuple[FileStatus, ReloadEvent | None]:
+                 now: float) -> tuple[FileStatus, ReloadEvent]:
         tenant_id = result.tenant_id
         if result.tenant is not None:
             status = FileStatus(name, tenant_id, result.tenant, result.content_hash, now)
