@@ -182,31 +182,32 @@ def _store_reachable(url: str, wait: float) -> bool:
     import asyncio
     import time
 
-    from confidp.store import open_store
+    from confidp.store import open_store, redacted, store_url_problem
+
+    problem = store_url_problem(url)
+    if problem:
+        print(f"confidp: {problem}", file=sys.stderr)
+        return False
+    shown = redacted(url)
 
     async def ping() -> bool:
-        store = open_store(url)
+        store = open_store(url)  # a client per attempt: each asyncio.run has its own loop
         try:
             return await store.ping()
         finally:
             await store.close()
 
-    try:
-        open_store(url)
-    except ValueError as exc:
-        print(f"confidp: {exc}", file=sys.stderr)
-        return False
     deadline = time.monotonic() + wait
     while True:
         if asyncio.run(ping()):
             return True
         if time.monotonic() >= deadline:
-            print(f"confidp: the store {url} cannot be reached"
+            print(f"confidp: the store {shown} cannot be reached"
                   + (f" (waited {wait:g} s)" if wait else "")
                   + "; start Redis, fix --store, or pass --store-wait SECONDS to wait for it",
                   file=sys.stderr)
             return False
-        print(f"confidp: waiting for the store {url} ...", file=sys.stderr)
+        print(f"confidp: waiting for the store {shown} ...", file=sys.stderr)
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 

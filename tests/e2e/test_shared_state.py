@@ -210,6 +210,11 @@ def test_unreachable_redis_at_start(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"the store {url} cannot be reached" in done.stderr
     assert time.monotonic() - started < 20
+    secret = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    done = serve("--store", secret, tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert "the store redis://***@127.0.0.1:" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
 
 
 def test_store_wait_retries_visibly(tmp_path: Path, tenants_dir: Path, themes_dir: Path,

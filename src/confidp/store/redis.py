@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from confidp.store import redacted
 from confidp.store.base import Record, StoreUnavailable
 
 T = TypeVar("T")
@@ -42,12 +43,7 @@ class RedisStore:
         try:
             return await operation()
         except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis at {self._safe_url()}: {exc}") from None
-
-    def _safe_url(self) -> str:
-        """The URL without a password, for messages."""
-        _, at, tail = self.url.rpartition("@")
-        return f"{self.url.split('://')[0]}://***@{tail}" if at else self.url
+            raise StoreUnavailable(f"Redis at {redacted(self.url)}: {exc}") from None
 
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
         data = json.dumps(value, separators=(",", ":"))
