@@ -28,6 +28,7 @@ from confidp.config.errors import ConfigError
 from confidp.config.loader import (
     FileResult,
     content_hash,
+    duplicate_id_problem,
     is_tenant_file_name,
     settle_issuers,
     tenant_id_of,
@@ -206,8 +207,7 @@ class Reloader:
                    old: FileStatus | None) -> tuple[FileStatus, ReloadEvent | None]:
         """A second file giving a tenant id already taken: never served; reported once."""
         error = ConfigError(str(self.tenants_dir / name), 1, 1, "$",
-                            f"the tenant id {tenant_id!r} is already given by {owner}; "
-                            "rename or remove one of the two files")
+                            duplicate_id_problem(tenant_id, owner))
         if old is not None and old.errors == (error,):
             return old, None
         return (FileStatus(name, tenant_id, None, None, None, (error,), None, now),

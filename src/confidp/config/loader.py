@@ -34,6 +34,12 @@ def is_tenant_file_name(name: str) -> bool:
     return not name.startswith(".") and name.endswith(TENANT_SUFFIXES)
 
 
+def duplicate_id_problem(tenant_id: str, owner: str) -> str:
+    """Two files giving one tenant id (acme.yaml and acme.yml, or two directories)."""
+    return (f"the tenant id {tenant_id!r} is already given by {owner}; rename or remove one "
+            "of the two files")
+
+
 def content_hash(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
@@ -173,8 +179,8 @@ def check_files(paths: Iterable[FsPath], *, themes: frozenset[str] | None,
             continue
         result = validate_file(source, raw, themes=themes, environ=environ)
         if result.tenant_id in by_id:
-            result.add(Problem((), f"the tenant id {result.tenant_id!r} is already given by "
-                               f"{by_id[result.tenant_id].source}; rename one file"))
+            result.add(Problem((), duplicate_id_problem(result.tenant_id,
+                                                        by_id[result.tenant_id].source)))
             result.tenant = None
         else:
             by_id[result.tenant_id] = result
