@@ -21,7 +21,7 @@ from confidp.store import open_store
 from confidp.themes import Themes
 from confidp.web import ops, tenant_routes
 from confidp.web.discovery import MetadataCache
-from confidp.web.headers import add_security_headers
+from confidp.web.responses import ErrorHandler
 
 log = logging.getLogger("confidp.reload")
 
@@ -38,7 +38,7 @@ def configure_logging(level: str) -> None:
 
 def create_app(settings: Settings, name: str | None = None) -> Sanic:
     configure_logging(settings.log_level)
-    app = Sanic(name or f"confidp_{secrets.token_hex(4)}")
+    app = Sanic(name or f"confidp_{secrets.token_hex(4)}", error_handler=ErrorHandler())
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
     app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -100,7 +100,6 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
                            poll=settings.reload_poll, on_watching=watching),
                      name="confidp-watcher")
 
-    app.on_response(add_security_headers)
     app.blueprint(ops.bp)
     app.blueprint(tenant_routes.bp)
     return app

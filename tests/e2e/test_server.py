@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
+from confidp.web.forms import FORM_TYPE as FORM
 from tests.support import Server, free_port, running_server, sha, tenant_doc, write_tenant
 
 pytestmark = pytest.mark.e2e
@@ -48,10 +50,25 @@ def test_unknown_endpoint_under_a_known_issuer(server: Server) -> None:
     assert "issuers" not in response.json()
 
 
-def test_security_headers(server: Server) -> None:
-    response = server.get("/healthz")
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["x-frame-options"] == "DENY"
+def test_security_headers_on_every_kind_of_response(server: Server) -> None:
+    responses = {
+        "operator JSON": server.get("/healthz"),
+        "404 page": server.get("/nowhere"),
+        "400 JSON": server.get("/acme/authorize", headers={"Accept": "application/json"}),
+        "302": server.get("/acme/authorize?" + urlencode({
+            "client_id": "portal-spa", "redirect_uri": "http://127.0.0.1:9999/callback",
+            "response_type": "code", "scope": "openid", "state": "s",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256"}), follow_redirects=False),
+        # built by Sanic itself, before any handler runs
+        "413": server.client.post("/acme/token", content=b"x" * (1024 * 1024 + 1),
+                                  headers={"Content-Type": FORM}),
+    }
+    assert responses["302"].status_code == 302 and responses["413"].status_code == 413
+    for kind, response in responses.items():
+        assert response.headers["x-content-type-options"] == "nosniff", kind
+        assert response.headers["x-frame-options"] == "DENY", kind
+        assert response.headers["referrer-policy"] == "no-referrer", kind
 
 
 def test_metrics_count_reloads(server: Server) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 
-from sanic import HTTPResponse, Request, raw
+from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.registry import Snapshot
 from confidp.web.pages import effective_theme, theme_css_version
+from confidp.web.responses import empty, raw
 
 _LONG_CACHE = "public, max-age=31536000, immutable"
 
@@ -23,7 +24,7 @@ def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTT
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"Cache-Control": cache, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
-        return HTTPResponse(status=304, headers=headers)
+        return empty(304, headers)
     return raw(body, content_type=content_type, headers=headers)
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sanic import HTTPResponse, Request, json
+from sanic import HTTPResponse, Request
 
 from confidp.keys import TokenError
 from confidp.model import Tenant
 from confidp.oauth.tokens import TokenService
 from confidp.store.kinds import ACCESS
 from confidp.web.pages import NO_STORE
+from confidp.web.responses import json
 
 
 class BearerError(Exception):

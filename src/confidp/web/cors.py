@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
+from confidp.web.responses import empty
 
 CORS_PATHS = frozenset({"/token", "/userinfo", "/revoke"})
 _MAX_AGE = "600"
@@ -41,7 +42,7 @@ def preflight(request: Request, tenant: Tenant, methods: str) -> HTTPResponse:
                         "Access-Control-Allow-Methods": methods,
                         "Access-Control-Allow-Headers": "Authorization, Content-Type",
                         "Access-Control-Max-Age": _MAX_AGE})
-    return HTTPResponse(status=204, headers=headers)
+    return empty(204, headers)
 
 
 def allow(request: Request, tenant: Tenant, response: HTTPResponse) -> HTTPResponse:

@@ -8,10 +8,11 @@ import hashlib
 import json as jsonlib
 from typing import Any
 
-from sanic import HTTPResponse, Request, raw
+from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.registry import Snapshot
+from confidp.web.responses import empty, raw
 
 _PUBLIC_CACHE = "public, max-age=300"
 
@@ -62,7 +63,7 @@ def _encoded(body: dict[str, Any]) -> tuple[bytes, str]:
 def _json(request: Request, data: bytes, etag: str) -> HTTPResponse:
     headers = {"Cache-Control": _PUBLIC_CACHE, "ETag": etag, "Access-Control-Allow-Origin": "*"}
     if request.headers.get("if-none-match") == etag:
-        return HTTPResponse(status=304, headers=headers)
+        return empty(304, headers)
     return raw(data, content_type="application/json", headers=headers)
 
 

@@ -6,9 +6,10 @@ import hmac
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sanic import Blueprint, HTTPResponse, Request, json, raw
+from sanic import Blueprint, HTTPResponse, Request
 
 from confidp.registry import FileStatus, Snapshot
+from confidp.web.responses import json, raw
 
 bp = Blueprint("ops")
 

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sanic import HTTPResponse, Request, json
-from sanic import html as html_response
+from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.oauth.errors import OAuthError
 from confidp.registry import Snapshot
 from confidp.web.negotiation import prefers_json
+from confidp.web.responses import Response, html, json
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -56,7 +56,7 @@ def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
         logo_url=tenant.theme.logo_url, assets=f"{tenant.issuer_path}/assets",
         version=snapshot.themes_version,
         theme_css=f"{tenant.issuer_path}/theme.css?v={theme_css_version(tenant)}", **context)
-    return html_response(body, status=status, headers={
+    return html(body, status=status, headers={
         **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets),
         **(headers or {})})
 
@@ -74,5 +74,5 @@ def error_response(request: Request, tenant: Tenant | None, snapshot: Snapshot,
 def redirect(location: str, status: int = 302,
              headers: dict[str, str] | None = None) -> HTTPResponse:
     """A redirect whose Location is exactly ``location`` (Sanic's helper re-quotes it)."""
-    return HTTPResponse(status=status, content_type="text/plain; charset=utf-8",
-                        headers={**NO_STORE, "Location": location, **(headers or {})})
+    return Response(None, status, {**NO_STORE, "Location": location, **(headers or {})},
+                    "text/plain; charset=utf-8")

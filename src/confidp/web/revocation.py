@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanic import HTTPResponse, Request, json
+from sanic import HTTPResponse, Request
 
 from confidp.keys import TokenError
 from confidp.model import Application, Tenant
@@ -14,6 +14,7 @@ from confidp.registry import Snapshot
 from confidp.store.kinds import ACCESS, FAMILY, REFRESH
 from confidp.web.bearer import access_token_claims
 from confidp.web.pages import NO_STORE
+from confidp.web.responses import json
 from confidp.web.token import authenticate, oauth_error, read_form
 
 

@@ -9,8 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
-from sanic import Blueprint, HTTPResponse, Request, json
-from sanic import html as html_response
+from sanic import Blueprint, HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.oauth.errors import OAuthError, ServerUnavailable
@@ -30,6 +29,8 @@ from confidp.web import (
 )
 from confidp.web.negotiation import prefers_json
 from confidp.web.pages import error_response
+from confidp.web.responses import html as html_page
+from confidp.web.responses import json
 
 log = logging.getLogger("confidp.web")
 bp = Blueprint("tenants")
@@ -88,7 +89,7 @@ def not_found(request: Request, snapshot: Snapshot, message: str,
                else "")
     page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>Not found</title>"
             f"<h1>Not found</h1><p>{html.escape(message)}</p>{listing}</html>")
-    return html_response(page, status=404, headers=headers)
+    return html_page(page, status=404, headers=headers)
 
 
 @bp.route("/", methods=_METHODS, name="root")

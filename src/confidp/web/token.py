@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
-from sanic import HTTPResponse, Request, json
+from sanic import HTTPResponse, Request
 
 from confidp.model import Application, Tenant
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
@@ -19,6 +19,7 @@ from confidp.oauth.tokens import TokenService, UnsupportedGrantType
 from confidp.registry import Snapshot
 from confidp.web.forms import parameter_text
 from confidp.web.pages import NO_STORE
+from confidp.web.responses import json
 
 GrantRunner = Callable[[TokenService, Tenant, Application, dict[str, str]],
                        Awaitable[dict[str, Any]]]

@@ -3,7 +3,7 @@ release."""
 
 from __future__ import annotations
 
-from sanic import HTTPResponse, Request, json
+from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.oauth.claims import user_claims
@@ -11,6 +11,7 @@ from confidp.oauth.scopes import OPENID
 from confidp.registry import Snapshot
 from confidp.web.bearer import BearerError, access_token_claims, presented_token
 from confidp.web.pages import NO_STORE
+from confidp.web.responses import json
 
 
 async def userinfo(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:

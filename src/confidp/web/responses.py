@@ -1,0 +1,72 @@
+"""Every response confidp sends is a ``Response``: Sanic's HTTPResponse with the security headers
+every response carries, set when it is built (no response middleware, which cost as much as
+the headers themselves), and a cheaper header-value check.
+
+Sanic strips CR, LF and NUL from every header name and value with ``str.translate``, about
+1.5 µs for a long Location or Set-Cookie, on every response; here the translation runs only
+when one of those characters is present, which gives the same bytes. Responses Sanic builds
+itself (errors raised before a handler runs, e.g. 413) get the headers from ``ErrorHandler``.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from typing import Any
+
+from sanic import HTTPResponse, Request
+from sanic.handlers import ErrorHandler as SanicErrorHandler
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+_NOT_IN_HEADERS = str.maketrans("", "", "\r\n\x00")
+
+
+def clean_header_value(value: str) -> str:
+    """``value`` without CR, LF and NUL (no header splitting), translated only if needed."""
+    if "\r" in value or "\n" in value or "\x00" in value:
+        return value.translate(_NOT_IN_HEADERS)
+    return value
+
+
+class Response(HTTPResponse):
+    __slots__ = ()
+
+    def __init__(self, body: Any = None, status: int = 200,
+                 headers: dict[str, str] | None = None, content_type: str | None = None
+                 ) -> None:
+        super().__init__(body, status, {**SECURITY_HEADERS, **headers} if headers
+                         else SECURITY_HEADERS, content_type)
+
+    _sanitize_header_value = staticmethod(clean_header_value)
+
+
+def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_json.dumps(body, separators=(",", ":")), status,
+                    headers, "application/json")
+
+
+def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status, headers, "text/html; charset=utf-8")
+
+
+def raw(body: bytes, status: int = 200, headers: dict[str, str] | None = None,
+        content_type: str = "application/octet-stream") -> Response:
+    return Response(body, status, headers, content_type)
+
+
+def empty(status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(None, status, headers)
+
+
+class ErrorHandler(SanicErrorHandler):
+    """Sanic's own error responses (a malformed request, a body over the size limit, a
+    request timeout) carry the same security headers as ours."""
+
+    def default(self, request: Request, exception: Exception) -> HTTPResponse:
+        response = super().default(request, exception)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
