@@ -105,3 +105,13 @@ def test_schema_prints_the_schema() -> None:
 def test_usage_errors_exit_2() -> None:
     assert confidp("frobnicate").returncode == 2
     assert confidp("check").returncode == 2
+
+
+def test_serve_refuses_a_damaged_sealing_key(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "sealing.key").write_bytes(b"not a key")
+    done = confidp("serve", "--tenants", str(REPO / "tenants"), "--themes",
+                   str(REPO / "themes"), "--state-dir", str(state), "--port", "1")
+    assert done.returncode == 2
+    assert "sealing.key is not a 32-byte key; remove it" in done.stderr

@@ -16,6 +16,7 @@ from confidp.oauth.tokens import TokenService
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
+from confidp.sealing import Sealer
 from confidp.settings import Settings
 from confidp.store import open_store
 from confidp.themes import Themes
@@ -75,6 +76,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         app.ctx.passwords = PasswordVerifier()
         app.ctx.client_secrets = ClientSecretChecker(app.ctx.passwords)
         app.ctx.keys = KeyStore(settings.state_dir)
+        app.ctx.sealer = Sealer.from_state_dir(settings.state_dir)
         app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys)
 
     @app.after_server_stop

@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import configure_logging
+    from confidp.sealing import SealingKeyError, load_or_create_key
     from confidp.settings import Settings
     from confidp.themes import ThemeError, check_default_theme
 
@@ -145,6 +146,11 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"confidp: cannot create the state directory {args.state_dir}: {exc.strerror}",
               file=sys.stderr)
+        return 2
+    try:  # made here once, so a bad key file is an error at start, not in every worker
+        load_or_create_key(args.state_dir)
+    except (SealingKeyError, OSError) as exc:
+        print(f"confidp: the sealing key: {exc}", file=sys.stderr)
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(

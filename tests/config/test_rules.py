@@ -48,6 +48,9 @@ def test_good_issuers(issuer: str) -> None:
     ("https://ID.example.com", "lower-case"),
     ("https://id.example.com/a//b", "empty, '.' or '..'"),
     ("https://id.example.com/a/../b", "empty, '.' or '..'"),
+    ("https://id.example.com/a;b", "only letters, digits"),
+    ("https://id.example.com/%61cme", "only letters, digits"),
+    ("https://id.example.com/caf\u00e9", "only letters, digits"),
     ("https://id.example.com:99999", "not a valid URL"),
     ("https://id example.com", "spaces"),
 ])

@@ -59,7 +59,8 @@ def test_seed_request_reaches_the_login_page(browser: httpx.Client) -> None:
     response = browser.get(authorize_url("/acme", seed_params()))
     assert response.status_code == 302
     login = location(response)
-    assert re.fullmatch(r"/acme/login\?request=[A-Za-z0-9_-]{43}", login)
+    # the sign-in request, sealed (nothing stored yet): a usual one well under 1 KB
+    assert re.fullmatch(r"/acme/login\?request=[A-Za-z0-9_-]{200,1000}", login)
     page = browser.get(login)
     assert page.status_code == 200
     assert 'name="username"' in page.text and 'name="password"' in page.text
@@ -280,7 +281,7 @@ def test_wrong_password_unknown_user_and_disabled_user(tmp_path: Path, tenants_d
             assert "set-cookie" not in response.headers
             texts.append(response.text.replace(username, "USER"))
         # the same page whichever was wrong (only the per-request ids differ)
-        strip = [re.sub(r'value="[A-Za-z0-9_-]{43}"', "", t) for t in texts]
+        strip = [re.sub(r'value="[A-Za-z0-9_-]{43,}"', "", t) for t in texts]
         assert strip[0] == strip[1] == strip[2]
 
 
@@ -375,6 +376,72 @@ def test_expired_or_unknown_sign_in_request(browser: httpx.Client) -> None:
     assert browser.post("/acme/login", data={}, headers=JSON).status_code == 400
     assert browser.post("/acme/consent", content=b"\xff\xfe", headers={
         **JSON, "Content-Type": "application/x-www-form-urlencoded"}).status_code == 400
+
+
+def test_a_sign_in_request_is_used_once(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    page = browser.get(consent)
+    fields = hidden_fields(page.text)
+    first = browser.post("/acme/consent", data={**fields, "decision": "approve"})
+    assert "code" in query_of(location(first))
+    # the same form again (a double submit), the consent and the login page again
+    again = browser.post("/acme/consent", data={**fields, "decision": "approve"},
+                         headers=JSON)
+    assert again.status_code == 400
+    for url in (consent, login):
+        reopened = browser.get(url, headers=JSON)
+        assert reopened.status_code == 400, url
+        assert reopened.json()["error_description"] == \
+            "This sign-in request has expired or was already used."
+
+
+def test_a_sign_in_request_changed_in_transit_is_refused(browser: httpx.Client) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params())))
+    sealed = query_of(login)["request"]
+    assert "9d4f8dd1" not in sealed and "portal-spa" not in sealed
+    for i in (0, len(sealed) // 2, len(sealed) - 1):  # a character changed anywhere
+        changed = sealed[:i] + ("A" if sealed[i] != "A" else "B") + sealed[i + 1:]
+        response = browser.get(f"/acme/login?request={changed}", headers=JSON)
+        assert response.status_code == 400
+        assert response.json()["error_description"] == \
+            "This sign-in request has expired or was already used."
+    assert browser.get(f"/acme/login?request={sealed[:-4]}", headers=JSON).status_code == 400
+    assert browser.get(login).status_code == 200
+
+
+def test_long_parameters_and_too_long_together(browser: httpx.Client) -> None:
+    long_state = "s" * 2048  # MAX_VALUE_LENGTH
+    login = location(browser.get(authorize_url("/acme", seed_params(state=long_state))))
+    assert len(login) < 8192
+    consent = location(submit_login(browser, login, "alice", "wonderland"))
+    assert query_of(location(submit_consent(browser, consent, "approve")))["state"] == \
+        long_state
+    browser.cookies.clear()  # without a session, the request must travel to the login page
+    response = browser.get(authorize_url("/acme", seed_params(
+        state=long_state, nonce="n" * 2048, login_hint="h" * 2048)), headers=JSON)
+    assert response.status_code == 400 and "location" not in response.headers
+    assert response.json()["error_description"] == "Malformed request parameters."
+    assert "too long together" in response.json()["detail"]
+
+
+def test_login_lifetime_shortened_by_a_reload_applies_at_once(
+        tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    port = free_port()
+    doc = example("acme.yaml", port)
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False) as client:
+        login = location(client.get(authorize_url("/acme", seed_params())))
+        assert client.get(login).status_code == 200
+        time.sleep(1.1)
+        write_tenant(tenants_dir, "acme.yaml", {**doc, "lifetimes": {"login": "1s"}})
+        wait_until(lambda: "acme.yaml" in server.log() and "lifetimes" in server.log(),
+                   timeout=3)
+        response = client.get(login, headers=JSON)
+        assert response.status_code == 400
+        assert response.json()["error_description"] == \
+            "This sign-in request has expired or was already used."
 
 
 def test_wrong_method(browser: httpx.Client) -> None:

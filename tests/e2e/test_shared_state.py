@@ -95,6 +95,28 @@ def test_login_on_one_replica_redeem_and_refresh_on_the_other(shared: Replicas) 
         assert "code" in query_of(location(response))
 
 
+def test_authorize_stores_nothing_until_the_sign_in_request_is_used(
+        shared: Replicas, redis_server: RedisServer) -> None:
+    import redis
+
+    keys = redis.Redis.from_url(redis_server.url)
+    try:
+        with shared.client(shared.first) as a, shared.client(shared.second) as b:
+            before = set(keys.scan_iter("confidp:*"))
+            logins = [location(a.get(authorize_url("/acme", seed_params())))
+                      for _ in range(20)]
+            assert set(keys.scan_iter("confidp:*")) == before  # anonymous requests: no state
+            # sealed by one replica, continued on the other (they share the state directory)
+            b.cookies = a.cookies
+            consent = location(submit_login(b, logins[0], "alice", "wonderland"))
+            a.cookies = b.cookies  # the session cookie set by the second replica
+            assert "code" in query_of(location(submit_consent(a, consent, "approve")))
+            used = {k.decode() for k in set(keys.scan_iter("confidp:*")) - before}
+            assert sum(":pending_used:" in key for key in used) == 1
+    finally:
+        keys.close()
+
+
 def _race(calls: list) -> list[httpx.Response]:  # type: ignore[type-arg]
     results: list[httpx.Response] = []
     barrier = threading.Barrier(len(calls))

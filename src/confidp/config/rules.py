@@ -23,6 +23,8 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 LOOPBACK_REDIRECT_HOSTS = frozenset({"127.0.0.1", "::1"})
 _DANGEROUS_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "blob", "about"})
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+# RFC 3986 unreserved characters: the issuer path is also the cookies' Path attribute
+_ISSUER_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 MAX_AUTHORIZATION_CODE_LIFETIME = 600  # RFC 6749 §4.1.2: "maximum ... of 10 minutes"
 
 
@@ -81,6 +83,9 @@ def issuer_problem(issuer: str) -> str | None:
     segments = parts.path.split("/")[1:]
     if any(segment in ("", ".", "..") for segment in segments):
         return "the path must not have empty, '.' or '..' segments"
+    if not _ISSUER_PATH.fullmatch(parts.path):
+        return ("the path may use only letters, digits, '-', '.', '_' and '~' between its "
+                "'/'s")
     return None
 
 

@@ -42,13 +42,14 @@ REQUIRED = ("client_id", "redirect_uri", "response_type", "scope", "state", "cod
 PKCE_PARAMETERS = ("code_challenge", "code_challenge_method")
 OPTIONAL = ("nonce", "prompt", "max_age", "login_hint", "response_mode", "request",
             "request_uri", "ui_locales", "display", "acr_values", "id_token_hint")
+KNOWN = frozenset(REQUIRED + OPTIONAL)
 PROMPTS = frozenset({"none", "login", "consent"})
 MAX_AGE_LIMIT = 10**9
 
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
-    """A validated authorization request, as stored while the person logs in."""
+    """A validated authorization request, as carried (sealed) while the person logs in."""
 
     client_id: str
     redirect_uri: str
@@ -61,21 +62,18 @@ class AuthorizationRequest:
     max_age: int | None = None
     login_hint: str | None = None
 
-    def to_record(self) -> dict[str, Any]:
-        return {"client_id": self.client_id, "redirect_uri": self.redirect_uri,
-                "scopes": list(self.scopes), "state": self.state,
-                "code_challenge": self.code_challenge,
-                "code_challenge_method": self.code_challenge_method, "nonce": self.nonce,
-                "prompt": list(self.prompt), "max_age": self.max_age,
-                "login_hint": self.login_hint}
+    def to_fields(self) -> list[Any]:
+        """Positional, for the compact sealed form (``from_fields`` reads it back)."""
+        return [self.client_id, self.redirect_uri, list(self.scopes), self.state,
+                self.code_challenge, self.code_challenge_method, self.nonce,
+                list(self.prompt), self.max_age, self.login_hint]
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> AuthorizationRequest:
-        names = cls.__dataclass_fields__
-        values = {key: record[key] for key in names if key in record}
-        values["scopes"] = tuple(values.get("scopes", ()))
-        values["prompt"] = tuple(values.get("prompt", ()))
-        return cls(**values)
+    def from_fields(cls, fields: list[Any]) -> AuthorizationRequest:
+        (client_id, redirect_uri, scopes, state, code_challenge, code_challenge_method, nonce,
+         prompt, max_age, login_hint) = fields
+        return cls(client_id, redirect_uri, tuple(scopes), state, code_challenge,
+                   code_challenge_method, nonce, tuple(prompt), max_age, login_hint)
 
 
 def check_required(params: dict[str, str]) -> None:
@@ -168,7 +166,7 @@ def check_openid_parameters(params: dict[str, str]) -> tuple[tuple[str, ...], in
 def validate_authorization_request(pairs: Iterable[tuple[str, str]],
                                    tenant: Tenant) -> AuthorizationRequest:
     """Steps 2 to 7, in order."""
-    params = single_values(pairs, REQUIRED + OPTIONAL)
+    params = single_values(pairs, KNOWN)
     check_required(params)
     application = check_client(params, tenant)
     redirect_uri = check_redirect_uri(params["redirect_uri"], application)

@@ -3,8 +3,7 @@ treated as omitted, none may be given twice, unknown ones are ignored."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from urllib.parse import parse_qsl
 
 from confidp.oauth.errors import InvalidRequest
@@ -24,17 +23,22 @@ def parse_query(query_string: str) -> list[tuple[str, str]]:
                              "parameters.") from None
 
 
-def single_values(pairs: Iterable[tuple[str, str]], known: Iterable[str]) -> dict[str, str]:
+def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str]) -> dict[str, str]:
     """The known parameters that have a value. Raises when one is given twice (even once
     blank) or is too long."""
-    wanted = set(known)
-    given = [(name, value) for name, value in pairs if name in wanted]
-    counts = Counter(name for name, _ in given)
-    twice = sorted(name for name, count in counts.items() if count > 1)
+    wanted = known if isinstance(known, (set, frozenset)) else frozenset(known)
+    given: dict[str, str] = {}
+    twice: set[str] = set()
+    for name, value in pairs:
+        if name in wanted:
+            if name in given:
+                twice.add(name)
+            given[name] = value
     if twice:
         raise InvalidRequest("Parameters must not be given more than once.",
-                             f"Given more than once: {', '.join(twice)} (RFC 6749 §3.1).")
-    values = {name: value for name, value in given if value != ""}
+                             f"Given more than once: {', '.join(sorted(twice))} (RFC 6749 "
+                             "§3.1).")
+    values = {name: value for name, value in given.items() if value != ""}
     too_long = sorted(name for name, value in values.items() if len(value) > MAX_VALUE_LENGTH)
     if too_long:
         raise InvalidRequest("Malformed request parameters.",

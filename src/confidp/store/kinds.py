@@ -1,6 +1,6 @@
 """Every kind of record the store holds, and what its key is."""
 
-PENDING = "pending"  # random id -> a sign-in request waiting for login or consent
+PENDING_USED = "pending_used"  # sha256(sealed sign-in request) -> present once it was used
 SESSION = "session"  # sha256(session cookie) -> a login session
 CODE = "code"  # sha256(code) -> an authorization code's grant
 CODE_USED = "code_used"  # sha256(code) -> what a redeemed code issued (replay detection)

@@ -1,14 +1,17 @@
 """The browser flow's state: sign-in requests waiting for a login (pending), sessions, consents
 and codes, and the decision of what comes next (login, consent, or the code).
 
-Cookies carry only random ids; the store keys sessions by the id's SHA-256, so a copy of the
-store holds no usable cookie. A sign-in request is bound to the browser that started it by a
-flow cookie: a login page opened in another browser (or forged by another site) is refused.
+A sign-in request is not stored: /authorize seals it (confidp.sealing) into the login page's
+URL, and only its use is recorded, so that it is used once. It is bound to the browser that
+started it by a flow cookie: a login page opened in another browser (or forged by another site)
+is refused. Cookies carry only random ids; the store keys sessions by the id's SHA-256, so a
+copy of the store holds no usable cookie.
 """
-
 from __future__ import annotations
 
 import hmac
+import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,14 +32,22 @@ from confidp.oauth.errors import (
     TENANT_MISMATCH,
     ConsentRequired,
     FlowError,
+    InvalidRequest,
     LoginRequired,
     OAuthError,
 )
 from confidp.oauth.tokens import digest
+from confidp.sealing import Sealer
 from confidp.store import Store
-from confidp.store.kinds import CODE, CONSENT, PENDING, SESSION
+from confidp.store.kinds import CODE, CONSENT, PENDING_USED, SESSION
 from confidp.web.pages import redirect
 
+_COOKIE_PART = re.compile(r"[A-Za-z0-9_-]*")
+_SEALED_VERSION = 1
+_PENDING_PURPOSE = b"confidp sign-in request"
+# keeps a login URL under 8 KiB, the request line many proxies accept (nginx's default); a
+# usual request seals to about 500 characters
+MAX_SEALED_LENGTH = 6 * 1024
 _TOUCH_AFTER = 60.0  # at most this many seconds between writes that extend an idle session
 _EXPIRED = FlowError("This sign-in request has expired or was already used.",
                      "Go back to the application and sign in again.")
@@ -52,9 +63,15 @@ def flow_cookie(tenant: Tenant) -> str:
 
 def set_cookie(response: HTTPResponse, tenant: Tenant, name: str, value: str,
                max_age: int | None = None) -> None:
-    """HttpOnly, SameSite=Lax, scoped to the issuer's path, Secure when the issuer is https."""
-    response.add_cookie(name, value, path=tenant.issuer_path or "/", httponly=True,
-                        samesite="Lax", secure=tenant.secure, max_age=max_age)
+    """HttpOnly, SameSite=Lax, scoped to the issuer's path, Secure when the issuer is https.
+    Written directly (RFC 6265 §4.1): names come from tenant ids and values are random
+    base64url, and the issuer path is unreserved characters only (config rules), so nothing
+    needs quoting; anything else is refused rather than sent."""
+    if not _COOKIE_PART.fullmatch(name) or not _COOKIE_PART.fullmatch(value):
+        raise ValueError(f"not a cookie confidp writes: {name!r}")
+    response.headers.add("Set-Cookie", f"{name}={value}; Path={tenant.issuer_path or '/'}"
+                         f"{'' if max_age is None else f'; Max-Age={max_age}'}; SameSite=Lax"
+                         f"{'; Secure' if tenant.secure else ''}; HttpOnly")
 
 
 def clear_cookie(response: HTTPResponse, tenant: Tenant, name: str) -> None:
@@ -63,12 +80,14 @@ def clear_cookie(response: HTTPResponse, tenant: Tenant, name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A sign-in request. ``id`` is None while it is not stored: /authorize stores it only
-    when the browser must go to the login or consent page."""
+    """A sign-in request. ``id`` is its sealed form, which the login and consent pages carry;
+    None until /authorize seals it, which it does only when the browser must come back for a
+    page. Nothing is stored until it is used: a used one is remembered until it expires."""
 
     id: str | None
     request: AuthorizationRequest
     created_at: float
+    expires_at: float = 0.0
     csrf_token: str = ""
 
 
@@ -85,33 +104,64 @@ def store_of(request: Request) -> Store:
     return store
 
 
-async def create_pending(store: Store, tenant: Tenant, auth_request: AuthorizationRequest,
-                         binding: str) -> Pending:
-    pending = Pending(secrets.token_urlsafe(32), auth_request, time.time(),
-                      secrets.token_urlsafe(32))
-    await store.put(PENDING, pending.id, {
-        "tenant": tenant.id, "request": auth_request.to_record(),
-        "created_at": pending.created_at, "binding": digest(binding),
-        "csrf": pending.csrf_token}, tenant.lifetimes.login)
-    return pending
+def seal_pending(sealer: Sealer, tenant: Tenant, auth_request: AuthorizationRequest,
+                 created_at: float, binding: str) -> Pending:
+    """The sign-in request sealed (confidp.sealing) with its tenant, lifetime, a digest of the
+    browser's flow cookie and a CSRF token for its forms."""
+    expires_at = created_at + tenant.lifetimes.login
+    csrf = secrets.token_urlsafe(32)
+    data = json.dumps([_SEALED_VERSION, tenant.id, created_at, expires_at, digest(binding),
+                       csrf, auth_request.to_fields()], separators=(",", ":"))
+    sealed = sealer.seal(data.encode(), _PENDING_PURPOSE)
+    if len(sealed) > MAX_SEALED_LENGTH:
+        raise InvalidRequest("Malformed request parameters.", "The parameters are too long "
+                             "together: keep state, nonce and login_hint to about 4 KB in all.")
+    return Pending(sealed, auth_request, created_at, expires_at, csrf)
+
+
+def sealer_of(request: Request) -> Sealer:
+    sealer: Sealer = request.app.ctx.sealer
+    return sealer
 
 
 async def load_pending(request: Request, tenant: Tenant, pending_id: str | None) -> Pending:
-    if not pending_id or len(pending_id) > 100:
+    """The sign-in request a login or consent page carries, if it was sealed by this server,
+    for this tenant, in this browser, is within its lifetime (the shorter of the lifetime it
+    was given and the tenant's current one) and was not used yet."""
+    if not pending_id or len(pending_id) > MAX_SEALED_LENGTH:
         raise _EXPIRED
-    record = await store_of(request).get(PENDING, pending_id)
-    if record is None:
+    data = sealer_of(request).unseal(pending_id, _PENDING_PURPOSE)
+    if data is None:
         raise _EXPIRED
-    if record["tenant"] != tenant.id:
+    try:
+        version, tenant_id, created_at, expires_at, binding_digest, csrf, fields = \
+            json.loads(data)
+        auth_request = AuthorizationRequest.from_fields(fields)
+    except (ValueError, TypeError):  # sealed by this key, so only by another confidp version
+        raise _EXPIRED from None
+    if version != _SEALED_VERSION:
+        raise _EXPIRED
+    if tenant_id != tenant.id:
         raise FlowError(TENANT_MISMATCH, "This sign-in request was started for another "
                         "tenant. Go back to the application and sign in again.")
+    if time.time() >= min(expires_at, created_at + tenant.lifetimes.login):
+        raise _EXPIRED
     binding = request.cookies.get(flow_cookie(tenant), "")
-    if not hmac.compare_digest(digest(binding), record["binding"]):
+    if not hmac.compare_digest(digest(binding), binding_digest):
         raise FlowError("This sign-in request was started in another browser.",
                         "Go back to the application and sign in again. If this keeps "
                         "happening, allow cookies for this site.")
-    return Pending(pending_id, AuthorizationRequest.from_record(record["request"]),
-                   record["created_at"], record["csrf"])
+    if await store_of(request).get(PENDING_USED, digest(pending_id)) is not None:
+        raise _EXPIRED
+    return Pending(pending_id, auth_request, created_at, expires_at, csrf)
+
+
+async def use_pending(store: Store, tenant: Tenant, pending: Pending) -> bool:
+    """Marks a sign-in request used, atomically: True for the one caller that did."""
+    if pending.id is None:
+        return True
+    return await store.add(PENDING_USED, digest(pending.id), {"tenant": tenant.id},
+                           max(1.0, pending.expires_at - time.time()))
 
 
 def check_csrf(pending: Pending, token: str | None) -> None:
@@ -201,30 +251,31 @@ def consent_path(tenant: Tenant, pending_id: str) -> str:
 async def proceed(request: Request, tenant: Tenant, pending: Pending, session: Session | None,
                   status: int, binding: str | None = None) -> HTTPResponse:
     """What comes next for a valid sign-in request: the login page, the consent page, or the
-    code. Re-checks the request against the current tenant first. A request not yet stored
-    is stored (bound to ``binding``) only when the browser must come back for a page."""
+    code. Re-checks the request against the current tenant first. A request not yet sealed
+    is sealed (bound to ``binding``) only when the browser must come back for a page."""
     application = revalidate(pending.request, tenant)
     auth_request = pending.request
     store = store_of(request)
 
-    async def stored_id() -> str:
+    def sealed_id() -> str:
         if pending.id is not None:
             return pending.id
         assert binding is not None
-        return (await create_pending(store, tenant, auth_request, binding)).id or ""
+        return seal_pending(sealer_of(request), tenant, auth_request, pending.created_at,
+                            binding).id or ""
 
     if session is None or needs_login(session.auth_time, pending.created_at, auth_request,
                                       time.time()):
         if "none" in auth_request.prompt:
             return await finish_with_error(request, tenant, pending, LoginRequired(
                 "The user is not signed in."), status)
-        return redirect(login_path(tenant, await stored_id()), status)
+        return redirect(login_path(tenant, sealed_id()), status)
     granted = await granted_scopes(store, tenant, session.subject, application.client_id)
     if needs_consent(application, granted, auth_request):
         if "none" in auth_request.prompt:
             return await finish_with_error(request, tenant, pending, ConsentRequired(
                 "The user has not consented to the requested scopes."), status)
-        return redirect(consent_path(tenant, await stored_id()), status)
+        return redirect(consent_path(tenant, sealed_id()), status)
     return await issue_code(request, tenant, application, pending, session, status)
 
 
@@ -233,8 +284,7 @@ async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
     """Back to the (verified) redirect URI with an error, state and iss (RFC 6749 §4.1.2.1,
     RFC 9207)."""
     assert error.redirectable
-    if pending.id is not None:
-        await store_of(request).delete(PENDING, pending.id)
+    await use_pending(store_of(request), tenant, pending)
     return redirect(authorization_response_uri(pending.request.redirect_uri, {
         "error": error.error, "error_description": error.description,
         "state": pending.request.state, "iss": tenant.issuer}), status)
@@ -246,7 +296,7 @@ async def issue_code(request: Request, tenant: Tenant, application: Application,
     endpoint must check. The sign-in request is consumed atomically, so a double submit cannot
     issue two codes."""
     store = store_of(request)
-    if pending.id is not None and await store.take(PENDING, pending.id) is None:
+    if not await use_pending(store, tenant, pending):
         raise _EXPIRED
     code = secrets.token_urlsafe(32)
     auth_request = pending.request

@@ -1,0 +1,66 @@
+"""Sealed values (the sign-in request a login page carries) and the key that seals them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import stat
+from pathlib import Path
+
+import pytest
+
+from confidp.sealing import KEY_FILE, Sealer, SealingKeyError, load_or_create_key
+
+PURPOSE = b"confidp sign-in request"
+
+
+def test_round_trip_and_every_nonce_fresh(tmp_path: Path) -> None:
+    sealer = Sealer.from_state_dir(tmp_path)
+    first, second = sealer.seal(b"data", PURPOSE), sealer.seal(b"data", PURPOSE)
+    assert first != second  # a new random nonce each time
+    assert sealer.unseal(first, PURPOSE) == sealer.unseal(second, PURPOSE) == b"data"
+    assert first.isascii() and "=" not in first and "+" not in first and "/" not in first
+
+
+def test_anything_not_sealed_by_this_key_for_this_purpose_is_refused(tmp_path: Path) -> None:
+    sealer = Sealer.from_state_dir(tmp_path / "a")
+    sealed = sealer.seal(b'{"tenant":"acme"}', PURPOSE)
+    assert sealer.unseal(sealed, b"another purpose") is None
+    assert Sealer.from_state_dir(tmp_path / "b").unseal(sealed, PURPOSE) is None
+    for i in range(len(sealed)):  # one character changed anywhere
+        changed = sealed[:i] + ("A" if sealed[i] != "A" else "B") + sealed[i + 1:]
+        assert sealer.unseal(changed, PURPOSE) is None, i
+    for garbage in ("", "nope", "é", "A" * 16, "A" * 39, sealed[:-1], sealed + "A", "%%%"):
+        assert sealer.unseal(garbage, PURPOSE) is None, garbage
+
+
+def test_key_file_mode_0600_and_kept(tmp_path: Path) -> None:
+    key = load_or_create_key(tmp_path / "state")
+    path = tmp_path / "state" / KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(key) == 32
+    assert load_or_create_key(tmp_path / "state") == key
+    assert [p.name for p in (tmp_path / "state").iterdir()] == [KEY_FILE]  # no temp file left
+
+
+def test_a_damaged_key_file_is_an_error_not_a_new_key(tmp_path: Path) -> None:
+    (tmp_path / KEY_FILE).write_bytes(b"short")
+    with pytest.raises(SealingKeyError, match="remove it"):
+        load_or_create_key(tmp_path)
+    assert (tmp_path / KEY_FILE).read_bytes() == b"short"
+
+
+def _key_of(state: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    queue.put(load_or_create_key(Path(state)))
+
+
+def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_key_of, args=(str(tmp_path), queue))
+                 for _ in range(4)]
+    for process in processes:
+        process.start()
+    keys = {queue.get(timeout=30) for _ in processes}
+    for process in processes:
+        process.join(10)
+    assert len(keys) == 1
+    assert keys == {(tmp_path / KEY_FILE).read_bytes()}
