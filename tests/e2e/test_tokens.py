@@ -143,6 +143,7 @@ def test_complete_flow_with_authlib(idp: Server) -> None:
             "grant_type": "refresh_token", "refresh_token": old_refresh,
             "client_id": "portal-spa"})
         assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+        assert reuse.headers["pragma"] == "no-cache"
         assert client.get(f"{issuer}/userinfo").status_code == 401
         assert httpx.post(f"{issuer}/token", data={
             "grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"],
@@ -208,7 +209,10 @@ def test_negative_cases(idp: Server) -> None:
 
 def test_replayed_code_revokes_its_tokens(idp: Server) -> None:
     code = browser_code(idp)[1]
-    first = token_request(idp, **code_form(code)).json()
+    answer = token_request(idp, **code_form(code))
+    # RFC 6749 §5.1
+    assert (answer.headers["cache-control"], answer.headers["pragma"]) == ("no-store", "no-cache")
+    first = answer.json()
     userinfo = f"{idp.base}/acme/userinfo"
     bearer = {"Authorization": f"Bearer {first['access_token']}"}
     assert httpx.get(userinfo, headers=bearer).status_code == 200
@@ -253,6 +257,7 @@ def test_malformed_bodies_never_500(idp: Server, content: bytes,
     response = httpx.post(f"{idp.base}/acme/token", content=content, headers=headers)
     assert response.status_code in (400, 401), response.text
     assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"  # RFC 6749 §5.1
     assert set(response.json()) == {"error", "error_description"}
 
 

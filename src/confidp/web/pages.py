@@ -16,7 +16,9 @@ from confidp.registry import Snapshot
 from confidp.web.negotiation import prefers_json
 from confidp.web.responses import Response, html, json
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE = {"Cache-Control": "no-store"}
+# RFC 6749 §5.1: token responses also carry the HTTP/1.0 Pragma (deprecated elsewhere, RFC 9111)
+TOKEN_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def form_source(uri: str) -> str:

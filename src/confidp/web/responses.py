@@ -1,6 +1,6 @@
 """Every response confidp sends is a ``Response``: Sanic's HTTPResponse with the security headers
-every response carries, set when it is built (no response middleware, which cost as much as
-the headers themselves), and a cheaper header-value check.
+every response carries added as ready-made bytes when it is sent (no response middleware,
+which cost as much as the headers themselves), and a cheaper header-value check.
 
 Sanic strips CR, LF and NUL from every header name and value with ``str.translate``, about
 1.5 µs for a long Location or Set-Cookie, on every response; here the translation runs only
@@ -11,16 +11,20 @@ itself (errors raised before a handler runs, e.g. 413) get the headers from ``Er
 from __future__ import annotations
 
 import json as _json
+from collections.abc import Iterator
 from typing import Any
 
 from sanic import HTTPResponse, Request
 from sanic.handlers import ErrorHandler as SanicErrorHandler
+from sanic.helpers import has_message_body
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+_ENCODED_SECURITY = tuple(((name.encode("ascii"), value.encode("ascii")), name)
+                          for name, value in SECURITY_HEADERS.items())
 _NOT_IN_HEADERS = str.maketrans("", "", "\r\n\x00")
 
 
@@ -34,13 +38,18 @@ def clean_header_value(value: str) -> str:
 class Response(HTTPResponse):
     __slots__ = ()
 
-    def __init__(self, body: Any = None, status: int = 200,
-                 headers: dict[str, str] | None = None, content_type: str | None = None
-                 ) -> None:
-        super().__init__(body, status, {**SECURITY_HEADERS, **headers} if headers
-                         else SECURITY_HEADERS, content_type)
-
-    _sanitize_header_value = staticmethod(clean_header_value)
+    @property
+    def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
+        """Sanic's header bytes, with the security headers added ready-encoded unless the
+        response set its own."""
+        headers = self.headers
+        if has_message_body(self.status):
+            headers.setdefault("content-type", self.content_type)
+        encoded = [(clean_header_value(name).encode("ascii"),
+                    clean_header_value(f"{value}").encode(errors="surrogateescape"))
+                   for name, value in headers.items()]
+        encoded.extend(pair for pair, name in _ENCODED_SECURITY if name not in headers)
+        return iter(encoded)
 
 
 def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

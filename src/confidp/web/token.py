@@ -18,7 +18,7 @@ from confidp.oauth.params import parse_query, single_values
 from confidp.oauth.tokens import TokenService, UnsupportedGrantType
 from confidp.registry import Snapshot
 from confidp.web.forms import parameter_text
-from confidp.web.pages import NO_STORE
+from confidp.web.pages import TOKEN_NO_STORE
 from confidp.web.responses import json
 
 GrantRunner = Callable[[TokenService, Tenant, Application, dict[str, str]],
@@ -35,7 +35,7 @@ FORM_PARAMETERS = ("grant_type", "code", "redirect_uri", "code_verifier", "refre
 
 def oauth_error(error: OAuthError) -> HTTPResponse:
     """RFC 6749 §5.2 JSON; invalid_client is 401 with WWW-Authenticate for Basic clients."""
-    headers = dict(NO_STORE)
+    headers = dict(TOKEN_NO_STORE)
     body: dict[str, Any] = {"error": error.error, "error_description": error.description}
     if error.detail:
         body["error_description"] = f"{error.description} {error.detail}"
@@ -80,4 +80,4 @@ async def token(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRes
         body = await grant(request.app.ctx.tokens, tenant, client, form)
     except OAuthError as error:
         return oauth_error(error)
-    return json(body, headers=NO_STORE)
+    return json(body, headers=TOKEN_NO_STORE)
