@@ -335,6 +335,21 @@ def test_tenant_context_mismatch(browser: httpx.Client, idp: Server) -> None:
     assert response.json()["error_description"] == "Tenant context mismatch."
 
 
+def test_only_the_exact_cookie_name_counts(browser: httpx.Client, idp: Server) -> None:
+    login = location(browser.get(authorize_url("/acme", seed_params(scope="openid"))))
+    submit_consent(browser, location(submit_login(browser, login, "alice", "wonderland")),
+                   "approve")
+    session = browser.cookies.get("confidp_session_acme")
+    silent = authorize_url("/acme", seed_params(scope="openid", prompt="none"))
+    assert "code" in query_of(location(browser.get(silent)))
+    for name in ("__Host-confidp_session_acme", "__Secure-confidp_session_acme",
+                 "confidp_session_acme_", "Confidp_session_acme"):
+        with httpx.Client(base_url=idp.base, follow_redirects=False) as other:
+            answer = query_of(location(other.get(silent, headers={
+                "Cookie": f"{name}={session}"})))
+            assert answer["error"] == "login_required", name
+
+
 def test_a_session_of_another_tenant_never_satisfies_a_request(browser: httpx.Client) -> None:
     login = location(browser.get(authorize_url("/acme", seed_params(scope="openid"))))
     consent = location(submit_login(browser, login, "alice", "wonderland"))

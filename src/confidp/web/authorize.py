@@ -11,7 +11,14 @@ from confidp.model import Tenant
 from confidp.oauth.authorize import validate_authorization_request
 from confidp.oauth.params import parse_query
 from confidp.registry import Snapshot
-from confidp.web.flow import Pending, flow_cookie, load_session, proceed, set_cookie
+from confidp.web.flow import (
+    Pending,
+    flow_cookie,
+    load_session,
+    proceed,
+    read_cookie,
+    set_cookie,
+)
 from confidp.web.forms import parameter_text
 
 
@@ -19,7 +26,7 @@ async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTT
     """GET, or POST with a form body (OpenID Connect Core §3.1.2.1: both MUST be supported)."""
     auth_request = validate_authorization_request(parse_query(parameter_text(request)), tenant)
     session = await load_session(request, tenant)
-    binding = request.cookies.get(flow_cookie(tenant))
+    binding = read_cookie(request, flow_cookie(tenant))
     new_binding = None
     if not binding or len(binding) > 100:
         binding = new_binding = secrets.token_urlsafe(32)

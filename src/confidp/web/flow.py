@@ -61,6 +61,16 @@ def flow_cookie(tenant: Tenant) -> str:
     return f"confidp_flow_{tenant.id}"
 
 
+def read_cookie(request: Request, name: str) -> str | None:
+    """One of confidp's cookies, by its exact name (Sanic's lookup would also answer with a
+    ``__Host-`` or ``__Secure-`` cookie of that name); nothing to parse without a Cookie
+    header, as on a browser's first visit."""
+    if "cookie" not in request.headers:
+        return None
+    values = dict.get(request.cookies, name)  # name -> every value sent, most specific first
+    return values[0] if values else None
+
+
 def set_cookie(response: HTTPResponse, tenant: Tenant, name: str, value: str,
                max_age: int | None = None) -> None:
     """HttpOnly, SameSite=Lax, scoped to the issuer's path, Secure when the issuer is https.
@@ -146,7 +156,7 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
                         "tenant. Go back to the application and sign in again.")
     if time.time() >= min(expires_at, created_at + tenant.lifetimes.login):
         raise _EXPIRED
-    binding = request.cookies.get(flow_cookie(tenant), "")
+    binding = read_cookie(request, flow_cookie(tenant)) or ""
     if not hmac.compare_digest(digest(binding), binding_digest):
         raise FlowError("This sign-in request was started in another browser.",
                         "Go back to the application and sign in again. If this keeps "
@@ -181,7 +191,7 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
     """The tenant's session of this browser, if valid now: within its idle and absolute
     lifetimes, and its user still in the tenant file and not disabled. A session record of
     another tenant is the seed's tenant-context mismatch."""
-    session_id = request.cookies.get(session_cookie(tenant))
+    session_id = read_cookie(request, session_cookie(tenant))
     if not session_id or len(session_id) > 100:
         return None
     store = store_of(request)
@@ -209,7 +219,7 @@ async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[S
     """A new session for a fresh login, and the cookie value that carries it; any previous
     session of this browser ends (a new id at every login: no session fixation)."""
     store = store_of(request)
-    previous = request.cookies.get(session_cookie(tenant))
+    previous = read_cookie(request, session_cookie(tenant))
     if previous and len(previous) <= 100:
         await store.delete(SESSION, digest(previous))
     session_id = secrets.token_urlsafe(32)

@@ -13,7 +13,7 @@ from confidp.oauth.errors import TENANT_MISMATCH, InvalidRequest
 from confidp.oauth.params import parse_query, single_values
 from confidp.registry import Snapshot
 from confidp.store.kinds import SESSION
-from confidp.web.flow import clear_cookie, digest, session_cookie, store_of
+from confidp.web.flow import clear_cookie, digest, read_cookie, session_cookie, store_of
 from confidp.web.forms import parameter_text
 from confidp.web.pages import page, redirect
 
@@ -60,7 +60,7 @@ async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
         if target not in client.post_logout_redirect_uris:
             raise InvalidRequest("The post_logout_redirect_uri is not registered for this "
                                  "application; it must match exactly.")
-    session_id = request.cookies.get(session_cookie(tenant))
+    session_id = read_cookie(request, session_cookie(tenant))
     if session_id and len(session_id) <= 100:
         store = store_of(request)
         record = await store.get(SESSION, digest(session_id))
