@@ -84,7 +84,7 @@ class Sealer:
             raw = _b64decode(text)
         except (binascii.Error, ValueError):
             return None
-        if len(raw) <= _NONCE_BYTES:
+        if len(raw) <= _NONCE_BYTES or _b64encode(raw) != text:  # one spelling per value
             return None
         try:
             return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], purpose)

@@ -95,7 +95,7 @@ def test_login_on_one_replica_redeem_and_refresh_on_the_other(shared: Replicas) 
         assert "code" in query_of(location(response))
 
 
-def test_authorize_stores_nothing_until_the_sign_in_request_is_used(
+def test_authorize_stores_nothing_and_every_key_is_in_its_tenants_namespace(
         shared: Replicas, redis_server: RedisServer) -> None:
     import redis
 
@@ -110,9 +110,15 @@ def test_authorize_stores_nothing_until_the_sign_in_request_is_used(
             b.cookies = a.cookies
             consent = location(submit_login(b, logins[0], "alice", "wonderland"))
             a.cookies = b.cookies  # the session cookie set by the second replica
-            assert "code" in query_of(location(submit_consent(a, consent, "approve")))
+            code = query_of(location(submit_consent(a, consent, "approve")))["code"]
             used = {k.decode() for k in set(keys.scan_iter("confidp:*")) - before}
-            assert sum(":pending_used:" in key for key in used) == 1
+            assert sum(key.startswith("confidp:acme:pending_used:") for key in used) == 1
+            assert redeem(b, code).status_code == 200
+            # every record of the flow (session, consent, code, tokens) in acme's namespace
+            written = {k.decode() for k in keys.scan_iter("confidp:*")}
+            kinds = {key.split(":")[2] for key in written}
+            assert all(key.startswith("confidp:acme:") for key in written), written
+            assert {"session", "consent", "code_used", "access", "refresh", "family"} <= kinds
     finally:
         keys.close()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import stat
+import string
 from pathlib import Path
 
 import pytest
 
-from confidp.sealing import KEY_FILE, Sealer, SealingKeyError, load_or_create_key
+from confidp.sealing import KEY_FILE, Sealer, SealingKeyError, _b64decode, load_or_create_key
 
 PURPOSE = b"confidp sign-in request"
 
@@ -64,3 +65,22 @@ def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:
         process.join(10)
     assert len(keys) == 1
     assert keys == {(tmp_path / KEY_FILE).read_bytes()}
+
+
+def test_one_spelling_per_sealed_value(tmp_path: Path) -> None:
+    """base64 leaves low bits of the last character unused: a character that differs only
+    there, or added padding, decodes to the same bytes and must still be refused."""
+    sealer = Sealer.from_state_dir(tmp_path)
+    alphabet = string.ascii_letters + string.digits + "-_"
+    tried = 0
+    for size in range(1, 8):
+        sealed = sealer.seal(b"x" * size, PURPOSE)
+        if len(sealed) % 4 == 0:
+            continue
+        assert sealer.unseal(sealed + "=" * (-len(sealed) % 4), PURPOSE) is None
+        for other in alphabet:
+            respelled = sealed[:-1] + other
+            if other != sealed[-1] and _b64decode(respelled) == _b64decode(sealed):
+                tried += 1
+                assert sealer.unseal(respelled, PURPOSE) is None
+    assert tried > 0

@@ -33,7 +33,7 @@ def service(tmp_path: Path) -> TokenService:
 async def new_code(service: TokenService, tenant: Tenant = ACME, client_id: str = "portal-spa",
                    scopes: tuple[str, ...] = ("openid", "profile", "offline_access")) -> str:
     code = f"code-{time.monotonic_ns()}"
-    await service.store.put(CODE, digest(code), {
+    await service.store(tenant).put(CODE, digest(code), {
         "tenant": tenant.id, "client_id": client_id, "redirect_uri": REDIRECT,
         "code_challenge": CHALLENGE, "code_challenge_method": "S256", "scopes": list(scopes),
         "nonce": "n-1", "subject": "alice", "username": "alice", "auth_time": time.time(),
@@ -72,18 +72,21 @@ async def test_code_checks(service: TokenService, form: dict[str, str], message:
 async def test_code_of_another_client_or_tenant(service: TokenService) -> None:
     code = await new_code(service)
     billing = GLOBEX.applications["billing"]
-    with pytest.raises(InvalidGrant, match="not issued to this client"):
+    with pytest.raises(InvalidGrant, match="invalid or expired"):  # not in globex's namespace
         await authorization_code.run(service, GLOBEX, billing, redeem(code))
+    foreign = await new_code(service, client_id="another-app")
+    with pytest.raises(InvalidGrant, match="not issued to this client"):
+        await authorization_code.run(service, ACME, PORTAL, redeem(foreign))
 
 
 async def test_replayed_code_revokes_what_it_issued(service: TokenService) -> None:
     code = await new_code(service)
     first = await authorization_code.run(service, ACME, PORTAL, redeem(code))
     _, claims = (await service.ring(ACME)).verify(first["access_token"])
-    assert await service.store.get(ACCESS, claims["jti"]) is not None
+    assert await service.store(ACME).get(ACCESS, claims["jti"]) is not None
     with pytest.raises(InvalidGrant, match="already used; the tokens issued with it are"):
         await authorization_code.run(service, ACME, PORTAL, redeem(code))
-    assert await service.store.get(ACCESS, claims["jti"]) is None
+    assert await service.store(ACME).get(ACCESS, claims["jti"]) is None
     with pytest.raises(InvalidGrant, match=r"revoked|invalid or expired"):
         await refresh_token.run(service, ACME, PORTAL, {"refresh_token": first["refresh_token"]})
 
@@ -108,7 +111,7 @@ async def test_rotation_and_reuse_detection(service: TokenService) -> None:
     with pytest.raises(InvalidGrant):  # the whole family is revoked, the newest token too
         await refresh_token.run(service, ACME, PORTAL, {"refresh_token": third["refresh_token"]})
     _, claims = (await service.ring(ACME)).verify(third["access_token"])
-    assert await service.store.get(ACCESS, claims["jti"]) is None
+    assert await service.store(ACME).get(ACCESS, claims["jti"]) is None
 
 
 async def test_refresh_scope_narrows_never_widens(service: TokenService) -> None:
@@ -135,7 +138,7 @@ async def test_refresh_needs_offline_access(service: TokenService) -> None:
 async def test_refresh_token_of_another_client(service: TokenService) -> None:
     first = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(service)))
     billing = GLOBEX.applications["billing"]
-    with pytest.raises(InvalidGrant, match="not issued to this client"):
+    with pytest.raises(InvalidGrant, match="invalid or expired"):  # not in globex's namespace
         await refresh_token.run(service, GLOBEX, billing,
                                 {"refresh_token": first["refresh_token"]})
     # the legitimate client can still use it: the stranger did not burn it

@@ -23,6 +23,7 @@ from confidp.oauth.errors import OAuthError
 from confidp.oauth.scopes import OFFLINE_ACCESS, OPENID
 from confidp.store import Store
 from confidp.store.kinds import ACCESS, FAMILY, FAMILY_REVOKED, REFRESH
+from confidp.store.tenant import TenantStore
 
 ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name, not a secret
 
@@ -77,8 +78,12 @@ class Grant:
 
 class TokenService:
     def __init__(self, store: Store, keys: KeyStore) -> None:
-        self.store = store
+        self._store = store
         self.keys = keys
+
+    def store(self, tenant: Tenant) -> TenantStore:
+        """The store, in ``tenant``'s namespace."""
+        return TenantStore(self._store, tenant.id)
 
     async def ring(self, tenant: Tenant) -> KeyRing:
         """The tenant's keys: from the cache on the event loop, else read or made in a thread
@@ -118,7 +123,7 @@ class TokenService:
                                                             refresh_scopes, jti, writes)
         writes.append((ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
                                      "family": family}, tenant.lifetimes.access_token))
-        await self.store.put_many(writes)
+        await self.store(tenant).put_many(writes)
         return response
 
     def _refresh_token(self, tenant: Tenant, grant: Grant, family: str,
@@ -148,17 +153,19 @@ class TokenService:
         marker of its own that no later write clears (a concurrent rotation cannot undo it),
         then what can be found is deleted."""
         lifetime = max(tenant.lifetimes.refresh_token_absolute, tenant.lifetimes.access_token)
-        await self.store.put(FAMILY_REVOKED, family, {"tenant": tenant.id}, lifetime)
-        record = await self.store.get(FAMILY, family)
+        store = self.store(tenant)
+        await store.put(FAMILY_REVOKED, family, {"tenant": tenant.id}, lifetime)
+        record = await store.get(FAMILY, family)
         if record is None:
             return
         if record.get("current"):
-            await self.store.delete(REFRESH, record["current"])
+            await store.delete(REFRESH, record["current"])
         for jti in record.get("jtis", []):
-            await self.store.delete(ACCESS, jti)
+            await store.delete(ACCESS, jti)
 
-    async def family_revoked(self, family: str | None) -> bool:
-        return family is not None and await self.store.get(FAMILY_REVOKED, family) is not None
+    async def family_revoked(self, tenant: Tenant, family: str | None) -> bool:
+        return family is not None and \
+            await self.store(tenant).get(FAMILY_REVOKED, family) is not None
 
 
 def new_family() -> str:

@@ -1,7 +1,8 @@
 """The Store interface. Values are JSON-compatible dicts; every key has a time to live.
 
-Keys are ``(kind, id)``: kinds are fixed names (``pending``, ``session``, ``code``, ...) and ids
-are random or derived from tenant-qualified names. ``take`` is an atomic read-and-delete, the
+Keys are ``(kind, id)``: kinds are fixed names (``session``, ``code``, ...), prefixed with the
+tenant id by the tenant view every flow uses (confidp.store.tenant), and ids are random or
+digests of random values. ``take`` is an atomic read-and-delete, the
 only way a one-time value (an authorization code) may be read.
 """
 

@@ -1,11 +1,11 @@
-"""Every kind of record the store holds, and what its key is."""
+"""Every kind of record the store holds, and what its key is (each in a tenant's namespace)."""
 
 PENDING_USED = "pending_used"  # sha256(sealed sign-in request) -> present once it was used
-SESSION = "session"  # sha256(session cookie) -> a login session
+SESSION = "session"  # sha256(session cookie "<tenant>.<random>") -> a login session
 CODE = "code"  # sha256(code) -> an authorization code's grant
 CODE_USED = "code_used"  # sha256(code) -> what a redeemed code issued (replay detection)
-CONSENT = "consent"  # tenant, subject, client -> the scopes granted
-THROTTLE = "throttle"  # tenant, user or ip -> failed logins (counter)
+CONSENT = "consent"  # subject, client -> the scopes granted
+THROTTLE = "throttle"  # user or ip -> failed logins (counter)
 ACCESS = "access"  # jti -> a live access token
 REFRESH = "refresh"  # sha256(refresh token) -> the grant it continues
 REFRESH_USED = "refresh_used"  # sha256(rotated refresh token) -> its family

@@ -1,8 +1,10 @@
 """The Redis store, for several workers and replicas (redis-py's asyncio client).
 
-Keys are ``<prefix><kind>:<key>`` with native expiry; values are JSON. A one-time read is
-GETDEL, atomic in Redis, so of two requests racing for one code exactly one gets it. Counters
-and multi-record writes run in MULTI/EXEC transactions, so nothing is half-written. Every Redis
+Keys are ``<prefix><kind>:<key>`` with native expiry; values are JSON. The flows reach the
+store through a tenant's view (confidp.store.tenant), whose kinds are ``<tenant>:<kind>``, so
+a key is ``confidp:<tenant>:<kind>:<id>``. A one-time read is GETDEL, atomic in Redis, so of
+two requests racing for one code exactly one gets it. Counters and multi-record writes run in
+MULTI/EXEC transactions, so nothing is half-written. Every Redis
 failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by itself
 when Redis is back.
 """

@@ -43,10 +43,10 @@ async def access_token_claims(service: TokenService, tenant: Tenant,
         return None
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
         return None
-    record = await service.store.get(ACCESS, str(claims.get("jti")))
+    record = await service.store(tenant).get(ACCESS, str(claims.get("jti")))
     if record is None or record["tenant"] != tenant.id:
         return None
-    if await service.family_revoked(record.get("family")):
+    if await service.family_revoked(tenant, record.get("family")):
         return None
     return claims
 

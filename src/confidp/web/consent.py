@@ -49,6 +49,6 @@ async def consent_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -
             "The user denied the request."), 303)
     if decision != "approve":
         raise InvalidRequest("Choose Allow or Deny.")
-    await remember_consent(store_of(request), tenant, session.subject,
+    await remember_consent(store_of(request, tenant), tenant, session.subject,
                            application.client_id, pending.request.scopes)
     return await issue_code(request, tenant, application, pending, session, 303)

@@ -38,11 +38,12 @@ from confidp.oauth.errors import (
 )
 from confidp.oauth.tokens import digest
 from confidp.sealing import Sealer
-from confidp.store import Store
 from confidp.store.kinds import CODE, CONSENT, PENDING_USED, SESSION
+from confidp.store.tenant import TenantStore
 from confidp.web.pages import redirect
 
-_COOKIE_PART = re.compile(r"[A-Za-z0-9_-]*")
+_COOKIE_PART = re.compile(r"[A-Za-z0-9_.-]*")
+_SESSION_ID = re.compile(r"([a-z0-9][a-z0-9_-]{0,62})\.[A-Za-z0-9_-]{43}")  # tenant.random
 _SEALED_VERSION = 1
 _PENDING_PURPOSE = b"confidp sign-in request"
 # keeps a login URL under 8 KiB, the request line many proxies accept (nginx's default); a
@@ -109,9 +110,9 @@ class Session:
     auth_time: float
 
 
-def store_of(request: Request) -> Store:
-    store: Store = request.app.ctx.store
-    return store
+def store_of(request: Request, tenant: Tenant) -> TenantStore:
+    """The store, in ``tenant``'s namespace."""
+    return TenantStore(request.app.ctx.store, tenant.id)
 
 
 def seal_pending(sealer: Sealer, tenant: Tenant, auth_request: AuthorizationRequest,
@@ -161,12 +162,12 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
         raise FlowError("This sign-in request was started in another browser.",
                         "Go back to the application and sign in again. If this keeps "
                         "happening, allow cookies for this site.")
-    if await store_of(request).get(PENDING_USED, digest(pending_id)) is not None:
+    if await store_of(request, tenant).get(PENDING_USED, digest(pending_id)) is not None:
         raise _EXPIRED
     return Pending(pending_id, auth_request, created_at, expires_at, csrf)
 
 
-async def use_pending(store: Store, tenant: Tenant, pending: Pending) -> bool:
+async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending) -> bool:
     """Marks a sign-in request used, atomically: True for the one caller that did."""
     if pending.id is None:
         return True
@@ -189,12 +190,17 @@ def session_user(tenant: Tenant, record: dict[str, Any]) -> User | None:
 
 async def load_session(request: Request, tenant: Tenant) -> Session | None:
     """The tenant's session of this browser, if valid now: within its idle and absolute
-    lifetimes, and its user still in the tenant file and not disabled. A session record of
-    another tenant is the seed's tenant-context mismatch."""
+    lifetimes, and its user still in the tenant file and not disabled. A session of another
+    tenant (its id names the tenant) is the seed's tenant-context mismatch."""
     session_id = read_cookie(request, session_cookie(tenant))
-    if not session_id or len(session_id) > 100:
+    if not session_id or len(session_id) > 150:
         return None
-    store = store_of(request)
+    owner = _SESSION_ID.fullmatch(session_id)
+    if owner is None:
+        return None
+    if owner[1] != tenant.id:  # looked up in its own tenant's namespace, it would not be found
+        raise FlowError(TENANT_MISMATCH, "The session presented belongs to another tenant.")
+    store = store_of(request, tenant)
     key = digest(session_id)
     record = await store.get(SESSION, key)
     if record is None:
@@ -218,11 +224,11 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
 async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[Session, str]:
     """A new session for a fresh login, and the cookie value that carries it; any previous
     session of this browser ends (a new id at every login: no session fixation)."""
-    store = store_of(request)
+    store = store_of(request, tenant)
     previous = read_cookie(request, session_cookie(tenant))
-    if previous and len(previous) <= 100:
+    if previous and len(previous) <= 150:
         await store.delete(SESSION, digest(previous))
-    session_id = secrets.token_urlsafe(32)
+    session_id = f"{tenant.id}.{secrets.token_urlsafe(32)}"  # names its tenant: see load_session
     now = time.time()
     key = digest(session_id)
     await store.put(SESSION, key, {
@@ -232,20 +238,20 @@ async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[S
     return Session(key, user.subject, user.username, now), session_id
 
 
-def consent_key(tenant: Tenant, subject: str, client_id: str) -> str:
-    return f"{tenant.id}\x1f{subject}\x1f{client_id}"
+def consent_key(subject: str, client_id: str) -> str:
+    return f"{subject}\x1f{client_id}"
 
 
-async def granted_scopes(store: Store, tenant: Tenant, subject: str,
+async def granted_scopes(store: TenantStore, subject: str,
                          client_id: str) -> list[str]:
-    record = await store.get(CONSENT, consent_key(tenant, subject, client_id))
+    record = await store.get(CONSENT, consent_key(subject, client_id))
     return list(record["scopes"]) if record else []
 
 
-async def remember_consent(store: Store, tenant: Tenant, subject: str, client_id: str,
+async def remember_consent(store: TenantStore, tenant: Tenant, subject: str, client_id: str,
                            scopes: tuple[str, ...]) -> None:
-    granted = await granted_scopes(store, tenant, subject, client_id)
-    await store.put(CONSENT, consent_key(tenant, subject, client_id),
+    granted = await granted_scopes(store, subject, client_id)
+    await store.put(CONSENT, consent_key(subject, client_id),
                     {"scopes": sorted(set(granted) | set(scopes))},
                     tenant.lifetimes.refresh_token_absolute)
 
@@ -265,7 +271,7 @@ async def proceed(request: Request, tenant: Tenant, pending: Pending, session: S
     is sealed (bound to ``binding``) only when the browser must come back for a page."""
     application = revalidate(pending.request, tenant)
     auth_request = pending.request
-    store = store_of(request)
+    store = store_of(request, tenant)
 
     def sealed_id() -> str:
         if pending.id is not None:
@@ -280,7 +286,7 @@ async def proceed(request: Request, tenant: Tenant, pending: Pending, session: S
             return await finish_with_error(request, tenant, pending, LoginRequired(
                 "The user is not signed in."), status)
         return redirect(login_path(tenant, sealed_id()), status)
-    granted = await granted_scopes(store, tenant, session.subject, application.client_id)
+    granted = await granted_scopes(store, session.subject, application.client_id)
     if needs_consent(application, granted, auth_request):
         if "none" in auth_request.prompt:
             return await finish_with_error(request, tenant, pending, ConsentRequired(
@@ -294,7 +300,7 @@ async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
     """Back to the (verified) redirect URI with an error, state and iss (RFC 6749 §4.1.2.1,
     RFC 9207)."""
     assert error.redirectable
-    await use_pending(store_of(request), tenant, pending)
+    await use_pending(store_of(request, tenant), tenant, pending)
     return redirect(authorization_response_uri(pending.request.redirect_uri, {
         "error": error.error, "error_description": error.description,
         "state": pending.request.state, "iss": tenant.issuer}), status)
@@ -305,7 +311,7 @@ async def issue_code(request: Request, tenant: Tenant, application: Application,
     """RFC 6749 §4.1.2: a 256-bit, single-use, short-lived code bound to everything the token
     endpoint must check. The sign-in request is consumed atomically, so a double submit cannot
     issue two codes."""
-    store = store_of(request)
+    store = store_of(request, tenant)
     if not await use_pending(store, tenant, pending):
         raise _EXPIRED
     code = secrets.token_urlsafe(32)

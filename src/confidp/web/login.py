@@ -52,14 +52,14 @@ async def login_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HT
     return _login_page(request, tenant, snapshot, pending)
 
 
-def _throttle_keys(tenant: Tenant, username: str, ip: str) -> tuple[str, str]:
-    return f"{tenant.id}\x1fuser\x1f{username.casefold()}", f"{tenant.id}\x1fip\x1f{ip}"
+def _throttle_keys(username: str, ip: str) -> tuple[str, str]:
+    return f"user\x1f{username.casefold()}", f"ip\x1f{ip}"  # in the tenant's namespace
 
 
 async def _retry_after(request: Request, tenant: Tenant, username: str) -> float | None:
     """Seconds until a login may be tried again, when a limit is reached."""
-    store = store_of(request)
-    user_key, ip_key = _throttle_keys(tenant, username, client_ip(request))
+    store = store_of(request, tenant)
+    user_key, ip_key = _throttle_keys(username, client_ip(request))
     limits = tenant.login_throttle
     waits = []
     for key, limit in ((user_key, limits.max_failures_per_user),
@@ -91,8 +91,8 @@ async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
     verified = await request.app.ctx.passwords.verify(
         user.password_hash.reveal() if user else None, password)
     if not verified or user is None or user.disabled:
-        store = store_of(request)
-        for key in _throttle_keys(tenant, username, client_ip(request)):
+        store = store_of(request, tenant)
+        for key in _throttle_keys(username, client_ip(request)):
             await store.hit(THROTTLE, key, tenant.login_throttle.window)
         return _login_page(request, tenant, snapshot, pending, status=401, username=username,
                            error=FAILED)

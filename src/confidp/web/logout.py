@@ -61,8 +61,8 @@ async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
             raise InvalidRequest("The post_logout_redirect_uri is not registered for this "
                                  "application; it must match exactly.")
     session_id = read_cookie(request, session_cookie(tenant))
-    if session_id and len(session_id) <= 100:
-        store = store_of(request)
+    if session_id and len(session_id) <= 150:
+        store = store_of(request, tenant)
         record = await store.get(SESSION, digest(session_id))
         if record is not None and record["tenant"] == tenant.id:
             await store.delete(SESSION, digest(session_id))

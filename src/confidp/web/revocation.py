@@ -20,12 +20,12 @@ from confidp.web.token import authenticate, oauth_error, read_form
 
 async def _refresh_record(request: Request, tenant: Tenant,
                           token: str) -> dict[str, Any] | None:
-    store = request.app.ctx.tokens.store
+    store = request.app.ctx.tokens.store(tenant)
     record = await store.get(REFRESH, digest(token))
     if record is None or record["tenant"] != tenant.id:
         return None
     family = await store.get(FAMILY, record["family"])
-    if family is None or await request.app.ctx.tokens.family_revoked(record["family"]):
+    if family is None or await request.app.ctx.tokens.family_revoked(tenant, record["family"]):
         return None
     return record
 
@@ -62,7 +62,7 @@ async def _revoke(request: Request, tenant: Tenant, client: Application, token: 
         return
     if claims.get("client_id") != client.client_id:
         raise UnauthorizedClient("The token was not issued to this client.")
-    await service.store.delete(ACCESS, str(claims.get("jti")))
+    await service.store(tenant).delete(ACCESS, str(claims.get("jti")))
 
 
 async def introspect(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:

@@ -28,9 +28,10 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     if not code or not redirect_uri:
         raise InvalidRequest("Send code and redirect_uri.")
     key = digest(code)
-    record = await service.store.take(CODE, key)
+    store = service.store(tenant)
+    record = await store.take(CODE, key)
     if record is None:
-        used = await service.store.get(CODE_USED, key)
+        used = await store.get(CODE_USED, key)
         if used is not None and used["tenant"] == tenant.id:
             await service.revoke_family(used["family"], tenant)
             raise InvalidGrant("The authorization code was already used; the tokens issued "
@@ -47,7 +48,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     # The checks above do not await: the marker follows the take at once, before anything is
     # issued, so a replay racing this request finds it and revokes what this one issues.
     family = new_family()
-    await service.store.put(CODE_USED, key, {"tenant": tenant.id, "family": family},
+    await store.put(CODE_USED, key, {"tenant": tenant.id, "family": family},
                             max(tenant.lifetimes.access_token,
                                 tenant.lifetimes.refresh_token_absolute))
     return await service.issue(tenant, Grant(

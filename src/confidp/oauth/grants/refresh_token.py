@@ -22,7 +22,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     token = form.get("refresh_token")
     if not token:
         raise InvalidRequest("Send refresh_token.")
-    store = service.store
+    store = service.store(tenant)
     key = digest(token)
     record = await store.get(REFRESH, key)
     if record is None:
@@ -36,7 +36,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     if "refresh_token" not in client.grant_types or OFFLINE_ACCESS not in client.scopes:
         raise InvalidGrant("This client may no longer use refresh tokens.")
     family = await store.get(FAMILY, record["family"])
-    if family is None or await service.family_revoked(record["family"]):
+    if family is None or await service.family_revoked(tenant, record["family"]):
         raise InvalidGrant("The refresh token was revoked.")
     if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
         raise InvalidGrant("The refresh token is expired.")
