@@ -8,7 +8,9 @@ is measured the same way and every figure is also printed as a ratio to it, sinc
 numbers vary between machines. Finally, /authorize p99 while 20 password logins run at once.
 
 Single-URL figures use wrk (apt-get install wrk), an event-driven C client, so the client is
-not the bottleneck; multi-step flows use an asyncio httpx client at a fixed concurrency.
+not the bottleneck; multi-step flows use an asyncio httpx client at a fixed concurrency. On a
+machine with several cores the load clients run on one core and a one-worker server (and its
+bare Sanic baseline) on the others, so that the two do not take CPU time from each other.
 
     python bench/flow.py [--duration 5] [--concurrency 32]
 """
@@ -63,8 +65,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
 
 
 @contextmanager
-def process(args: list[str], ready_url: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def process(args: list[str], ready_url: str | None = None,
+            cpus: set[int] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, on ``cpus`` when given (its own core, away from the load client)."""
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=preexec)
     try:
         if ready_url:
             wait_ready(ready_url, proc)
@@ -79,7 +85,8 @@ def process(args: list[str], ready_url: str | None = None) -> Iterator[subproces
 
 def wrk(url: str, seconds: float, connections: int,
         headers: dict[str, str] | None = None) -> dict[str, float]:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    threads = len(os.sched_getaffinity(0))  # one per core the load clients may use
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
@@ -233,7 +240,7 @@ async def login_storm(base: str, seconds: float) -> dict[str, float]:
 
 
 @contextmanager
-def confidp(work: Path, store: str, workers: int) -> Iterator[str]:
+def confidp(work: Path, store: str, workers: int, cpus: set[int] | None) -> Iterator[str]:
     port = free_port()
     tenants = work / f"tenants-{port}"
     tenants.mkdir()
@@ -245,7 +252,8 @@ def confidp(work: Path, store: str, workers: int) -> Iterator[str]:
     with process([sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants),
                   "--themes", str(REPO / "themes"), "--state-dir", str(work / "state"),
                   "--host", "127.0.0.1", "--port", str(port), "--store", store,
-                  "--workers", str(workers), "--log-level", "WARNING"], f"{base}/readyz"):
+                  "--workers", str(workers), "--log-level", "WARNING"], f"{base}/readyz",
+                 cpus):
         httpx.get(f"{base}/acme/jwks")  # make the tenant's keys before measuring
         yield base
 
@@ -266,26 +274,36 @@ def main() -> int:
               file=sys.stderr)
         return 2
     seconds, concurrency = args.duration, args.concurrency
+    every_cpu = os.sched_getaffinity(0)
+    client_cpus = {min(every_cpu)} if len(every_cpu) > 1 else every_cpu
+    # One-worker servers get a core of their own and the load clients (this process, wrk)
+    # another, so the server's share of the CPU does not move with the client's; two-worker
+    # servers may use every core. The bare Sanic baseline is placed the same way.
+    os.sched_setaffinity(0, client_cpus)
     work = Path(tempfile.mkdtemp(prefix="confidp-flow-"))
     redis_port = free_port()
-    print(f"{os.cpu_count()} cores; {seconds:g} s per figure, {concurrency} connections")
+    print(f"{os.cpu_count()} cores; {seconds:g} s per figure, {concurrency} connections; "
+          f"load clients on CPU {sorted(client_cpus)}")
     flows: dict[str, float] = {}
     try:
         with process(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                      "--save", "", "--appendonly", "no"]):
+                      "--save", "", "--appendonly", "no"], cpus=every_cpu):
             time.sleep(0.3)
             for store_name, store, workers in (
                     ("memory, 1 worker", "memory", 1),
                     ("redis, 1 worker", f"redis://127.0.0.1:{redis_port}/0", 1),
                     ("redis, 2 workers", f"redis://127.0.0.1:{redis_port}/0", 2)):
+                server_cpus = (every_cpu - client_cpus or every_cpu) if workers == 1 \
+                    else every_cpu
                 hello_port = free_port()
                 with process([sys.executable, str(REPO / "bench" / "hello.py"),
                               str(hello_port), str(workers)],
-                             f"http://127.0.0.1:{hello_port}/hello"):
+                             f"http://127.0.0.1:{hello_port}/hello", server_cpus):
                     hello = wrk(f"http://127.0.0.1:{hello_port}/hello", seconds, concurrency)
                 print(f"\n{store_name}")
                 print(row("bare Sanic hello", hello, None))
-                with confidp(work, store, workers) as base:
+                print(f"  (server on CPU {sorted(server_cpus)})")
+                with confidp(work, store, workers, server_cpus) as base:
                     for name, url, headers in (
                             ("discovery", "/acme/.well-known/openid-configuration", None),
                             ("/authorize valid (302 to login)", authorize_path(), None),
