@@ -516,6 +516,40 @@ def test_theme_edit_is_served_without_restart(browser: httpx.Client, idp: Server
     wait_until(lambda: "Continue</button>" in browser.get(login).text, timeout=3)
 
 
+def test_a_session_follows_its_user_through_reloads(tmp_path: Path, tenants_dir: Path,
+                                                    themes_dir: Path) -> None:
+    """The user is found by subject, as the token grants find them: renamed, they stay signed
+    in; disabled or removed, the session ends at once."""
+    port = free_port()
+    doc = example("acme.yaml", port)
+    doc["users"][0]["subject"] = "alice-0001"
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    silent = authorize_url("/acme", seed_params(scope="openid", prompt="none"))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server, \
+            httpx.Client(base_url=server.base, follow_redirects=False) as client:
+        login = location(client.get(authorize_url("/acme", seed_params(scope="openid"))))
+        submit_consent(client, location(submit_login(client, login, "alice", "wonderland")),
+                       "approve")
+        assert "code" in query_of(location(client.get(silent)))
+
+        def reload(change: dict[str, object], expect: str) -> None:
+            user = {**doc["users"][0], **change}
+            write_tenant(tenants_dir, "acme.yaml", {**doc, "users": [user]})
+            wait_until(lambda: expect in server.log(), timeout=3)
+
+        reload({"username": "alice.liddell"}, "users added: alice.liddell")
+        assert "code" in query_of(location(client.get(silent)))
+        reload({"username": "alice.liddell", "disabled": True},
+               "user alice.liddell changed: disabled")
+        assert query_of(location(client.get(silent)))["error"] == "login_required"
+        write_tenant(tenants_dir, "acme.yaml", {**doc, "users": [
+            {**doc["users"][0], "username": "alice.liddell"}]})
+        wait_until(lambda: server.log().count("user alice.liddell changed: disabled") == 2,
+                   timeout=3)
+        # the session ended with the disabling; enabling again does not bring it back
+        assert query_of(location(client.get(silent)))["error"] == "login_required"
+
+
 def test_session_idle_and_absolute_lifetimes(tmp_path: Path, tenants_dir: Path,
                                              themes_dir: Path) -> None:
     port = free_port()

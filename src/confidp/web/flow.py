@@ -15,7 +15,6 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from sanic import HTTPResponse, Request
@@ -181,17 +180,10 @@ def check_csrf(pending: Pending, token: str | None) -> None:
                         "again.")
 
 
-def session_user(tenant: Tenant, record: dict[str, Any]) -> User | None:
-    user = tenant.user(record["username"])
-    if user is None or user.disabled or user.subject != record["subject"]:
-        return None
-    return user
-
-
 async def load_session(request: Request, tenant: Tenant) -> Session | None:
     """The tenant's session of this browser, if valid now: within its idle and absolute
-    lifetimes, and its user still in the tenant file and not disabled. A session of another
-    tenant (its id names the tenant) is the seed's tenant-context mismatch."""
+    lifetimes, and its user (by subject) still in the tenant file and not disabled. A session
+    of another tenant (its id names the tenant) is the seed's tenant-context mismatch."""
     session_id = read_cookie(request, session_cookie(tenant))
     if not session_id or len(session_id) > 150:
         return None
@@ -210,15 +202,17 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
     now = time.time()
     lifetimes = tenant.lifetimes
     age = now - record["created_at"]
+    # the user by subject, as the token grants find them: a new username is the same person
+    user = tenant.active_user(record["subject"])
     if age > lifetimes.session_absolute or now - record["last_seen"] > lifetimes.session_idle \
-            or session_user(tenant, record) is None:
+            or user is None:
         await store.delete(SESSION, key)
         return None
     if now - record["last_seen"] > min(_TOUCH_AFTER, lifetimes.session_idle / 4):
         record["last_seen"] = now
         await store.put(SESSION, key, record,
                         min(lifetimes.session_idle, lifetimes.session_absolute - age))
-    return Session(key, record["subject"], record["username"], record["auth_time"])
+    return Session(key, user.subject, user.username, record["auth_time"])
 
 
 async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[Session, str]:
