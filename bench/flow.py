@@ -299,11 +299,14 @@ def main() -> int:
                 with process([sys.executable, str(REPO / "bench" / "hello.py"),
                               str(hello_port), str(workers)],
                              f"http://127.0.0.1:{hello_port}/hello", server_cpus):
-                    hello = wrk(f"http://127.0.0.1:{hello_port}/hello", seconds, concurrency)
+                    hello_url = f"http://127.0.0.1:{hello_port}/hello"
+                    wrk(hello_url, 2, concurrency)  # warm-up: every worker up and serving
+                    hello = wrk(hello_url, seconds, concurrency)
                 print(f"\n{store_name}")
                 print(row("bare Sanic hello", hello, None))
                 print(f"  (server on CPU {sorted(server_cpus)})")
                 with confidp(work, store, workers, server_cpus) as base:
+                    wrk(base + "/acme/.well-known/openid-configuration", 2, concurrency)
                     for name, url, headers in (
                             ("discovery", "/acme/.well-known/openid-configuration", None),
                             ("/authorize valid (302 to login)", authorize_path(), None),
