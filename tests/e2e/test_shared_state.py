@@ -191,11 +191,20 @@ def test_restart_between_login_and_token_exchange(tmp_path: Path, tenants_dir: P
         with running_server(tenants_dir, themes_dir, tmp_path / "state", port, args):
             code = code_via(client)
             tokens = redeem(client, code_via(client)).json()
+            # a sign-in request begun before the restart, its page opened after it
+            with httpx.Client(base_url=client.base_url, follow_redirects=False) as other:
+                login = location(other.get(authorize_url("/acme", seed_params())))
+                other_cookies = other.cookies
         with running_server(tenants_dir, themes_dir, tmp_path / "state", port, args):
             assert redeem(client, code).status_code == 200
             assert refresh(client, tokens["refresh_token"]).status_code == 200
             response = client.get(authorize_url("/acme", seed_params(prompt="none")))
             assert "code" in query_of(location(response))  # the session survived
+            with httpx.Client(base_url=client.base_url, follow_redirects=False,
+                              cookies=other_cookies) as other:
+                # alice consented before the restart: the login goes straight back with a code
+                after = location(submit_login(other, login, "alice", "wonderland"))
+                assert "code" in query_of(after)
 
 
 def test_two_workers_on_redis(tmp_path: Path, tenants_dir: Path, themes_dir: Path,
