@@ -4,9 +4,10 @@ and codes, and the decision of what comes next (login, consent, or the code).
 A sign-in request is not stored: /authorize seals it (confidp.sealing) into the login page's
 URL, and only its use is recorded, so that it is used once. It is bound to the browser that
 started it by a flow cookie: a login page opened in another browser (or forged by another site)
-is refused. Cookies carry only random ids; the store keys sessions by the id's SHA-256, so a
-copy of the store holds no usable cookie.
+is refused. Cookies carry only random ids (a session's prefixed with its tenant id); the store
+keys sessions by the id's SHA-256, so a copy of the store holds no usable cookie.
 """
+
 from __future__ import annotations
 
 import hmac
