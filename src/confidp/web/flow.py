@@ -41,6 +41,7 @@ from confidp.sealing import Sealer
 from confidp.store.kinds import CODE, CONSENT, PENDING_USED, SESSION
 from confidp.store.tenant import TenantStore
 from confidp.web.pages import redirect
+from confidp.web.responses import COMPACT_JSON
 
 _COOKIE_PART = re.compile(r"[A-Za-z0-9_.-]*")
 _SESSION_ID = re.compile(r"([a-z0-9][a-z0-9_-]{0,62})\.[A-Za-z0-9_-]{43}")  # tenant.random
@@ -121,8 +122,8 @@ def seal_pending(sealer: Sealer, tenant: Tenant, auth_request: AuthorizationRequ
     browser's flow cookie and a CSRF token for its forms."""
     expires_at = created_at + tenant.lifetimes.login
     csrf = secrets.token_urlsafe(32)
-    data = json.dumps([_SEALED_VERSION, tenant.id, created_at, expires_at, digest(binding),
-                       csrf, auth_request.to_fields()], separators=(",", ":"))
+    data = COMPACT_JSON.encode([_SEALED_VERSION, tenant.id, created_at, expires_at,
+                                digest(binding), csrf, auth_request.to_fields()])
     sealed = sealer.seal(data.encode(), _PENDING_PURPOSE)
     if len(sealed) > MAX_SEALED_LENGTH:
         raise InvalidRequest("Malformed request parameters.", "The parameters are too long "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sanic import Request
 
 
@@ -10,6 +12,10 @@ def prefers_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     if not accept:
         return False
+    return _cached(accept) if len(accept) <= 512 else ranks_json_first(accept)
+
+
+def ranks_json_first(accept: str) -> bool:
     best_json = best_html = -1.0
     for item in accept.split(","):
         media, _, params = item.strip().partition(";")
@@ -27,3 +33,7 @@ def prefers_json(request: Request) -> bool:
         elif media in ("text/html", "application/xhtml+xml"):
             best_html = max(best_html, quality)
     return best_json > 0 and best_json > best_html
+
+
+# browsers and client libraries send a handful of distinct Accept headers
+_cached = lru_cache(maxsize=256)(ranks_json_first)

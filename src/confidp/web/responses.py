@@ -26,6 +26,8 @@ SECURITY_HEADERS = {
 _ENCODED_SECURITY = tuple(((name.encode("ascii"), value.encode("ascii")), name)
                           for name, value in SECURITY_HEADERS.items())
 _NOT_IN_HEADERS = str.maketrans("", "", "\r\n\x00")
+# one encoder: json.dumps with any option builds a new JSONEncoder on every call
+COMPACT_JSON = _json.JSONEncoder(separators=(",", ":"))
 
 
 def clean_header_value(value: str) -> str:
@@ -53,8 +55,7 @@ class Response(HTTPResponse):
 
 
 def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_json.dumps(body, separators=(",", ":")), status,
-                    headers, "application/json")
+    return Response(COMPACT_JSON.encode(body), status, headers, "application/json")
 
 
 def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
