@@ -326,6 +326,13 @@ def test_tenant_context_mismatch(browser: httpx.Client, idp: Server) -> None:
         headers={**JSON, "Cookie": f"confidp_session_globex={session}"})
     assert response.status_code == 400
     assert response.json()["error_description"] == "Tenant context mismatch."
+    # a made-up id naming another tenant is no session at all: the login page, not a 400
+    made_up = f"acme.{'A' * 43}"
+    response = browser.get(
+        authorize_url("/globex", seed_params("https://billing.globex.example/oauth/callback",
+                                             client_id="billing", scope="openid")),
+        headers={"Cookie": f"confidp_session_globex={made_up}"})
+    assert location(response).startswith("/globex/login?request=")
     # an acme sign-in request continued at globex
     request_id = query_of(consent)["request"]
     flow = browser.cookies.get("confidp_flow_acme")

@@ -192,10 +192,14 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
     owner = _SESSION_ID.fullmatch(session_id)
     if owner is None:
         return None
-    if owner[1] != tenant.id:  # looked up in its own tenant's namespace, it would not be found
-        raise FlowError(TENANT_MISMATCH, "The session presented belongs to another tenant.")
-    store = store_of(request, tenant)
     key = digest(session_id)
+    if owner[1] != tenant.id:
+        # a session of another tenant, if it is one (a made-up id is no session at all)
+        other = TenantStore(request.app.ctx.store, owner[1])
+        if await other.get(SESSION, key) is not None:
+            raise FlowError(TENANT_MISMATCH, "The session presented belongs to another tenant.")
+        return None
+    store = store_of(request, tenant)
     record = await store.get(SESSION, key)
     if record is None:
         return None
