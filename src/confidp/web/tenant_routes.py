@@ -54,6 +54,8 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
     "/introspect": {"POST": revocation.introspect},
     "/logout": {"GET": logout.logout, "POST": logout.logout},
 })
+ALLOWED = MappingProxyType({path: ", ".join(sorted(methods))
+                            for path, methods in ENDPOINTS.items()})  # for Allow headers
 API_PATHS = frozenset({"/token", "/userinfo", "/revoke", "/introspect", "/jwks"})
 ASSETS_PREFIX = "/assets/"
 RFC8414_PREFIX = "/.well-known/oauth-authorization-server/"
@@ -113,11 +115,11 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
     if methods is None:
         return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
                          f"{sub_path or '/'}.", list_issuers=False)
-    allowed = ", ".join(sorted(methods))
     if request.method == "OPTIONS" and sub_path in cors.CORS_PATHS:
-        return cors.preflight(request, tenant, allowed)
+        return cors.preflight(request, tenant, ALLOWED[sub_path])
     handler = methods.get("GET" if request.method == "HEAD" else request.method)
     if handler is None:
+        allowed = ALLOWED[sub_path]
         return json({"error": "method_not_allowed",
                      "error_description": f"Use {allowed} for {sub_path}."},
                     status=405, headers={"Allow": allowed})
