@@ -77,10 +77,24 @@ async def test_hit_counts_in_a_window(store: MemoryStore, clock: Clock) -> None:
 async def test_expired_entries_are_swept(store: MemoryStore, clock: Clock) -> None:
     for index in range(2000):
         await store.put("pending", str(index), {}, ttl=1)
+        await store.hit("throttle", str(index), window=1)
     clock.now += 2
-    for index in range(1100):
-        await store.put("pending", f"new{index}", {}, ttl=60)
-    assert len(store._values) == 1100
+    await store.put("pending", "new", {}, ttl=60)  # one write removes everything expired
+    assert len(store._values) == 1 and len(store._counters) == 0
+
+
+async def test_rewritten_entries_keep_the_expiry_heap_bounded(store: MemoryStore,
+                                                              clock: Clock) -> None:
+    for step in range(20_000):  # one session touched over and over, a throttle hit often
+        clock.now += 0.01
+        await store.put("session", "s", {"n": step}, ttl=3600)
+        await store.hit("throttle", "u", window=600)
+    assert len(store._expiries) <= 2 * 2 + 1024 + 1
+    assert await store.get("session", "s") == {"n": 19_999}
+    assert (await store.count("throttle", "u"))[0] == 20_000
+    clock.now += 3601
+    await store.put("other", "o", {}, ttl=1)
+    assert set(store._values) == {("other", "o")} and not store._counters
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from confidp.store.base import Record
 
-_SWEEP_EVERY = 1024  # writes between sweeps of expired entries
+_COMPACT_SLACK = 1024  # stale expiry entries allowed beyond twice the live ones
 
 
 class MemoryStore:
-    """Dict-backed, with expiry checked on read and swept periodically so memory stays bounded.
-    All methods run on the event loop without awaiting in between, so each is atomic. Values
-    are kept as JSON text, as Redis keeps them: a caller can never change a stored value by
-    mutating what it put or got, and what cannot be stored in Redis cannot be stored here."""
+    """Dict-backed, with expiry checked on read; expired entries are removed as time passes,
+    taken from a heap of expiry times a few at each write, so memory stays bounded and no
+    write ever walks the whole store. All methods run on the event loop without awaiting in
+    between, so each is atomic. Values are kept as JSON text, as Redis keeps them: a caller
+    can never change a stored value by mutating what it put or got, and what cannot be stored
+    in Redis cannot be stored here."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._values: dict[tuple[str, str], tuple[float, str]] = {}
         self._counters: dict[tuple[str, str], tuple[float, int]] = {}
-        self._writes = 0
+        # (expires, is_counter, kind, key); an entry rewritten or deleted since leaves a stale
+        # item, skipped when it comes up and dropped when the heap is rebuilt
+        self._expiries: list[tuple[float, bool, str, str]] = []
 
     def _live(self, entry_key: tuple[str, str]) -> str | None:
         entry = self._values.get(entry_key)
@@ -32,18 +38,29 @@ class MemoryStore:
             return None
         return entry[1]
 
-    def _wrote(self) -> None:
-        self._writes += 1
-        if self._writes % _SWEEP_EVERY == 0:
-            now = self._clock()
-            for key in [k for k, (expires, _) in self._values.items() if expires <= now]:
-                del self._values[key]
-            for key in [k for k, (expires, _) in self._counters.items() if expires <= now]:
-                del self._counters[key]
+    def _wrote(self, expires: float, is_counter: bool, kind: str, key: str) -> None:
+        """Remember when this entry expires, then remove what has expired by now."""
+        heapq.heappush(self._expiries, (expires, is_counter, kind, key))
+        self._sweep()
+
+    def _sweep(self) -> None:
+        heap = self._expiries
+        now = self._clock()
+        while heap and heap[0][0] <= now:
+            _, counter, kind, key = heapq.heappop(heap)
+            entries: dict[tuple[str, str], Any] = self._counters if counter else self._values
+            entry = entries.get((kind, key))
+            if entry is not None and entry[0] <= now:
+                del entries[(kind, key)]
+        if len(heap) > 2 * (len(self._values) + len(self._counters)) + _COMPACT_SLACK:
+            self._expiries = [(entry[0], False, *k) for k, entry in self._values.items()] + \
+                [(entry[0], True, *k) for k, entry in self._counters.items()]
+            heapq.heapify(self._expiries)
 
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
-        self._values[(kind, key)] = (self._clock() + ttl, json.dumps(value))
-        self._wrote()
+        expires = self._clock() + ttl
+        self._values[(kind, key)] = (expires, json.dumps(value))
+        self._wrote(expires, False, kind, key)
 
     async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
         if self._live((kind, key)) is not None:
@@ -75,7 +92,10 @@ class MemoryStore:
             expires, count = now + window, 0
         count += 1
         self._counters[(kind, key)] = (expires, count)
-        self._wrote()
+        if count == 1:  # a new window: its end is not in the heap yet
+            self._wrote(expires, True, kind, key)
+        else:
+            self._sweep()
         return count, expires - now
 
     async def count(self, kind: str, key: str) -> tuple[int, float]:
@@ -91,3 +111,4 @@ class MemoryStore:
     async def close(self) -> None:
         self._values.clear()
         self._counters.clear()
+        self._expiries.clear()
