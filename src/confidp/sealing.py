@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
-import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+
+from confidp.files import create_once
 
 KEY_FILE = "sealing.key"
 _KEY_BYTES = 32
@@ -46,17 +46,7 @@ def load_or_create_key(state_dir: Path) -> bytes:
     path = state_dir / KEY_FILE
     if not path.exists():
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = state_dir / f".{KEY_FILE}.{secrets.token_hex(8)}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(os.urandom(_KEY_BYTES))
-                file.flush()
-                os.fsync(file.fileno())
-            with contextlib.suppress(FileExistsError):  # another process was first: use its key
-                os.link(temporary, path)
-        finally:
-            temporary.unlink()
+        create_once(path, os.urandom(_KEY_BYTES))  # another process may be first: its key
     key = path.read_bytes()
     if len(key) != _KEY_BYTES:
         raise SealingKeyError(f"{path} is not a {_KEY_BYTES}-byte key; remove it and confidp "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -28,6 +27,8 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
+
+from confidp.files import create_once
 
 ALGORITHMS = ("RS256", "ES256")
 _KEY_FILE_MODE = 0o600
@@ -140,18 +141,7 @@ class KeyStore:
         key = _generate(alg)
         record = {**key.as_dict(private=True), "created_at": time.time()}
         name = f"initial-{alg}.json" if initial else f"{int(time.time())}-{key.kid}.json"
-        temporary = directory / f".{secrets.token_hex(8)}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _KEY_FILE_MODE)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, directory / name)  # fails if another process was first
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+        create_once(directory / name, json.dumps(record).encode(), _KEY_FILE_MODE)
         return str(key.kid)
 
     @staticmethod
