@@ -1,9 +1,10 @@
 """The Store interface. Values are JSON-compatible dicts; every key has a time to live.
 
 Keys are ``(kind, id)``: kinds are fixed names (``session``, ``code``, ...), prefixed with the
-tenant id by the tenant view every flow uses (confidp.store.tenant), and ids are random or
-digests of random values. ``take`` is an atomic read-and-delete, the
-only way a one-time value (an authorization code) may be read.
+tenant id by the tenant view every flow uses (confidp.store.tenant); ids are digests of random
+values, or names within the tenant (a consent's subject and client, a throttled username or
+IP). ``take`` is an atomic read-and-delete, the only way a one-time value (an authorization
+code) may be read.
 """
 
 from __future__ import annotations
