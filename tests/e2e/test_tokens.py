@@ -323,6 +323,8 @@ def test_logout(idp: Server) -> None:
         assert unregistered.status_code == 400
         assert browser.get(authorize_url("/acme", seed_params(prompt="none"))
                            ).headers["location"].startswith(CALLBACK + "?code=")  # still in
+        session = browser.cookies.get("confidp_session_acme")
+        assert session
         response = browser.get("/acme/logout", params={
             "id_token_hint": id_token, "post_logout_redirect_uri": "http://127.0.0.1:9999/",
             "state": "bye"})
@@ -330,8 +332,9 @@ def test_logout(idp: Server) -> None:
         assert response.headers["location"] == "http://127.0.0.1:9999/?state=bye"
         assert "confidp_session_acme=\"\"" in response.headers["set-cookie"] or \
             "Max-Age=0" in response.headers["set-cookie"]
+        # the old session cookie, presented again, no longer works: ended server-side
         after = browser.get(authorize_url("/acme", seed_params(prompt="none")),
-                            headers={"Cookie": ""})
+                            headers={"Cookie": f"confidp_session_acme={session}"})
         assert query_of(after.headers["location"])["error"] == "login_required"
         page = browser.get("/acme/logout")
         assert page.status_code == 200 and "You have been signed out" in page.text

@@ -182,20 +182,27 @@ def check_csrf(pending: Pending, token: str | None) -> None:
                         "again.")
 
 
+def presented_session(request: Request, tenant: Tenant) -> tuple[str, str] | None:
+    """The tenant the session id this browser presents names, and the id's store key; None
+    when there is none, or the value is not shaped like a session id."""
+    value = read_cookie(request, session_cookie(tenant))
+    if not value:
+        return None
+    match = _SESSION_ID.fullmatch(value)
+    return (match[1], digest(value)) if match else None
+
+
 async def load_session(request: Request, tenant: Tenant) -> Session | None:
     """The tenant's session of this browser, if valid now: within its idle and absolute
     lifetimes, and its user (by subject) still in the tenant file and not disabled. A session
     of another tenant (its id names the tenant) is the seed's tenant-context mismatch."""
-    session_id = read_cookie(request, session_cookie(tenant))
-    if not session_id or len(session_id) > 150:
+    presented = presented_session(request, tenant)
+    if presented is None:
         return None
-    owner = _SESSION_ID.fullmatch(session_id)
-    if owner is None:
-        return None
-    key = digest(session_id)
-    if owner[1] != tenant.id:
+    owner, key = presented
+    if owner != tenant.id:
         # a session of another tenant, if it is one (a made-up id is no session at all)
-        other = TenantStore(request.app.ctx.store, owner[1])
+        other = TenantStore(request.app.ctx.store, owner)
         if await other.get(SESSION, key) is not None:
             raise FlowError(TENANT_MISMATCH, "The session presented belongs to another tenant.")
         return None
@@ -225,9 +232,9 @@ async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[S
     """A new session for a fresh login, and the cookie value that carries it; any previous
     session of this browser ends (a new id at every login: no session fixation)."""
     store = store_of(request, tenant)
-    previous = read_cookie(request, session_cookie(tenant))
-    if previous and len(previous) <= 150:
-        await store.delete(SESSION, digest(previous))
+    previous = presented_session(request, tenant)
+    if previous is not None and previous[0] == tenant.id:
+        await store.delete(SESSION, previous[1])
     session_id = f"{tenant.id}.{secrets.token_urlsafe(32)}"  # names its tenant: see load_session
     now = time.time()
     key = digest(session_id)

@@ -13,7 +13,7 @@ from confidp.oauth.errors import TENANT_MISMATCH, InvalidRequest
 from confidp.oauth.params import parse_query, single_values
 from confidp.registry import Snapshot
 from confidp.store.kinds import SESSION
-from confidp.web.flow import clear_cookie, digest, read_cookie, session_cookie, store_of
+from confidp.web.flow import clear_cookie, presented_session, session_cookie, store_of
 from confidp.web.forms import parameter_text
 from confidp.web.pages import page, redirect
 
@@ -60,12 +60,9 @@ async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
         if target not in client.post_logout_redirect_uris:
             raise InvalidRequest("The post_logout_redirect_uri is not registered for this "
                                  "application; it must match exactly.")
-    session_id = read_cookie(request, session_cookie(tenant))
-    if session_id and len(session_id) <= 150:
-        store = store_of(request, tenant)
-        record = await store.get(SESSION, digest(session_id))
-        if record is not None and record["tenant"] == tenant.id:
-            await store.delete(SESSION, digest(session_id))
+    presented = presented_session(request, tenant)
+    if presented is not None and presented[0] == tenant.id:
+        await store_of(request, tenant).delete(SESSION, presented[1])
     if target is not None:
         values = {"state": params["state"]} if "state" in params else {}
         response = redirect(authorization_response_uri(target, values) if values else target)
