@@ -9,12 +9,11 @@ from confidp.store.base import Record, Store
 
 
 class TenantStore:
-    __slots__ = ("_prefix", "_store", "tenant_id")
+    __slots__ = ("_prefix", "_store")
 
     def __init__(self, store: Store, tenant_id: str) -> None:
         self._store = store
         self._prefix = f"{tenant_id}:"
-        self.tenant_id = tenant_id
 
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
         await self._store.put(self._prefix + kind, key, value, ttl)
