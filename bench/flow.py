@@ -159,18 +159,20 @@ async def redeem(client: httpx.AsyncClient, code: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def measure_flows(base: str, seconds: float, concurrency: int) -> dict[str, float]:
+Operation = Callable[[], Awaitable[None]]
+
+
+async def per_browser(base: str, seconds: float, concurrency: int,
+                      operation_for: Callable[[httpx.AsyncClient], Awaitable[Operation]],
+                      ) -> dict[str, float]:
+    """``closed_loop`` over ``concurrency`` signed-in browsers, each repeating the operation
+    ``operation_for`` makes for it; the browsers are closed afterwards."""
     clients: list[httpx.AsyncClient] = []
 
-    async def make(_: int) -> Callable[[], Awaitable[None]]:
+    async def make(_: int) -> Operation:
         client = await signed_in_client(base)
         clients.append(client)
-
-        async def flow() -> None:
-            response = await client.get(authorize_path())
-            code = query_of(response.headers["location"])["code"]
-            await redeem(client, code)
-        return flow
+        return await operation_for(client)
     try:
         return await closed_loop(seconds, concurrency, make)
     finally:
@@ -178,12 +180,18 @@ async def measure_flows(base: str, seconds: float, concurrency: int) -> dict[str
             await client.aclose()
 
 
-async def measure_refresh(base: str, seconds: float, concurrency: int) -> dict[str, float]:
-    clients: list[httpx.AsyncClient] = []
+async def measure_flows(base: str, seconds: float, concurrency: int) -> dict[str, float]:
+    async def flow_of(client: httpx.AsyncClient) -> Operation:
+        async def flow() -> None:
+            response = await client.get(authorize_path())
+            code = query_of(response.headers["location"])["code"]
+            await redeem(client, code)
+        return flow
+    return await per_browser(base, seconds, concurrency, flow_of)
 
-    async def make(_: int) -> Callable[[], Awaitable[None]]:
-        client = await signed_in_client(base)
-        clients.append(client)
+
+async def measure_refresh(base: str, seconds: float, concurrency: int) -> dict[str, float]:
+    async def refresh_of(client: httpx.AsyncClient) -> Operation:
         response = await client.get(authorize_path())
         state = {"token": (await redeem(client, query_of(response.headers["location"])[
             "code"]))["refresh_token"]}
@@ -195,11 +203,7 @@ async def measure_refresh(base: str, seconds: float, concurrency: int) -> dict[s
             assert answer.status_code == 200, answer.text
             state["token"] = answer.json()["refresh_token"]
         return refresh
-    try:
-        return await closed_loop(seconds, concurrency, make)
-    finally:
-        for client in clients:
-            await client.aclose()
+    return await per_browser(base, seconds, concurrency, refresh_of)
 
 
 async def login_storm(base: str, seconds: float) -> dict[str, float]:
