@@ -244,7 +244,9 @@ async def login_storm(base: str, seconds: float) -> dict[str, float]:
 
 
 @contextmanager
-def confidp(work: Path, store: str, workers: int, cpus: set[int] | None) -> Iterator[str]:
+def confidp(work: Path, store: str, workers: int, cpus: set[int] | None,
+            command: tuple[str, ...] = (sys.executable, "-m", "confidp.cli")) -> Iterator[str]:
+    """A confidp server for the example acme tenant; ``command`` runs the CLI."""
     port = free_port()
     tenants = work / f"tenants-{port}"
     tenants.mkdir()
@@ -253,7 +255,7 @@ def confidp(work: Path, store: str, workers: int, cpus: set[int] | None) -> Iter
     doc["login_throttle"] = {"max_failures_per_user": 1000, "max_failures_per_ip": 100000}
     (tenants / "acme.yaml").write_text(yaml.safe_dump(doc))
     base = f"http://127.0.0.1:{port}"
-    with process([sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants),
+    with process([*command, "serve", "--tenants", str(tenants),
                   "--themes", str(REPO / "themes"), "--state-dir", str(work / "state"),
                   "--host", "127.0.0.1", "--port", str(port), "--store", store,
                   "--workers", str(workers), "--log-level", "WARNING"], f"{base}/readyz",
