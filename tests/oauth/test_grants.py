@@ -15,7 +15,7 @@ from confidp.model import Tenant
 from confidp.oauth.errors import InvalidScope, OAuthError
 from confidp.oauth.grants import authorization_code, client_credentials, refresh_token
 from confidp.oauth.tokens import InvalidGrant, TokenService, digest
-from confidp.store import MemoryStore
+from confidp.store import MemoryStore, StoreUnavailable
 from confidp.store.kinds import ACCESS, CODE
 from tests.oauth.test_claims_and_client_auth import ACME, GLOBEX
 
@@ -171,3 +171,66 @@ async def test_concurrent_refresh_one_wins_and_the_family_is_revoked(
     with pytest.raises(InvalidGrant, match=r"revoked|invalid or expired"):
         await refresh_token.run(service, ACME, PORTAL,
                                 {"refresh_token": winners[0]["refresh_token"]})
+
+
+class LosingStore(MemoryStore):
+    """The memory store, except that its ``fail_at``-th call (counting every call) raises
+    StoreUnavailable before doing anything, as a Redis connection lost at that moment does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_at: int | None = None
+
+    def tick(self) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise StoreUnavailable("connection lost")
+
+
+def _losing(name: str) -> None:
+    original = getattr(MemoryStore, name)
+
+    async def method(self: LosingStore, *args: Any) -> Any:
+        self.tick()
+        return await original(self, *args)
+    setattr(LosingStore, name, method)
+
+
+for _name in ("put", "claim", "consume", "put_many", "get", "delete"):
+    _losing(_name)
+
+
+@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
+async def test_a_store_lost_at_any_step_leaves_the_grant_usable(tmp_path: Path,
+                                                                grant: str) -> None:
+    """The store lost at any one of a grant's calls: the request fails, and the client's
+    retry gets tokens instead of being taken for a replay (which would revoke them); the code
+    or refresh token is still used only once."""
+    store = LosingStore()
+    service = TokenService(store, KeyStore(tmp_path))
+    run = authorization_code.run if grant == "authorization_code" else refresh_token.run
+
+    async def form() -> dict[str, str]:
+        code = await new_code(service)
+        if grant == "authorization_code":
+            return redeem(code)
+        issued = await authorization_code.run(service, ACME, PORTAL, redeem(code))
+        return {"refresh_token": issued["refresh_token"]}
+
+    sent = await form()
+    before = store.calls
+    await run(service, ACME, PORTAL, sent)
+    steps = store.calls - before
+    assert steps >= 2
+    for step in range(1, steps + 1):
+        sent = await form()
+        store.fail_at = store.calls + step
+        with pytest.raises(StoreUnavailable):
+            await run(service, ACME, PORTAL, sent)
+        store.fail_at = None
+        retried = await run(service, ACME, PORTAL, sent)
+        _, claims = (await service.ring(ACME)).verify(retried["access_token"])
+        assert await service.store(ACME).get(ACCESS, claims["jti"]) is not None, step
+        with pytest.raises(InvalidGrant, match="already used"):
+            await run(service, ACME, PORTAL, sent)

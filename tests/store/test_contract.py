@@ -49,11 +49,18 @@ async def test_values_are_copies(store: MemoryStore) -> None:
     assert await store.get("consent", "k") == {"scopes": ["openid"]}
 
 
-async def test_take_is_one_time(store: MemoryStore) -> None:
+async def test_a_value_that_cannot_be_stored_stores_nothing(store: MemoryStore) -> None:
     await store.put("code", "c", {"v": 1}, ttl=60)
-    results = await asyncio.gather(*(store.take("code", "c") for _ in range(10)))
-    assert [r for r in results if r is not None] == [{"v": 1}]
-    assert await store.get("code", "c") is None
+    unstorable = ("access", "j2", {"v": object()}, 60)
+    with pytest.raises(TypeError):
+        await store.consume("code", "c", [("access", "j1", {}, 60), unstorable])
+    with pytest.raises(TypeError):
+        await store.claim("code_used", "c", {}, 60, [("access", "j1", {}, 60), unstorable])
+    with pytest.raises(TypeError):
+        await store.put_many([("access", "j1", {}, 60), unstorable])
+    assert await store.get("code", "c") == {"v": 1}
+    assert await store.get("code_used", "c") is None
+    assert await store.get("access", "j1") is None
 
 
 async def test_delete(store: MemoryStore) -> None:
@@ -108,12 +115,13 @@ async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     await store.close()
 
 
-async def test_contract_put_get_take_delete(any_store: Store) -> None:
+async def test_contract_put_get_consume_delete(any_store: Store) -> None:
     await any_store.put("session", "a", {"x": [1, "two"], "y": None}, ttl=30)
     assert await any_store.get("session", "a") == {"x": [1, "two"], "y": None}
     assert await any_store.get("code", "a") is None
-    assert await any_store.take("session", "a") == {"x": [1, "two"], "y": None}
-    assert await any_store.take("session", "a") is None
+    assert await any_store.consume("session", "a")
+    assert not await any_store.consume("session", "a")
+    assert await any_store.get("session", "a") is None
     await any_store.put("session", "b", {}, ttl=30)
     await any_store.delete("session", "b")
     assert await any_store.get("session", "b") is None
@@ -127,12 +135,53 @@ async def test_contract_expiry(any_store: Store) -> None:
     assert await any_store.get("pending", "p") is None
 
 
-async def test_contract_take_races(any_store: Store) -> None:
+async def test_contract_consume_races(any_store: Store) -> None:
+    """Of requests racing to use one code, one wins, and only what it issues is written."""
     for round_ in range(20):
-        await any_store.put("code", f"c{round_}", {"round": round_}, ttl=30)
-        results = await asyncio.gather(*(any_store.take("code", f"c{round_}")
-                                         for _ in range(8)))
-        assert [r for r in results if r is not None] == [{"round": round_}]
+        code = f"c{round_}"
+        await any_store.put("code", code, {"round": round_}, ttl=30)
+        won = await asyncio.gather(*(any_store.consume("code", code, [
+            ("code_used", code, {"by": racer}, 30), ("access", f"{code}-{racer}", {}, 30)])
+            for racer in range(8)))
+        assert won.count(True) == 1
+        winner = won.index(True)
+        assert await any_store.get("code", code) is None
+        assert await any_store.get("code_used", code) == {"by": winner}
+        written = [await any_store.get("access", f"{code}-{racer}") for racer in range(8)]
+        assert [racer for racer, value in enumerate(written) if value is not None] == [winner]
+
+
+async def test_contract_claim_races(any_store: Store) -> None:
+    for round_ in range(20):
+        marker = f"p{round_}"
+        won = await asyncio.gather(*(any_store.claim(
+            "pending_used", marker, {"by": racer}, 30, [("code", f"{marker}-{racer}", {}, 30)])
+            for racer in range(8)))
+        assert won.count(True) == 1
+        winner = won.index(True)
+        assert await any_store.get("pending_used", marker) == {"by": winner}
+        written = [await any_store.get("code", f"{marker}-{racer}") for racer in range(8)]
+        assert [racer for racer, value in enumerate(written) if value is not None] == [winner]
+
+
+async def test_contract_claim_and_consume_write_with_their_lifetimes(any_store: Store) -> None:
+    assert await any_store.claim("pending_used", "p", {"m": 1}, 0.2,
+                                 [("code", "short", {"s": 1}, 0.2), ("code", "long", {}, 30)])
+    assert not await any_store.claim("pending_used", "p", {"m": 2}, 30,
+                                     [("code", "other", {}, 30)])
+    assert await any_store.get("code", "other") is None
+    await any_store.put("refresh", "r", {}, 30)
+    assert await any_store.consume("refresh", "r", [("refresh", "r", {"new": True}, 30),
+                                                    ("family", "f", {"g": 1}, 0.2)])
+    assert await any_store.get("refresh", "r") == {"new": True}  # writes follow the delete
+    assert not await any_store.consume("absent", "x", [("code", "never", {}, 30)])
+    assert await any_store.get("code", "never") is None
+    assert await any_store.get("code", "short") == {"s": 1}
+    await asyncio.sleep(0.35)
+    assert await any_store.get("pending_used", "p") is None
+    assert await any_store.get("code", "short") is None
+    assert await any_store.get("family", "f") is None
+    assert await any_store.get("code", "long") == {}
 
 
 async def test_contract_counters(any_store: Store) -> None:
@@ -159,6 +208,10 @@ async def test_redis_unreachable_is_store_unavailable() -> None:
         await store.get("session", "x")
     with pytest.raises(StoreUnavailable):
         await store.put("session", "x", {}, 10)
+    with pytest.raises(StoreUnavailable):
+        await store.consume("code", "x", [("code_used", "x", {}, 10)])
+    with pytest.raises(StoreUnavailable):
+        await store.claim("pending_used", "x", {}, 10)
     await store.close()
 
 

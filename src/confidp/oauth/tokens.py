@@ -22,6 +22,7 @@ from confidp.oauth.claims import access_token_claims, id_token_claims
 from confidp.oauth.errors import OAuthError
 from confidp.oauth.scopes import OFFLINE_ACCESS, OPENID
 from confidp.store import Store
+from confidp.store.base import Write
 from confidp.store.kinds import ACCESS, FAMILY, FAMILY_REVOKED, REFRESH
 from confidp.store.tenant import TenantStore
 
@@ -76,6 +77,14 @@ class Grant:
     refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
 
 
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A token response and the store records that must be written for it to be valid."""
+
+    response: dict[str, Any]
+    writes: list[Write]
+
+
 class TokenService:
     def __init__(self, store: Store, keys: KeyStore) -> None:
         self._store = store
@@ -92,8 +101,15 @@ class TokenService:
                                                                       tenant.id)
 
     async def issue(self, tenant: Tenant, grant: Grant) -> dict[str, Any]:
-        """The token response. Everything it records (the access token, the refresh family
-        and token) is written in one all-or-nothing step."""
+        """The token response, its records written in one all-or-nothing step."""
+        issued = await self.prepare(tenant, grant)
+        await self.store(tenant).put_many(issued.writes)
+        return issued.response
+
+    async def prepare(self, tenant: Tenant, grant: Grant) -> Issued:
+        """The token response and the records it needs (the access token, the refresh family
+        and token), not yet written: a grant that uses up a code or a refresh token writes them
+        in the same atomic step (``TenantStore.consume``)."""
         ring = await self.ring(tenant)
         now = int(time.time())
         client = grant.client
@@ -111,7 +127,7 @@ class TokenService:
                 tenant, grant.user, client_id=client.client_id, scopes=grant.scopes, now=now,
                 auth_time=auth_time or now, nonce=grant.nonce, access_token=access_token),
                 client.id_token_signed_response_alg)
-        writes: list[tuple[str, str, dict[str, Any], float]] = []
+        writes: list[Write] = []
         family = grant.family
         if grant.user is not None and family is None:
             family = new_family()
@@ -123,12 +139,10 @@ class TokenService:
                                                             refresh_scopes, jti, writes)
         writes.append((ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
                                      "family": family}, tenant.lifetimes.access_token))
-        await self.store(tenant).put_many(writes)
-        return response
+        return Issued(response, writes)
 
     def _refresh_token(self, tenant: Tenant, grant: Grant, family: str,
-                             scopes: tuple[str, ...], jti: str,
-                             writes: list[tuple[str, str, dict[str, Any], float]]) -> str:
+                       scopes: tuple[str, ...], jti: str, writes: list[Write]) -> str:
         """A new refresh token of ``family``; its records are appended to ``writes``."""
         assert grant.user is not None
         now = time.time()

@@ -3,15 +3,19 @@
 Keys are ``(kind, id)``: kinds are fixed names (``session``, ``code``, ...), prefixed with the
 tenant id by the tenant view every flow uses (confidp.store.tenant); ids are digests of random
 values, or names within the tenant (a consent's subject and client, a throttled username or
-IP). ``take`` is an atomic read-and-delete, the only way a one-time value (an authorization
-code) may be read.
+IP). A one-time value (an authorization code, a refresh token, a sign-in request) is used
+with ``consume`` or ``claim``: one atomic step that decides which of concurrent requests wins
+and writes everything the winner issues, so that a store lost halfway leaves either nothing
+done or everything done, never a value used up with nothing issued for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 Record = dict[str, Any]
+Write = tuple[str, str, Record, float]  # kind, key, value, seconds to live
 
 
 class StoreUnavailable(Exception):
@@ -22,17 +26,20 @@ class Store(Protocol):
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
         """Create or replace, expiring after ``ttl`` seconds."""
 
-    async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
-        """Create only if absent, atomically: of two concurrent calls, one returns True."""
+    async def claim(self, kind: str, key: str, value: Record, ttl: float,
+                    writes: Sequence[Write] = ()) -> bool:
+        """Create (kind, key) only if absent and, only then, ``writes``: all in one atomic
+        step. Of concurrent calls exactly one returns True, and only its writes happen."""
 
-    async def put_many(self, items: list[tuple[str, str, Record, float]]) -> None:
-        """Several puts (kind, key, value, ttl) that happen all together or not at all."""
+    async def consume(self, kind: str, key: str, writes: Sequence[Write] = ()) -> bool:
+        """Delete (kind, key) only if present and, only then, ``writes``: all in one atomic
+        step. Of concurrent calls exactly one returns True, and only its writes happen."""
+
+    async def put_many(self, items: Sequence[Write]) -> None:
+        """Several puts that happen all together or not at all."""
 
     async def get(self, kind: str, key: str) -> Record | None:
         """The value, or None when absent or expired."""
-
-    async def take(self, kind: str, key: str) -> Record | None:
-        """Atomically read and delete: of two concurrent calls, one gets the value."""
 
     async def delete(self, kind: str, key: str) -> None: ...
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import heapq
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from confidp.store.base import Record
+from confidp.store.base import Record, Write
 
 _COMPACT_SLACK = 1024  # stale expiry entries allowed beyond twice the live ones
 
@@ -57,29 +57,38 @@ class MemoryStore:
                 [(entry[0], True, *k) for k, entry in self._counters.items()]
             heapq.heapify(self._expiries)
 
-    async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
-        expires = self._clock() + ttl
-        self._values[(kind, key)] = (expires, json.dumps(value))
-        self._wrote(expires, False, kind, key)
+    def _put_all(self, items: Sequence[Write], consumed: tuple[str, str] | None = None) -> None:
+        """Every value encoded before anything changes, so that one that cannot be stored
+        stores nothing (and ``consumed``, deleted first, stays)."""
+        now = self._clock()
+        encoded = [(kind, key, now + ttl, json.dumps(value)) for kind, key, value, ttl in items]
+        if consumed is not None:
+            del self._values[consumed]
+        for kind, key, expires, text in encoded:
+            self._values[(kind, key)] = (expires, text)
+            self._wrote(expires, False, kind, key)
 
-    async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
+    async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
+        self._put_all([(kind, key, value, ttl)])
+
+    async def claim(self, kind: str, key: str, value: Record, ttl: float,
+                    writes: Sequence[Write] = ()) -> bool:
         if self._live((kind, key)) is not None:
             return False
-        await self.put(kind, key, value, ttl)
+        self._put_all([(kind, key, value, ttl), *writes])
         return True
 
-    async def put_many(self, items: list[tuple[str, str, Record, float]]) -> None:
-        for kind, key, value, ttl in items:
-            await self.put(kind, key, value, ttl)
+    async def consume(self, kind: str, key: str, writes: Sequence[Write] = ()) -> bool:
+        if self._live((kind, key)) is None:
+            return False
+        self._put_all(writes, consumed=(kind, key))
+        return True
+
+    async def put_many(self, items: Sequence[Write]) -> None:
+        self._put_all(items)
 
     async def get(self, kind: str, key: str) -> Record | None:
         value = self._live((kind, key))
-        return json.loads(value) if value is not None else None
-
-    async def take(self, kind: str, key: str) -> Record | None:
-        value = self._live((kind, key))
-        if value is not None:
-            del self._values[(kind, key)]
         return json.loads(value) if value is not None else None
 
     async def delete(self, kind: str, key: str) -> None:

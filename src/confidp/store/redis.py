@@ -2,9 +2,11 @@
 
 Keys are ``<prefix><kind>:<key>`` with native expiry; values are JSON. The flows reach the
 store through a tenant's view (confidp.store.tenant), whose kinds are ``<tenant>:<kind>``, so
-a key is ``confidp:<tenant>:<kind>:<id>``. A one-time read is GETDEL, atomic in Redis, so of
-two requests racing for one code exactly one gets it. Counters and multi-record writes run in
-MULTI/EXEC transactions, so nothing is half-written. Every Redis
+a key is ``confidp:<tenant>:<kind>:<id>``. ``claim`` and ``consume`` are one Lua script, which
+Redis runs atomically: the key that decides (created with SET NX, or deleted with DEL) and
+everything the winner writes, or nothing; so of two requests racing for one code exactly one
+gets it, and a connection lost halfway leaves no code used up with no tokens issued. Counters
+and multi-record writes run in MULTI/EXEC transactions. Every Redis
 failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by itself
 when Redis is back.
 """
@@ -13,21 +15,41 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from confidp.store import redacted
-from confidp.store.base import Record, StoreUnavailable
+from confidp.store.base import Record, StoreUnavailable, Write
 
 T = TypeVar("T")
 DEFAULT_PREFIX = "confidp:"
 
 
+# KEYS[1] decides: ARGV[1] "claim" creates it (value ARGV[2], ARGV[3] ms) only if absent,
+# "consume" deletes it only if present. Only then is every further KEYS[i] set to ARGV[2i]
+# for ARGV[2i+1] ms. Returns 1 when it decided for this call, else 0 and nothing changed.
+_DECIDE_AND_WRITE = """
+if ARGV[1] == "claim" then
+  if not redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3], "NX") then return 0 end
+elseif redis.call("DEL", KEYS[1]) == 0 then
+  return 0
+end
+for i = 2, #KEYS do
+  redis.call("SET", KEYS[i], ARGV[2 * i], "PX", ARGV[2 * i + 1])
+end
+return 1
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
+
+
+def _encode(value: Record) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 class RedisStore:
@@ -37,6 +59,7 @@ class RedisStore:
         self._redis = aioredis.Redis.from_url(
             url, socket_connect_timeout=1.0, socket_timeout=2.0, decode_responses=False,
             health_check_interval=10)
+        self._decide_and_write = self._redis.register_script(_DECIDE_AND_WRITE)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}{kind}:{key}"
@@ -48,21 +71,33 @@ class RedisStore:
             raise StoreUnavailable(f"Redis at {redacted(self.url)}: {exc}") from None
 
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
-        data = json.dumps(value, separators=(",", ":"))
+        data = _encode(value)
         await self._call(lambda: self._redis.set(self._key(kind, key), data, px=_ms(ttl)))
 
-    async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
-        data = json.dumps(value, separators=(",", ":"))
-        created = await self._call(lambda: self._redis.set(self._key(kind, key), data,
-                                                           px=_ms(ttl), nx=True))
-        return bool(created)
+    async def _decide(self, mode: str, kind: str, key: str, value: str, ms: int | str,
+                      writes: Sequence[Write]) -> bool:
+        keys = [self._key(kind, key)]
+        args: list[str | int] = [mode, value, ms]
+        for write_kind, write_key, write_value, ttl in writes:
+            keys.append(self._key(write_kind, write_key))
+            args += [_encode(write_value), _ms(ttl)]
+        return bool(await self._call(lambda: self._decide_and_write(keys, args)))
 
-    async def put_many(self, items: list[tuple[str, str, Record, float]]) -> None:
+    async def claim(self, kind: str, key: str, value: Record, ttl: float,
+                    writes: Sequence[Write] = ()) -> bool:
+        return await self._decide("claim", kind, key, _encode(value), _ms(ttl), writes)
+
+    async def consume(self, kind: str, key: str, writes: Sequence[Write] = ()) -> bool:
+        return await self._decide("consume", kind, key, "", "", writes)
+
+    async def put_many(self, items: Sequence[Write]) -> None:
+        encoded = [(self._key(kind, key), _encode(value), _ms(ttl))
+                   for kind, key, value, ttl in items]
+
         async def run() -> None:
             async with self._redis.pipeline(transaction=True) as pipe:
-                for kind, key, value, ttl in items:
-                    pipe.set(self._key(kind, key), json.dumps(value, separators=(",", ":")),
-                             px=_ms(ttl))
+                for name, data, ms in encoded:
+                    pipe.set(name, data, px=ms)
                 await pipe.execute()
         await self._call(run)
 
@@ -75,9 +110,6 @@ class RedisStore:
 
     async def get(self, kind: str, key: str) -> Record | None:
         return self._decode(await self._call(lambda: self._redis.get(self._key(kind, key))))
-
-    async def take(self, kind: str, key: str) -> Record | None:
-        return self._decode(await self._call(lambda: self._redis.getdel(self._key(kind, key))))
 
     async def delete(self, kind: str, key: str) -> None:
         await self._call(lambda: self._redis.delete(self._key(kind, key)))

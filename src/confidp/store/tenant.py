@@ -5,7 +5,9 @@ another's records. Records still name their tenant, and the flows check it."""
 
 from __future__ import annotations
 
-from confidp.store.base import Record, Store
+from collections.abc import Sequence
+
+from confidp.store.base import Record, Store, Write
 
 
 class TenantStore:
@@ -18,18 +20,22 @@ class TenantStore:
     async def put(self, kind: str, key: str, value: Record, ttl: float) -> None:
         await self._store.put(self._prefix + kind, key, value, ttl)
 
-    async def add(self, kind: str, key: str, value: Record, ttl: float) -> bool:
-        return await self._store.add(self._prefix + kind, key, value, ttl)
+    def _writes(self, writes: Sequence[Write]) -> list[Write]:
+        return [(self._prefix + kind, key, value, ttl) for kind, key, value, ttl in writes]
 
-    async def put_many(self, items: list[tuple[str, str, Record, float]]) -> None:
-        await self._store.put_many([(self._prefix + kind, key, value, ttl)
-                                    for kind, key, value, ttl in items])
+    async def claim(self, kind: str, key: str, value: Record, ttl: float,
+                    writes: Sequence[Write] = ()) -> bool:
+        return await self._store.claim(self._prefix + kind, key, value, ttl,
+                                       self._writes(writes))
+
+    async def consume(self, kind: str, key: str, writes: Sequence[Write] = ()) -> bool:
+        return await self._store.consume(self._prefix + kind, key, self._writes(writes))
+
+    async def put_many(self, items: Sequence[Write]) -> None:
+        await self._store.put_many(self._writes(items))
 
     async def get(self, kind: str, key: str) -> Record | None:
         return await self._store.get(self._prefix + kind, key)
-
-    async def take(self, kind: str, key: str) -> Record | None:
-        return await self._store.take(self._prefix + kind, key)
 
     async def delete(self, kind: str, key: str) -> None:
         await self._store.delete(self._prefix + kind, key)

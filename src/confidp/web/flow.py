@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -38,6 +39,7 @@ from confidp.oauth.errors import (
 )
 from confidp.oauth.tokens import digest
 from confidp.sealing import Sealer
+from confidp.store.base import Write
 from confidp.store.kinds import CODE, CONSENT, PENDING_USED, SESSION
 from confidp.store.tenant import TenantStore
 from confidp.web.pages import redirect
@@ -168,12 +170,15 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
     return Pending(pending_id, auth_request, created_at, expires_at, csrf)
 
 
-async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending) -> bool:
-    """Marks a sign-in request used, atomically: True for the one caller that did."""
-    if pending.id is None:
+async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending,
+                      writes: Sequence[Write] = ()) -> bool:
+    """Marks a sign-in request used and makes ``writes``, in one atomic step: True for the one
+    caller that did."""
+    if pending.id is None:  # never sealed, so never seen before: nothing to mark
+        await store.put_many(writes)
         return True
-    return await store.add(PENDING_USED, digest(pending.id), {"tenant": tenant.id},
-                           max(1.0, pending.expires_at - time.time()))
+    return await store.claim(PENDING_USED, digest(pending.id), {"tenant": tenant.id},
+                             max(1.0, pending.expires_at - time.time()), writes)
 
 
 def check_csrf(pending: Pending, token: str | None) -> None:
@@ -316,14 +321,11 @@ async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
 async def issue_code(request: Request, tenant: Tenant, application: Application,
                      pending: Pending, session: Session, status: int) -> HTTPResponse:
     """RFC 6749 §4.1.2: a 256-bit, single-use, short-lived code bound to everything the token
-    endpoint must check. The sign-in request is consumed atomically, so a double submit cannot
-    issue two codes."""
-    store = store_of(request, tenant)
-    if not await use_pending(store, tenant, pending):
-        raise _EXPIRED
+    endpoint must check. The sign-in request is used up in the step that stores the code, so a
+    double submit cannot issue two codes, and a store lost before that step uses up nothing."""
     code = secrets.token_urlsafe(32)
     auth_request = pending.request
-    await store.put(CODE, digest(code), {
+    record = {
         "tenant": tenant.id, "client_id": application.client_id,
         "redirect_uri": auth_request.redirect_uri,
         "code_challenge": auth_request.code_challenge,
@@ -331,6 +333,9 @@ async def issue_code(request: Request, tenant: Tenant, application: Application,
         "scopes": list(auth_request.scopes), "nonce": auth_request.nonce,
         "subject": session.subject, "username": session.username,
         "auth_time": session.auth_time, "session": session.id_digest,
-        "issued_at": time.time()}, tenant.lifetimes.authorization_code)
+        "issued_at": time.time()}
+    if not await use_pending(store_of(request, tenant), tenant, pending, [
+            (CODE, digest(code), record, tenant.lifetimes.authorization_code)]):
+        raise _EXPIRED
     return redirect(authorization_response_uri(auth_request.redirect_uri, {
         "code": code, "state": auth_request.state, "iss": tenant.issuer}), status)

@@ -1,6 +1,10 @@
 """RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5, §4.6): the code exists, is unexpired and unused,
 was issued to this client in this tenant with this redirect URI, and the verifier matches.
-A replayed code fails and revokes the tokens it issued (RFC 6749 §4.1.2, RFC 9700 §4.2.1)."""
+A replayed code fails and revokes the tokens it issued (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+
+The code is used up in the same atomic step that records its tokens (``consume``): of two
+requests racing with one code exactly one gets tokens, and a store lost before that step leaves the
+code unused, so the client's retry works instead of being taken for a replay."""
 
 from __future__ import annotations
 
@@ -29,28 +33,40 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         raise InvalidRequest("Send code and redirect_uri.")
     key = digest(code)
     store = service.store(tenant)
-    record = await store.take(CODE, key)
+    record = await store.get(CODE, key)
     if record is None:
-        used = await store.get(CODE_USED, key)
-        if used is not None and used["tenant"] == tenant.id:
-            await service.revoke_family(used["family"], tenant)
-            raise InvalidGrant("The authorization code was already used; the tokens issued "
-                               "with it are revoked.")
-        raise InvalidGrant("The authorization code is invalid or expired.")
-    if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
-        raise InvalidGrant("The authorization code was not issued to this client.")
-    if record["redirect_uri"] != redirect_uri:
-        raise InvalidGrant("redirect_uri differs from the one of the authorization request.")
-    verifier = form.get("code_verifier")
-    if not verifier or not pkce.verify(verifier, record["code_challenge"]):
-        raise InvalidGrant("code_verifier does not match the code_challenge.")
-    user, scopes = still_valid(tenant, client, record)
-    # The checks above do not await: the marker follows the take at once, before anything is
-    # issued, so a replay racing this request finds it and revokes what this one issues.
+        raise await _used_or_unknown(service, tenant, key)
+    try:
+        if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
+            raise InvalidGrant("The authorization code was not issued to this client.")
+        if record["redirect_uri"] != redirect_uri:
+            raise InvalidGrant("redirect_uri differs from the one of the authorization "
+                               "request.")
+        verifier = form.get("code_verifier")
+        if not verifier or not pkce.verify(verifier, record["code_challenge"]):
+            raise InvalidGrant("code_verifier does not match the code_challenge.")
+        user, scopes = still_valid(tenant, client, record)
+    except InvalidGrant:
+        await store.delete(CODE, key)  # a failed attempt uses the code up
+        raise
     family = new_family()
-    await store.put(CODE_USED, key, {"tenant": tenant.id, "family": family},
-                            max(tenant.lifetimes.access_token,
-                                tenant.lifetimes.refresh_token_absolute))
-    return await service.issue(tenant, Grant(
+    issued = await service.prepare(tenant, Grant(
         client=client, scopes=scopes, user=user, auth_time=record["auth_time"],
         nonce=record.get("nonce"), family=family))
+    used = (CODE_USED, key, {"tenant": tenant.id, "family": family},
+            max(tenant.lifetimes.access_token, tenant.lifetimes.refresh_token_absolute))
+    if not await store.consume(CODE, key, [used, *issued.writes]):
+        # another request used it since it was read: this one is the replay
+        raise await _used_or_unknown(service, tenant, key)
+    return issued.response
+
+
+async def _used_or_unknown(service: TokenService, tenant: Tenant, key: str) -> InvalidGrant:
+    """The error for a code that is not there; a code already redeemed also revokes what it
+    issued."""
+    used = await service.store(tenant).get(CODE_USED, key)
+    if used is not None and used["tenant"] == tenant.id:
+        await service.revoke_family(used["family"], tenant)
+        return InvalidGrant("The authorization code was already used; the tokens issued with "
+                            "it are revoked.")
+    return InvalidGrant("The authorization code is invalid or expired.")

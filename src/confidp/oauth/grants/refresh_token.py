@@ -49,14 +49,16 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
             raise InvalidScope("The scope may only narrow on refresh.",
                                f"Not granted: {', '.join(wider)}.")
         scopes = requested
-    # The used marker is the one arbiter: of concurrent uses exactly one creates it, and the
-    # others are reuse (RFC 9700 §4.14.2), which revokes the family.
-    remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
-    if not await store.add(REFRESH_USED, key, {"tenant": tenant.id,
-                                               "family": record["family"]}, max(remaining, 1)):
-        await service.revoke_family(record["family"], tenant)
-        raise REUSED
-    await store.delete(REFRESH, key)
-    return await service.issue(tenant, Grant(
+    issued = await service.prepare(tenant, Grant(
         client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
         family=record["family"], family_record=family, refresh_scopes=granted))
+    # Using the token up is the one arbiter, in the same atomic step as recording what it
+    # issues: of concurrent uses exactly one succeeds, and the others are reuse (RFC 9700
+    # §4.14.2), which revokes the family; a store lost before this step leaves the token unused.
+    remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
+    used = (REFRESH_USED, key, {"tenant": tenant.id, "family": record["family"]},
+            max(remaining, 1))
+    if not await store.consume(REFRESH, key, [used, *issued.writes]):
+        await service.revoke_family(record["family"], tenant)
+        raise REUSED
+    return issued.response
