@@ -4,6 +4,7 @@ reuse detection, narrowing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,19 @@ async def test_refresh_scope_narrows_never_widens(service: TokenService) -> None
     with pytest.raises(InvalidScope):
         await refresh_token.run(service, ACME, PORTAL, {
             "refresh_token": narrower["refresh_token"], "scope": "openid profile"})
+
+
+async def test_refresh_stops_at_the_absolute_lifetime_current_tenant_sets(
+        service: TokenService) -> None:
+    first = await authorization_code.run(service, ACME, PORTAL, redeem(await new_code(service)))
+    second = await refresh_token.run(service, ACME, PORTAL,
+                                     {"refresh_token": first["refresh_token"]})
+    await asyncio.sleep(0.01)
+    shortened = dataclasses.replace(ACME, lifetimes=dataclasses.replace(
+        ACME.lifetimes, refresh_token_absolute=0))  # as a reload would make it
+    with pytest.raises(InvalidGrant, match="revoked or has expired"):
+        await refresh_token.run(service, shortened, PORTAL,
+                                {"refresh_token": second["refresh_token"]})
 
 
 async def test_refresh_needs_offline_access(service: TokenService) -> None:

@@ -177,6 +177,17 @@ class TokenService:
         for jti in record.get("jtis", []):
             await store.delete(ACCESS, jti)
 
+    async def live_family(self, tenant: Tenant, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The grant family of a stored refresh token's ``record`` while it lives: None once
+        it is revoked, gone, or older than the tenant's current absolute refresh lifetime (a
+        reload that shortens it applies at once)."""
+        family = await self.store(tenant).get(FAMILY, record["family"])
+        if family is None or await self.family_revoked(tenant, record["family"]):
+            return None
+        if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
+            return None
+        return family
+
     async def family_revoked(self, tenant: Tenant, family: str | None) -> bool:
         return family is not None and \
             await self.store(tenant).get(FAMILY_REVOKED, family) is not None

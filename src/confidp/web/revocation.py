@@ -11,7 +11,7 @@ from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, OAuthError, UnauthorizedClient
 from confidp.oauth.tokens import digest
 from confidp.registry import Snapshot
-from confidp.store.kinds import ACCESS, FAMILY, REFRESH
+from confidp.store.kinds import ACCESS, REFRESH
 from confidp.web.bearer import access_token_claims
 from confidp.web.pages import NO_STORE
 from confidp.web.responses import json
@@ -20,14 +20,12 @@ from confidp.web.token import authenticate, oauth_error, read_form
 
 async def _refresh_record(request: Request, tenant: Tenant,
                           token: str) -> dict[str, Any] | None:
-    store = request.app.ctx.tokens.store(tenant)
-    record = await store.get(REFRESH, digest(token))
+    """The record of a live refresh token of this tenant (as the refresh grant sees it)."""
+    service = request.app.ctx.tokens
+    record = await service.store(tenant).get(REFRESH, digest(token))
     if record is None or record["tenant"] != tenant.id:
         return None
-    family = await store.get(FAMILY, record["family"])
-    if family is None or await request.app.ctx.tokens.family_revoked(tenant, record["family"]):
-        return None
-    return record
+    return record if await service.live_family(tenant, record) is not None else None
 
 
 async def revoke(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:

@@ -10,7 +10,7 @@ from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, InvalidScope
 from confidp.oauth.scopes import OFFLINE_ACCESS
 from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, still_valid
-from confidp.store.kinds import FAMILY, REFRESH, REFRESH_USED
+from confidp.store.kinds import REFRESH, REFRESH_USED
 
 GRANT_TYPE = "refresh_token"
 REUSED = InvalidGrant("The refresh token was already used; every token issued with it is "
@@ -35,11 +35,9 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         raise InvalidGrant("The refresh token was not issued to this client.")
     if "refresh_token" not in client.grant_types or OFFLINE_ACCESS not in client.scopes:
         raise InvalidGrant("This client may no longer use refresh tokens.")
-    family = await store.get(FAMILY, record["family"])
-    if family is None or await service.family_revoked(tenant, record["family"]):
-        raise InvalidGrant("The refresh token was revoked.")
-    if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
-        raise InvalidGrant("The refresh token is expired.")
+    family = await service.live_family(tenant, record)
+    if family is None:
+        raise InvalidGrant("The refresh token was revoked or has expired.")
     user, granted = still_valid(tenant, client, record)
     scopes = granted
     if form.get("scope"):
