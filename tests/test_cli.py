@@ -114,4 +114,22 @@ def test_serve_refuses_a_damaged_sealing_key(tmp_path: Path) -> None:
     done = confidp("serve", "--tenants", str(REPO / "tenants"), "--themes",
                    str(REPO / "themes"), "--state-dir", str(state), "--port", "1")
     assert done.returncode == 2
-    assert "sealing.key is not a 32-byte key; remove it" in done.stderr
+    assert "sealing.key is not a sealing key file (9 bytes" in done.stderr
+    assert "remove it" in done.stderr
+
+
+def test_sealing_key_list_and_rotate(tmp_path: Path) -> None:
+    state = ["--state-dir", str(tmp_path / "state")]
+    [first] = confidp("sealing-key", "list", *state).stdout.splitlines()  # made on first use
+    assert first.endswith(" seals")
+    rotated = confidp("sealing-key", "rotate", *state).stdout.splitlines()
+    assert rotated[1] == first.replace(" seals", " opens only")
+    assert rotated[0].endswith(" seals") and rotated[0] != first
+    assert confidp("sealing-key", "list", *state).stdout.splitlines() == rotated
+    again = confidp("sealing-key", "rotate", *state).stdout.splitlines()
+    assert again[1] == rotated[0].replace(" seals", " opens only")  # the first key is gone
+    assert len((tmp_path / "state" / "sealing.key").read_bytes()) == 64
+    (tmp_path / "state" / "sealing.key").write_bytes(b"x")
+    damaged = confidp("sealing-key", "rotate", *state)
+    assert damaged.returncode == 2 and "remove it" in damaged.stderr
+    assert (tmp_path / "state" / "sealing.key").read_bytes() == b"x"

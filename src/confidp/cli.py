@@ -91,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("tenant", help="the tenant id (its file name without .yaml)")
     keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                       help="(CONFIDP_STATE_DIR; default: state)")
+
+    sealing = commands.add_parser(
+        "sealing-key", help="show or rotate the key that seals sign-ins in progress",
+        description="The sealing key (STATE_DIR/sealing.key) encrypts the sign-in request a "
+        "login page carries. rotate makes a new key that seals from then on and keeps the "
+        "previous one to open what it sealed, so sign-ins in progress finish; a second rotate "
+        "drops the oldest. Running servers see the change without restart. list shows the "
+        "keys' fingerprints, to compare replicas.")
+    sealing.add_argument("action", choices=["list", "rotate"])
+    sealing.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
+                         help="(CONFIDP_STATE_DIR; default: state)")
     return parser
 
 
@@ -105,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _hash_password()
         case "keys":
             return _keys(args)
+        case "sealing-key":
+            return _sealing_key(args)
         case _:
             from confidp.config.schema import schema_text
 
@@ -114,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import configure_logging
-    from confidp.sealing import SealingKeyError, load_or_create_key
+    from confidp.sealing import SealingKeyError, load_or_create_keys
     from confidp.settings import Settings
     from confidp.themes import ThemeError, check_default_theme
 
@@ -148,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:  # made here once, so a bad key file is an error at start, not in every worker
-        load_or_create_key(args.state_dir)
+        load_or_create_keys(args.state_dir)
     except (SealingKeyError, OSError) as exc:
         print(f"confidp: the sealing key: {exc}", file=sys.stderr)
         return 2
@@ -296,6 +309,20 @@ def _keys(args: argparse.Namespace) -> int:
     for key in ring.jwks["keys"]:
         role = "signs" if key["kid"] in signing else "verifies only"
         print(f"{key['alg']} {key['kid']} {role}")
+    return 0
+
+
+def _sealing_key(args: argparse.Namespace) -> int:
+    from confidp.sealing import SealingKeyError, fingerprint, load_or_create_keys, rotate
+
+    try:
+        keys = rotate(args.state_dir) if args.action == "rotate" else \
+            load_or_create_keys(args.state_dir)
+    except (SealingKeyError, OSError) as exc:
+        print(f"confidp: the sealing key: {exc}", file=sys.stderr)
+        return 2
+    for index, key in enumerate(keys):
+        print(f"{fingerprint(key)} {'seals' if index == 0 else 'opens only'}")
     return 0
 
 

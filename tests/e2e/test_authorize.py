@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from confidp.sealing import KEY_FILE, Sealer
+from confidp.web.flow import SIGN_IN_PURPOSE
 from tests.e2e.flow import (
     authorize_url,
     hidden_fields,
@@ -430,6 +434,29 @@ def test_a_sign_in_request_changed_in_transit_is_refused(browser: httpx.Client) 
             "This sign-in request has expired or was already used."
     assert browser.get(f"/acme/login?request={sealed[:-4]}", headers=JSON).status_code == 400
     assert browser.get(login).status_code == 200
+
+
+def test_sealing_key_rotated_while_serving(browser: httpx.Client, tmp_path: Path) -> None:
+    """`confidp sealing-key rotate` beside a running server: a sign-in begun before finishes,
+    one begun after is sealed with the new key, and nothing restarts."""
+    before = location(browser.get(authorize_url("/acme", seed_params())))
+    key_file = tmp_path / "state" / KEY_FILE
+    old = key_file.read_bytes()
+    rotated = subprocess.run([sys.executable, "-m", "confidp.cli", "sealing-key", "rotate",
+                              "--state-dir", str(tmp_path / "state")],
+                             capture_output=True, text=True, check=True)
+    assert [line.split()[1] for line in rotated.stdout.splitlines()] == ["seals", "opens"]
+    new = key_file.read_bytes()
+    assert new[32:] == old and new[:32] != old
+
+    def sealed_with_the_new_key() -> str | None:  # the server looks within a second
+        login = location(browser.get(authorize_url("/acme", seed_params())))
+        value = query_of(login)["request"]
+        return value if Sealer([new[:32]]).unseal(value, SIGN_IN_PURPOSE) else None
+    after = wait_until(sealed_with_the_new_key, timeout=5)
+    assert Sealer([old]).unseal(after, SIGN_IN_PURPOSE) is None
+    consent = location(submit_login(browser, before, "alice", "wonderland"))
+    assert "code" in query_of(location(submit_consent(browser, consent, "approve")))
 
 
 def test_long_parameters_and_too_long_together(browser: httpx.Client) -> None:

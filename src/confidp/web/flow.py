@@ -48,7 +48,7 @@ from confidp.web.responses import COMPACT_JSON
 _COOKIE_PART = re.compile(r"[A-Za-z0-9_.-]*")
 _SESSION_ID = re.compile(r"([a-z0-9][a-z0-9_-]{0,62})\.[A-Za-z0-9_-]{43}")  # tenant.random
 _SEALED_VERSION = 1
-_PENDING_PURPOSE = b"confidp sign-in request"
+SIGN_IN_PURPOSE = b"confidp sign-in request"
 # keeps a login URL under 8 KiB, the request line many proxies accept (nginx's default); a
 # usual request seals to about 500 characters
 MAX_SEALED_LENGTH = 6 * 1024
@@ -126,7 +126,7 @@ def seal_pending(sealer: Sealer, tenant: Tenant, auth_request: AuthorizationRequ
     csrf = secrets.token_urlsafe(32)
     data = COMPACT_JSON.encode([_SEALED_VERSION, tenant.id, created_at, expires_at,
                                 digest(binding), csrf, auth_request.to_fields()])
-    sealed = sealer.seal(data.encode(), _PENDING_PURPOSE)
+    sealed = sealer.seal(data.encode(), SIGN_IN_PURPOSE)
     if len(sealed) > MAX_SEALED_LENGTH:
         raise InvalidRequest("Malformed request parameters.", "The parameters are too long "
                              "together: keep state, nonce and login_hint to about 4 KB in all.")
@@ -144,7 +144,7 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
     was given and the tenant's current one) and was not used yet."""
     if not pending_id or len(pending_id) > MAX_SEALED_LENGTH:
         raise _EXPIRED
-    data = sealer_of(request).unseal(pending_id, _PENDING_PURPOSE)
+    data = sealer_of(request).unseal(pending_id, SIGN_IN_PURPOSE)
     if data is None:
         raise _EXPIRED
     try:
