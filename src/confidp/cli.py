@@ -6,7 +6,9 @@ import argparse
 import getpass
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -182,18 +184,26 @@ def _run(settings: Settings) -> None:
     from sanic.worker.loader import AppLoader
 
     from confidp.app import create_app
+    from confidp.metrics import MULTIPROCESS_DIR
 
     if settings.workers == 1:
         app = create_app(settings, name="confidp")
         app.run(host=settings.host, port=settings.port, single_process=True, motd=False,
                 access_log=False)
         return
-    # Each worker process builds its own app (own registry, watcher and store client).
-    loader = AppLoader(factory=partial(create_app, settings, "confidp"))
-    app = loader.load()
-    app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
-                motd=False, access_log=False)
-    Sanic.serve(primary=app, app_loader=loader)
+    # Each worker process builds its own app (own registry, watcher and store client). Their
+    # metrics meet in a directory of this run's own (confidp.metrics), which the workers,
+    # started afresh, find in their environment.
+    metrics_dir = tempfile.mkdtemp(prefix="confidp-metrics-")
+    os.environ[MULTIPROCESS_DIR] = metrics_dir
+    try:
+        loader = AppLoader(factory=partial(create_app, settings, "confidp"))
+        app = loader.load()
+        app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
+                    motd=False, access_log=False)
+        Sanic.serve(primary=app, app_loader=loader)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _store_reachable(url: str, wait: float) -> bool:

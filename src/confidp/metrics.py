@@ -1,8 +1,21 @@
-"""Prometheus metrics. One registry per app (on ``app.ctx``), never module-level state."""
+"""Prometheus metrics. One registry per app (on ``app.ctx``), never module-level state.
+
+With several workers each process counts its own reloads (every worker reloads every change),
+and /metrics, answered by whichever worker the connection reached, must still show one
+consistent set of figures: ``confidp serve --workers N`` gives the workers a fresh directory
+in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode, read when a worker
+starts) and /metrics adds up every worker's files there. Counters and the histogram are then
+the sum over workers; the tenants gauge is the value a worker set last.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -14,7 +27,16 @@ class Metrics:
         self.tenants = Gauge(
             "confidp_tenants", "Tenant files by state: serving the current file, serving an "
             "older version because the current file is invalid, or not served",
-            ["state"], registry=self.registry)
+            ["state"], registry=self.registry, multiprocess_mode="mostrecent")
         self.reload_seconds = Histogram(
             "confidp_reload_duration_seconds", "Time to rescan and rebuild the snapshot",
             registry=self.registry, buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5))
+
+    def exposition(self) -> bytes:
+        """The text format: this process's figures, or every worker's added up."""
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if not directory:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, directory)
+        return generate_latest(registry)

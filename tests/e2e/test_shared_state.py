@@ -223,6 +223,17 @@ def test_two_workers_on_redis(tmp_path: Path, tenants_dir: Path, themes_dir: Pat
                                                        display_name="Edited"))
         wait_until(lambda: server.log().count("display_name changed") == 2, timeout=5)
 
+        # /metrics, from whichever worker answers, counts both workers' reloads
+        def scrape() -> list[str]:
+            with httpx.Client(base_url=server.base) as fresh:
+                return [line for line in fresh.get("/metrics").text.splitlines()
+                        if line.startswith("confidp_") and "_created" not in line]
+        scrapes = [scrape() for _ in range(6)]
+        assert all(lines == scrapes[0] for lines in scrapes)
+        assert 'confidp_tenant_reloads_total{outcome="added"} 2.0' in scrapes[0]
+        assert 'confidp_tenant_reloads_total{outcome="changed"} 2.0' in scrapes[0]
+        assert 'confidp_tenants{state="serving"} 1.0' in scrapes[0]
+
 
 def serve(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     from tests.support import REPO

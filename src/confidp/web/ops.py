@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sanic import Blueprint, HTTPResponse, Request
 
 from confidp.registry import FileStatus, Snapshot
@@ -105,5 +105,4 @@ async def status_one(request: Request, name: str) -> HTTPResponse:
 async def metrics(request: Request) -> HTTPResponse:
     if not _authorized(request):
         return _unauthorized()
-    return raw(generate_latest(request.app.ctx.metrics.registry),
-               content_type=CONTENT_TYPE_LATEST)
+    return raw(request.app.ctx.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
