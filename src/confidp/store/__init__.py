@@ -1,5 +1,6 @@
-"""State that outlives a request: pending authorizations, sessions, codes, consents, throttle
-counters. One narrow interface (``Store``); ``MemoryStore`` is the reference implementation."""
+"""State that outlives a request: sessions, codes, refresh-token families, consents,
+revocations, throttle counters and which sign-in requests were used (confidp.store.kinds).
+One narrow interface (``Store``); ``MemoryStore`` is the reference implementation."""
 
 from confidp.store.base import Store, StoreUnavailable
 from confidp.store.memory import MemoryStore
