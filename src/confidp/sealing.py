@@ -93,7 +93,9 @@ class Sealer:
         self._path = path
         self._clock = clock
         self._checked_at = clock()
-        self._version = self._file_version()
+        # unknown: the file may have changed since ``keys`` were read from it, so the first
+        # look reads it again (and finds the same keys, as a rule)
+        self._version: tuple[int, int, int] | None = None
         self._use(keys)
 
     @classmethod
