@@ -175,7 +175,8 @@ async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending,
     """Marks a sign-in request used and makes ``writes``, in one atomic step: True for the one
     caller that did."""
     if pending.id is None:  # never sealed, so never seen before: nothing to mark
-        await store.put_many(writes)
+        if writes:
+            await store.put_many(writes)
         return True
     return await store.claim(PENDING_USED, digest(pending.id), {"tenant": tenant.id},
                              max(1.0, pending.expires_at - time.time()), writes)
