@@ -17,6 +17,7 @@ from confidp.sealing import (
     load_or_create_keys,
     rotate,
 )
+from tests.support import Clock
 
 PURPOSE = b"confidp sign-in request"
 
@@ -94,14 +95,6 @@ def test_one_spelling_per_sealed_value(tmp_path: Path) -> None:
                 tried += 1
                 assert sealer.unseal(respelled, PURPOSE) is None
     assert tried > 0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_server_follows_a_rotation_within_a_second(tmp_path: Path) -> None:

@@ -10,15 +10,7 @@ import pytest
 
 from confidp.store import MemoryStore, Store, StoreUnavailable
 from confidp.store.redis import RedisStore
-from tests.support import RedisServer, free_port
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import Clock, RedisServer, free_port
 
 
 @pytest.fixture
