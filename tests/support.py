@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import multiprocessing
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,27 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def _report(function: Callable[[str], Any], argument: str,
+            queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    queue.put(function(argument))
+
+
+def results_from_processes(function: Callable[[str], Any], argument: str,
+                           count: int = 4) -> list[Any]:
+    """``function(argument)`` in ``count`` new processes started together (spawned, so they
+    share nothing but the argument), as replicas starting at once would; their results."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_report, args=(function, argument, queue))
+                 for _ in range(count)]
+    for process in processes:
+        process.start()
+    results = [queue.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(30)
+    return results
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import stat
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import jwt as pyjwt
 import pytest
 
 from confidp.keys import KeyStore, TokenError
+from tests.support import results_from_processes
 
 
 def test_first_use_creates_one_key_per_algorithm_mode_0600(tmp_path: Path) -> None:
@@ -24,21 +24,14 @@ def test_first_use_creates_one_key_per_algorithm_mode_0600(tmp_path: Path) -> No
     assert all("d" not in key for key in ring.jwks["keys"])  # never published
 
 
-def _ring_kids(state: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _ring_kids(state: str) -> list[str]:
     ring = KeyStore(Path(state)).ring("acme")
-    queue.put(sorted(str(k.kid) for k in ring.signing.values()))
+    return sorted(str(k.kid) for k in ring.signing.values())
 
 
 def test_replicas_creating_keys_at_once_end_with_the_same_keys(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    workers = [context.Process(target=_ring_kids, args=(str(tmp_path), queue))
-               for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(30)
+    results = results_from_processes(_ring_kids, str(tmp_path))
+    assert len(results) == 4
     assert all(result == results[0] for result in results)
     assert len(list((tmp_path / "keys" / "acme").glob("*.json"))) == 2
     assert not list((tmp_path / "keys" / "acme").glob(".*.tmp"))

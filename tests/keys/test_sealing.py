@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import stat
 import string
 from pathlib import Path
@@ -17,7 +16,7 @@ from confidp.sealing import (
     load_or_create_keys,
     rotate,
 )
-from tests.support import Clock
+from tests.support import Clock, results_from_processes
 
 PURPOSE = b"confidp sign-in request"
 
@@ -60,20 +59,14 @@ def test_a_damaged_key_file_is_an_error_not_a_new_key(tmp_path: Path) -> None:
         load_or_create_keys(tmp_path)
 
 
-def _key_of(state: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    queue.put(load_or_create_keys(Path(state))[0])
+def _key_of(state: str) -> bytes:
+    return load_or_create_keys(Path(state))[0]
 
 
 def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    processes = [context.Process(target=_key_of, args=(str(tmp_path), queue))
-                 for _ in range(4)]
-    for process in processes:
-        process.start()
-    keys = {queue.get(timeout=30) for _ in processes}
-    for process in processes:
-        process.join(10)
+    results = results_from_processes(_key_of, str(tmp_path))
+    assert len(results) == 4
+    keys = set(results)
     assert len(keys) == 1
     assert keys == {(tmp_path / KEY_FILE).read_bytes()}
 
