@@ -147,8 +147,12 @@ class Server:
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.client.get(path, **kwargs)
 
+    def ops_get(self, path: str, **kwargs: Any) -> httpx.Response:
+        """An operations endpoint (/status, /metrics, /healthz, /readyz)."""
+        return self.client.get(path, **kwargs)
+
     def status(self, name: str) -> dict[str, Any]:
-        response = self.client.get(f"/status/{name}")
+        response = self.ops_get(f"/status/{name}")
         return response.json() if response.status_code == 200 else {}
 
     def log(self) -> str:

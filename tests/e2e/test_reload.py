@@ -72,14 +72,14 @@ def test_invalid_edit_keeps_serving_and_status_shows_error(server: Server, tenan
                           "applications, display_name, issuer, lifetimes, login_throttle, "
                           "scopes, theme, users")
     assert status["error_details"][0]["line"] == 18
-    assert server.get("/status").json()["failing"] == 1
+    assert server.ops_get("/status").json()["failing"] == 1
     # the tenant is still routed
     assert "has no endpoint" in server.get("/acme/x", headers={"Accept": "application/json"}
                                            ).json()["error_description"]
     log = wait_until(lambda: "rejected: still serving the version loaded at" in server.log()
                      and server.log())
     assert "acme.yaml:18:1: $.colour" in log
-    assert 'confidp_tenant_reloads_total{outcome="rejected"} 1.0' in server.get("/metrics").text
+    assert 'confidp_tenant_reloads_total{outcome="rejected"} 1.0' in server.ops_get("/metrics").text
     fixed = write_tenant(tenants_dir, "acme.yaml", tenant_doc(issuer, display_name="Fixed"))
     wait_until(lambda: server.status("acme").get("content_hash") == sha(fixed), timeout=2)
     assert server.status("acme")["errors"] == []
