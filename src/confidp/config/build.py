@@ -110,6 +110,7 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
             require_consent=spec.get("require_consent", False),
             id_token_signed_response_alg=spec.get("id_token_signed_response_alg", "RS256"),
             client_secret=secrets.get(index),
+            require_pkce=public or spec.get("require_pkce", True),
         )
     users = {}
     for spec in document.get("users", []):

@@ -185,6 +185,11 @@ def _check_client_type(app: Mapping[str, Any], here: tuple[str, int]) -> Iterato
         if method not in (None, "none"):
             yield Problem((*here, "token_endpoint_auth_method"),
                           "a public application authenticates with 'none'")
+        if app.get("require_pkce") is False:
+            yield Problem((*here, "require_pkce"), "a public application must use PKCE: it "
+                          "has no secret, so PKCE is what ties its code to it (RFC 9700 "
+                          "§2.1.1); remove require_pkce: false, or make the application "
+                          "confidential")
     else:
         if "client_secret" not in app:
             yield Problem(here, "a confidential application needs a client_secret (hash, env "

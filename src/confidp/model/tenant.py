@@ -42,6 +42,7 @@ class Application:
     require_consent: bool
     id_token_signed_response_alg: str
     client_secret: ClientSecret | None = None
+    require_pkce: bool = True  # always True for public applications (config rules)
 
     @property
     def is_public(self) -> bool:
