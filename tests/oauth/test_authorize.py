@@ -297,6 +297,15 @@ def test_a_request_object_is_answered_without_the_parameters_it_would_carry() ->
         ONLY_CODE
 
 
+def test_a_long_request_object_is_still_answered_request_not_supported() -> None:
+    """Its value is never read, so it is not held to the 2048-character limit of the values
+    confidp uses (the 16 KiB limit of the whole query still applies)."""
+    signed = "eyJhbGciOiJSUzI1NiIsIng1YyI6WyJNSUk" + "A" * 6000 + ".e30.sig"
+    assert isinstance(redirect_of({**SEED, "request": signed}).error, RequestNotSupported)
+    assert error_of({**SEED, "nonce": "n" * 2049}).description == \
+        "Malformed request parameters."
+
+
 def test_pkce_is_required_unless_the_application_says_otherwise() -> None:
     without = {k: v for k, v in SEED.items() if not k.startswith("code_challenge")}
     # known to require it: "Missing PKCE parameters." once the client is proven

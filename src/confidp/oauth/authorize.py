@@ -61,6 +61,8 @@ REQUIRED_WITH_REQUEST_OBJECT = ("client_id", "redirect_uri", "response_type")
 OPTIONAL = ("nonce", "prompt", "max_age", "login_hint", "response_mode", "request",
             "request_uri", "ui_locales", "display", "acr_values", "id_token_hint")
 KNOWN = frozenset(REQUIRED + OPTIONAL)
+# only looked at to answer request_not_supported: a signed request object can be long
+REQUEST_OBJECT_PARAMETERS = ("request", "request_uri")
 PROMPTS = frozenset({"none", "login", "consent"})
 RESPONSE_MODE_QUERY = "query"
 MAX_AGE_LIMIT = 10**9
@@ -115,7 +117,7 @@ def check_required(params: dict[str, str], tenant: Tenant) -> None:
     """Step 2. A parameter sent without a value counts as missing (RFC 6749 §3.1). Missing PKCE
     alone is for step 6, once the client is known to require it; with other parameters missing,
     PKCE is named too unless the client is known not to require it."""
-    by_reference = "request" in params or "request_uri" in params
+    by_reference = any(name in params for name in REQUEST_OBJECT_PARAMETERS)
     required = REQUIRED_WITH_REQUEST_OBJECT if by_reference else REQUIRED
     missing = tuple(name for name in required if name not in params)
     if all(name in PKCE_PARAMETERS for name in missing):
@@ -229,7 +231,7 @@ def validate_authorization_request(pairs: Iterable[tuple[str, str]],
                                    tenant: Tenant) -> AuthorizationRequest:
     """Steps 2 to 7, in order. Raises an ``OAuthError`` to show where the request was made
     (steps 2 to 6), or ``ErrorRedirect`` to send back to the verified redirect URI."""
-    params = single_values(pairs, KNOWN)
+    params = single_values(pairs, KNOWN, unread=REQUEST_OBJECT_PARAMETERS)
     check_required(params, tenant)
     application = check_client(params, tenant)
     redirect_uri = check_redirect_uri(params["redirect_uri"], application)

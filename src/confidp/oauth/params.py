@@ -30,9 +30,11 @@ def parse_query(query_string: str) -> list[tuple[str, str]]:
                              "UTF-8.") from None
 
 
-def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str]) -> dict[str, str]:
+def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str],
+                  unread: Collection[str] = ()) -> dict[str, str]:
     """The known parameters that have a value. Raises when one is given twice (even once
-    blank) or is too long."""
+    blank) or is too long; the ``unread`` ones (known only to be refused, such as a request
+    object) are not held to the length limit."""
     wanted = known if isinstance(known, (set, frozenset)) else frozenset(known)
     given: dict[str, str] = {}
     twice: set[str] = set()
@@ -46,7 +48,8 @@ def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str]) -> d
                              f"Given more than once: {', '.join(sorted(twice))} (RFC 6749 "
                              "§3.1).")
     values = {name: value for name, value in given.items() if value != ""}
-    too_long = sorted(name for name, value in values.items() if len(value) > MAX_VALUE_LENGTH)
+    too_long = sorted(name for name, value in values.items()
+                      if len(value) > MAX_VALUE_LENGTH and name not in unread)
     if too_long:
         raise InvalidRequest(MALFORMED,
                              f"Longer than {MAX_VALUE_LENGTH} characters: {', '.join(too_long)}.")
