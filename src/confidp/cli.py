@@ -16,6 +16,7 @@ from confidp.model import Secret
 from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
+DEFAULT_THEMES_DIR = "themes"
 
 
 def _env(name: str, default: str) -> str:
@@ -24,6 +25,28 @@ def _env(name: str, default: str) -> str:
 
 def _env_flag(name: str) -> bool:
     return _env(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_path(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value) if value else None
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its environment: ``main`` prints it as one line and
+    exits 2."""
+
+
+def _themes_dir(given: Path | None) -> Path | None:
+    """The themes directory: the one given (--themes or CONFIDP_THEMES), which must exist, or
+    else ./themes when it exists, or else None (the built-in default theme only)."""
+    if given is None:
+        implicit = Path(DEFAULT_THEMES_DIR)
+        return implicit if implicit.is_dir() else None
+    if not given.is_dir():
+        raise UsageError(f"the themes directory {given} does not exist (leave --themes and "
+                         "CONFIDP_THEMES unset to use only the built-in default theme)")
+    return given
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "by the CONFIDP_* variable named in its help.")
     serve.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
                        help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
-    serve.add_argument("--themes", type=Path, default=Path(_env("THEMES", "themes")),
-                       help="themes directory (CONFIDP_THEMES; default: themes)")
+    serve.add_argument("--themes", type=Path, default=_env_path("THEMES"),
+                       help="directory of extra themes, and of files overriding the built-in "
+                       "default theme (CONFIDP_THEMES; default: ./themes when it exists)")
     serve.add_argument("--host", default=_env("HOST", "localhost"),
                        help="address to listen on (CONFIDP_HOST; default: localhost)")
     serve.add_argument("--port", type=int, default=int(_env("PORT", "8000")),
@@ -109,6 +133,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except UsageError as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace) -> int:
     match args.command:
         case "serve":
             return _serve(args)
@@ -137,11 +169,9 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.tenants.is_dir():
         print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
         return 2
-    if not args.themes.is_dir():
-        print(f"confidp: the themes directory {args.themes} does not exist", file=sys.stderr)
-        return 2
+    themes_dir = _themes_dir(args.themes)
     try:
-        check_default_theme(args.themes)
+        check_default_theme(themes_dir)
     except ThemeError as exc:
         print(f"confidp: {exc}", file=sys.stderr)
         return 2
@@ -169,7 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
-        tenants_dir=args.tenants.absolute(), themes_dir=args.themes.absolute(), host=args.host,
+        tenants_dir=args.tenants.absolute(),
+        themes_dir=themes_dir.absolute() if themes_dir else None, host=args.host,
         port=args.port, state_dir=args.state_dir.absolute(), reload_poll=args.reload_poll,
         trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
         log_level=args.log_level, store=args.store, workers=args.workers)
