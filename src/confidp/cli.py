@@ -49,9 +49,21 @@ def _themes_dir(given: Path | None) -> Path | None:
     return given
 
 
+def _version() -> str:
+    """The installed distribution's version (its metadata, not a constant kept in step)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("confidp")
+    except PackageNotFoundError:
+        return "(unknown: not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="confidp", description="A declarative OAuth 2.0 / OpenID Connect provider.")
+    parser.add_argument("--version", action="version", version=f"confidp {_version()}",
+                        help="print the installed version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve the tenants (hot-reloaded)",
@@ -104,8 +116,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("hash-password", help="print the argon2id hash of a password or secret",
                         description="Read a password (prompted twice on a terminal, else the "
-                        "first line of standard input) and print its argon2id hash for a "
-                        "tenant file.")
+                        "first line of standard input, UTF-8) and print its argon2id hash for "
+                        "a tenant file. At least 8 and at most 1024 characters (NIST SP "
+                        "800-63B); fewer than 15 is accepted with a warning.")
     commands.add_parser("schema", help="print the tenant file JSON Schema")
 
     keys = commands.add_parser("keys", help="manage a tenant's signing keys",
@@ -113,8 +126,13 @@ def _parser() -> argparse.ArgumentParser:
                                "adds a new key for each algorithm, which signs from then on; "
                                "the JWKS keeps publishing older keys until retire. A running "
                                "server sees the change without restart.")
-    keys.add_argument("action", choices=["list", "rotate", "retire"])
-    keys.add_argument("tenant", help="the tenant id (its file name without .yaml)")
+    keys.add_argument("action", choices=["list", "rotate", "retire"],
+                      help="list only reads; rotate and retire change the keys")
+    keys.add_argument("tenant", help="the tenant id (its file name without .yaml); it must "
+                      "have a file in the tenants directory")
+    keys.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
+                      help="tenant files directory, to check the tenant exists "
+                      "(CONFIDP_TENANTS; default: tenants)")
     keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                       help="(CONFIDP_STATE_DIR; default: state)")
 
@@ -327,25 +345,54 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _keys(args: argparse.Namespace) -> int:
+def _existing_tenant(tenants_dir: Path, tenant_id: str) -> None:
+    """Raise UsageError unless ``tenant_id`` has a file in the tenants directory (valid or
+    not: the file names the tenant, as it does for the server)."""
+    from confidp.config.loader import TENANT_SUFFIXES, is_tenant_file_name, tenant_id_of
     from confidp.config.rules import tenant_id_problem
+
+    if tenant_id_problem(tenant_id):
+        raise UsageError(f"{tenant_id!r} is not a tenant id")
+    if not tenants_dir.is_dir():
+        raise UsageError(f"the tenants directory {tenants_dir} does not exist; pass "
+                         "--tenants DIR or set CONFIDP_TENANTS")
+    if any((tenants_dir / f"{tenant_id}{suffix}").is_file() for suffix in TENANT_SUFFIXES):
+        return
+    try:
+        known = sorted({tenant_id_of(entry.name) for entry in os.scandir(tenants_dir)
+                        if is_tenant_file_name(entry.name)})
+    except OSError:
+        known = []
+    shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+    raise UsageError(f"no tenant {tenant_id!r} in {tenants_dir} (no {tenant_id}.yaml); "
+                     f"tenants there: {shown or 'none'}")
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from joserfc.errors import JoseError
+
     from confidp.keys import KeyStore
 
-    problem = tenant_id_problem(args.tenant)
-    if problem:
-        print(f"confidp: {args.tenant!r} is not a tenant id", file=sys.stderr)
-        return 2
+    _existing_tenant(args.tenants, args.tenant)
     store = KeyStore(args.state_dir)
-    if args.action == "rotate":
-        for kid in store.rotate(args.tenant):
-            print(f"added {kid}")
-    elif args.action == "retire":
-        retired = store.retire(args.tenant)
-        for kid in retired:
-            print(f"retired {kid}")
-        if not retired:
-            print("nothing to retire: only the signing keys are published", file=sys.stderr)
-    ring = store.ring(args.tenant)
+    try:
+        if args.action == "rotate":
+            for kid in store.rotate(args.tenant):
+                print(f"added {kid}")
+        elif args.action == "retire":
+            retired = store.retire(args.tenant)
+            for kid in retired:
+                print(f"retired {kid}")
+            if not retired:
+                print("nothing to retire: only the signing keys are published", file=sys.stderr)
+        ring = store.read(args.tenant)
+    except (OSError, ValueError, JoseError) as exc:
+        print(f"confidp: the keys in {store.directory(args.tenant)}: {exc}", file=sys.stderr)
+        return 1
+    if ring is None:
+        print(f"no keys yet for {args.tenant}: the server makes them when the tenant first "
+              "signs a token (or run confidp keys rotate)", file=sys.stderr)
+        return 0
     signing = {key.kid for key in ring.signing.values()}
     for key in ring.jwks["keys"]:
         role = "signs" if key["kid"] in signing else "verifies only"
@@ -367,19 +414,60 @@ def _sealing_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hash_password() -> int:
-    from argon2 import PasswordHasher
+class _NoPassword(Exception):
+    """The password could not be read; the message says why."""
+
+
+def _read_password() -> str:
+    """Prompted twice on a terminal (checked before asking again), else the first line of
+    standard input, as UTF-8."""
+    from confidp.password_policy import MAX_LENGTH, password_problem
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
+        problem = password_problem(password)
+        if problem:
+            raise _NoPassword(problem)
         if password != getpass.getpass("Again: "):
-            print("confidp: the two passwords differ", file=sys.stderr)
-            return 1
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        print("confidp: the password is empty", file=sys.stderr)
+            raise _NoPassword("the two passwords differ; nothing was hashed")
+        return password
+    limit = MAX_LENGTH * 4 + 2  # UTF-8 needs at most 4 bytes a character, then \r\n
+    line = sys.stdin.buffer.readline(limit)
+    if not line:
+        raise _NoPassword("no password given: standard input is empty")
+    if len(line) == limit and not line.endswith(b"\n"):
+        raise _NoPassword(f"the password is longer than {MAX_LENGTH} characters, the most "
+                          "the login form accepts")
+    try:
+        return line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise _NoPassword("the password is not valid UTF-8") from None
+
+
+def _hash_password() -> int:
+    from argon2 import PasswordHasher
+
+    from confidp.password_policy import password_problem, password_warning
+
+    try:
+        password = _read_password()
+    except _NoPassword as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
         return 1
+    except EOFError:
+        print("\nconfidp: no password given (end of input); nothing was hashed",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nconfidp: cancelled; nothing was hashed", file=sys.stderr)
+        return 130
+    problem = password_problem(password)
+    if problem:
+        print(f"confidp: {problem}", file=sys.stderr)
+        return 1
+    warning = password_warning(password)
+    if warning:
+        print(f"confidp: warning: {warning}", file=sys.stderr)
     print(PasswordHasher().hash(password))
     return 0
 
