@@ -164,7 +164,7 @@ def test_scope_not_allowed_goes_back_to_the_client(browser: httpx.Client, idp: S
     assert location(response).startswith("http://127.0.0.1:9999/callback?error=invalid_scope&")
     assert query_of(location(response)) == {
         "error": "invalid_scope",
-        "error_description": "The application may not ask for invoices.write.",
+        "error_description": "The application may not ask for 'invoices.write'.",
         "state": "9d4f8dd1", "iss": f"{idp.base}/acme"}
 
 

@@ -27,7 +27,6 @@ Every check is a function that raises a typed error or returns what it proved.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
+from confidp.oauth.echo import quoted, quoted_list, shown
 from confidp.oauth.errors import (
     INVALID_CONTEXT,
     INVALID_PKCE,
@@ -66,9 +66,7 @@ REQUEST_OBJECT_PARAMETERS = ("request", "request_uri")
 PROMPTS = frozenset({"none", "login", "consent"})
 RESPONSE_MODE_QUERY = "query"
 MAX_AGE_LIMIT = 10**9
-# RFC 6749 §4.1.2.1: error_description is limited to %x20-21 / %x23-5B / %x5D-7E
-_NOT_IN_ERROR_DESCRIPTION = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
-_MAX_DESCRIPTION = 300
+MAX_DESCRIPTION = 300  # characters of an error_description in an error redirect
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +130,7 @@ def check_client(params: dict[str, str], tenant: Tenant) -> Application:
     """Step 3a. The client must be registered in this tenant."""
     application = tenant.application(params["client_id"])
     if application is None:
-        raise InvalidRequest(INVALID_CONTEXT, f"The client_id {params['client_id']!r} is not "
+        raise InvalidRequest(INVALID_CONTEXT, f"The client_id {quoted(params['client_id'])} is not "
                              f"registered with {tenant.display_name}.")
     if "authorization_code" not in application.grant_types:
         raise UnauthorizedClient(INVALID_CONTEXT, "This application may not use the "
@@ -153,8 +151,8 @@ def check_redirect_uri(redirect_uri: str, application: Application) -> str:
 def check_response_type(params: dict[str, str]) -> None:
     """Step 4."""
     if params["response_type"] != "code":
-        raise UnsupportedResponseType(ONLY_CODE, f"Got response_type="
-                                      f"{params['response_type'][:40]!r}.")
+        raise UnsupportedResponseType(ONLY_CODE, "Got response_type="
+                                      f"{quoted(params['response_type'])}.")
 
 
 def check_request_object(params: dict[str, str]) -> None:
@@ -202,8 +200,7 @@ def check_scopes(scope: str, application: Application) -> tuple[str, ...]:
         raise InvalidRequest(MISSING_PARAMETERS, "Missing: scope.", ("scope",))
     not_allowed = [token for token in requested if token not in application.scopes]
     if not_allowed:
-        raise InvalidScope("The application may not ask for "
-                           f"{', '.join(t[:40] for t in not_allowed[:5])}.",
+        raise InvalidScope(f"The application may not ask for {quoted_list(not_allowed)}.",
                            "Ask only for scopes listed for the application in the tenant "
                            "file.")
     return requested
@@ -278,9 +275,9 @@ def authorization_response_uri(redirect_uri: str, values: dict[str, str]) -> str
 
 def error_description(text: str) -> str:
     """RFC 6749 §4.1.2.1: error_description "MUST NOT include characters outside the set
-    %x20-21 / %x23-5B / %x5D-7E"; anything else (a quote, a backslash, a byte of a value the
-    request sent) becomes '?'."""
-    return _NOT_IN_ERROR_DESCRIPTION.sub("?", text[:_MAX_DESCRIPTION])
+    %x20-21 / %x23-5B / %x5D-7E". Descriptions quote request values through
+    ``confidp.oauth.echo`` already; this keeps the whole text to the set and bounded too."""
+    return shown(text, MAX_DESCRIPTION)
 
 
 def error_response_uri(redirect_uri: str, error: OAuthError, state: str | None,
