@@ -25,6 +25,7 @@ from confidp.model import Application, Tenant, User
 from confidp.oauth.authorize import (
     AuthorizationRequest,
     authorization_response_uri,
+    error_response_uri,
     needs_consent,
     needs_login,
     revalidate,
@@ -314,9 +315,8 @@ async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
     RFC 9207)."""
     assert error.redirectable
     await use_pending(store_of(request, tenant), tenant, pending)
-    return redirect(authorization_response_uri(pending.request.redirect_uri, {
-        "error": error.error, "error_description": error.description,
-        "state": pending.request.state, "iss": tenant.issuer}), status)
+    return redirect(error_response_uri(pending.request.redirect_uri, error,
+                                       pending.request.state, tenant.issuer), status)
 
 
 async def issue_code(request: Request, tenant: Tenant, application: Application,
