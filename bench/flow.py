@@ -247,7 +247,9 @@ async def login_storm(base: str, seconds: float) -> dict[str, float]:
 def confidp(work: Path, store: str, workers: int, cpus: set[int] | None,
             command: tuple[str, ...] = (sys.executable, "-m", "confidp.cli")) -> Iterator[str]:
     """A confidp server for the example acme tenant; ``command`` runs the CLI."""
-    port = free_port()
+    port, ops_port = free_port(), free_port()
+    while ops_port == port:
+        ops_port = free_port()
     tenants = work / f"tenants-{port}"
     tenants.mkdir()
     doc = yaml.safe_load((REPO / "tenants" / "acme.yaml").read_text())
@@ -258,6 +260,7 @@ def confidp(work: Path, store: str, workers: int, cpus: set[int] | None,
     with process([*command, "serve", "--tenants", str(tenants),
                   "--themes", str(REPO / "themes"), "--state-dir", str(work / "state"),
                   "--host", "127.0.0.1", "--port", str(port), "--store", store,
+                  "--ops-host", "127.0.0.1", "--ops-port", str(ops_port),
                   "--workers", str(workers), "--log-level", "WARNING"], f"{base}/readyz",
                  cpus):
         httpx.get(f"{base}/acme/jwks")  # make the tenant's keys before measuring
