@@ -166,6 +166,14 @@ def test_request_timeout_is_a_408(server: Server) -> None:
     assert b"x-frame-options: DENY" in data.lower().replace(b"deny", b"DENY")
 
 
+def test_an_asset_name_too_long_for_the_file_system_is_a_404(server: Server) -> None:
+    response, logged = exchange_logged(server, request(
+        b"GET", b"/acme/assets/" + b"a" * 300, host=f"127.0.0.1:{server.port}".encode()))
+    assert response.status == 404
+    assert response.body == b"not found"  # the tenant's asset handler said so
+    assert logged == []
+
+
 def test_json_when_the_client_prefers_it(server: Server) -> None:
     response = exchange(server.port, request(b"POST", b"/acme/token",
                                              [(b"Accept", b"application/json"),
