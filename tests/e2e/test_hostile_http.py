@@ -174,6 +174,22 @@ def test_an_asset_name_too_long_for_the_file_system_is_a_404(server: Server) -> 
     assert logged == []
 
 
+@pytest.mark.parametrize(("content_type", "body"), [
+    (b"application/x-www-form-urlencoded", b"request=\xff\xfe&csrf_token=\xc3("),
+    (b"multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=request\r\n\r\na"),
+    (b"multipart/form-data; boundary=x", b"--x\r\nno colon here\r\n\r\n--x--"),
+])
+@pytest.mark.parametrize("path", [b"/acme/login", b"/acme/consent", b"/acme/userinfo"])
+def test_a_form_that_cannot_be_read_is_refused_quietly(server: Server, path: bytes,
+                                                       content_type: bytes, body: bytes) -> None:
+    response, logged = exchange_logged(server, request(
+        b"POST", path, [(b"Content-Type", content_type),
+                        (b"Content-Length", str(len(body)).encode())], body,
+        host=f"127.0.0.1:{server.port}".encode()))
+    assert response.status in (400, 401), response.raw[:300]
+    assert logged == []
+
+
 def test_json_when_the_client_prefers_it(server: Server) -> None:
     response = exchange(server.port, request(b"POST", b"/acme/token",
                                              [(b"Accept", b"application/json"),

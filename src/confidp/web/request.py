@@ -11,6 +11,11 @@ no head) to render the 400; that second failure escapes, the client gets no answ
 the log gets four tracebacks. Here the stand-in gets the target percent-encoded, so the 400 is
 sent by ``confidp.web.http_errors.ErrorHandler``.
 
+Sanic's ``request.form`` logs a traceback for a form body that is not UTF-8 or a multipart body
+without a boundary, so one client could fill the log; confidp takes parameters only as
+``application/x-www-form-urlencoded`` UTF-8 (RFC 6749 §3.2, OpenID Connect Core §3.1.2.1), and
+anything else reads here as an empty form, which each endpoint then refuses in its own words.
+
 This relies on one Sanic behaviour, checked by ``tests/e2e/test_hostile_http.py``: a request
 parsed from the wire is constructed with its ``head`` bytes, the stand-in without.
 """
@@ -20,9 +25,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qs
 
 from sanic import Request
 from sanic.exceptions import BadRequest
+from sanic.headers import parse_content_header
+from sanic.request import RequestParameters
+
+from confidp.web.forms import FORM_TYPE
 
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
 # RFC 9112 §2.2, §3, §5: request-line, then field lines. A field name is a token, directly
@@ -75,3 +85,19 @@ class ConfidpRequest(Request):
         else:  # Sanic's stand-in to render an error: its target must parse
             url_bytes = _percent_encoded(url_bytes)
         super().__init__(url_bytes, headers, version, method, transport, app, head, stream_id)
+
+    def get_form(self, keep_blank_values: bool = False) -> RequestParameters:
+        """The body's fields if it is a UTF-8 ``application/x-www-form-urlencoded`` form, else
+        none (never a multipart body, never a logged traceback)."""
+        self.parsed_form = RequestParameters()
+        self.parsed_files = RequestParameters()
+        content_type, _ = parse_content_header(self.headers.getone("content-type", ""))
+        if content_type == FORM_TYPE:
+            try:
+                text = self.body.decode("utf-8")
+            except UnicodeDecodeError:
+                return self.parsed_form
+            self.parsed_form = RequestParameters(parse_qs(text,
+                                                          keep_blank_values=keep_blank_values))
+        return self.parsed_form
+
