@@ -25,9 +25,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tenants.mkdir()
     port = free_port()
     write_tenant(tenants, "acme.yaml", tenant_doc(f"http://127.0.0.1:{port}/acme"))
-    # a short request timeout (Sanic's own setting), so that a 408 takes a second
+    # short timeouts (Sanic's own settings), so that a 408 takes a second or two
     with running_server(tenants, REPO / "themes", root / "state", port,
-                        env={"SANIC_REQUEST_TIMEOUT": "1"}) as running:
+                        env={"SANIC_REQUEST_TIMEOUT": "1",
+                             "SANIC_RESPONSE_TIMEOUT": "2"}) as running:
         yield running
 
 
@@ -164,6 +165,14 @@ def test_request_timeout_is_a_408(server: Server) -> None:
             data += chunk
     assert data.startswith(b"HTTP/1.1 408 "), data[:200]
     assert b"x-frame-options: DENY" in data.lower().replace(b"deny", b"DENY")
+
+
+def test_a_body_that_never_arrives_is_a_408_not_a_503(server: Server) -> None:
+    head = request(b"POST", b"/acme/token", [(b"Content-Type", b"application/x-www-form-"
+                                             b"urlencoded"), (b"Content-Length", b"100")])
+    response, logged = exchange_logged(server, head + b"grant_type=")
+    assert_ours(response, 408)
+    assert logged == []
 
 
 def test_an_asset_name_too_long_for_the_file_system_is_a_404(server: Server) -> None:

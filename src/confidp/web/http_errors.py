@@ -19,12 +19,12 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from sanic import HTTPResponse, Request
-from sanic.exceptions import NotFound, SanicException
+from sanic.exceptions import NotFound, RequestTimeout, SanicException, ServiceUnavailable
 from sanic.handlers import ErrorHandler as SanicErrorHandler
 
 from confidp.web.listeners import on_ops_listener
 from confidp.web.negotiation import prefers_json
-from confidp.web.request import MalformedRequest
+from confidp.web.request import MalformedRequest, body_incomplete
 from confidp.web.responses import html as html_page
 from confidp.web.responses import json
 
@@ -116,6 +116,8 @@ class ErrorHandler(SanicErrorHandler):
         self.public_not_found = public_not_found
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
+        if isinstance(exception, ServiceUnavailable) and body_incomplete(request):
+            exception = RequestTimeout("the request body did not arrive in time")
         if status_of(exception) >= 500:
             if getattr(exception, "quiet", False):  # e.g. a handler past RESPONSE_TIMEOUT
                 log.warning("%s %r: %s", request.method, request.path, exception)

@@ -16,8 +16,13 @@ without a boundary, so one client could fill the log; confidp takes parameters o
 ``application/x-www-form-urlencoded`` UTF-8 (RFC 6749 §3.2, OpenID Connect Core §3.1.2.1), and
 anything else reads here as an empty form, which each endpoint then refuses in its own words.
 
-This relies on one Sanic behaviour, checked by ``tests/e2e/test_hostile_http.py``: a request
-parsed from the wire is constructed with its ``head`` bytes, the stand-in without.
+Sanic reads a request body while the handler runs, so a client that stops sending its body
+meets the response timeout, which Sanic answers 503; ``body_incomplete`` tells the error
+handler it was the client's delay (408).
+
+This relies on two Sanic behaviours, checked by ``tests/e2e/test_hostile_http.py``: a request
+parsed from the wire is constructed with its ``head`` bytes, the stand-in without; and the
+request's stream (``sanic.http.Http``) keeps ``request_body`` set until the body is read.
 """
 
 from __future__ import annotations
@@ -101,3 +106,7 @@ class ConfidpRequest(Request):
                                                           keep_blank_values=keep_blank_values))
         return self.parsed_form
 
+
+def body_incomplete(request: Request) -> bool:
+    """True while the body of ``request`` has not all arrived."""
+    return bool(getattr(request.stream, "request_body", None))
