@@ -179,6 +179,9 @@ def test_status_token_on_the_operations_listener_only(tmp_path: Path, tenants_di
                         env={"CONFIDP_STATUS_TOKEN": "s3cret-token"}) as server:
         assert server.ops_get("/metrics", headers=bearer).status_code == 200
         assert server.get("/status", headers=bearer).status_code == 404  # not served there
+        # a header that is not UTF-8 is a wrong token like any other
+        assert server.ops_get("/status", headers={"Authorization": b"Bearer \xff"}) \
+            .status_code == 401
         assert server.ops_get("/readyz").status_code == 200  # probes need no token
 
 

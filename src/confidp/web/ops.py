@@ -35,9 +35,9 @@ def _authorized(request: Request) -> bool:
     token = request.app.ctx.settings.status_token
     if token is None:
         return True
-    given = request.headers.get("authorization", "")
-    expected = f"Bearer {token.reveal()}"
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # a header that is not UTF-8 arrives with lone surrogates: back to its own bytes
+    given = request.headers.get("authorization", "").encode(errors="surrogateescape")
+    return hmac.compare_digest(given, f"Bearer {token.reveal()}".encode())
 
 
 def _unauthorized() -> HTTPResponse:
