@@ -43,6 +43,7 @@ SCALE = float(os.environ.get("CONFIDP_FUZZ_SCALE", "1"))
 MARKER = "<x9\"'>"
 CALLBACK = "http://127.0.0.1:9999/callback"
 SECRET = "globex-billing-demo-secret"
+STATUS_TOKEN = "fuzz-status-token"
 FORM = "application/x-www-form-urlencoded"
 
 PUBLIC_PATHS = [
@@ -125,7 +126,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # a short request timeout (Sanic's own setting): a head that never ends is a 408 in 1 s
     # (a body that never ends waits for the response timeout: test_hostile_http)
     with running_server(tenants, REPO / "themes", root / "state", port,
-                        env={"SANIC_REQUEST_TIMEOUT": "1"}) as running:
+                        env={"SANIC_REQUEST_TIMEOUT": "1",
+                             "CONFIDP_STATUS_TOKEN": STATUS_TOKEN}) as running:
         yield running
 
 
@@ -259,6 +261,10 @@ class Fuzzer:
             [(b"Authorization", b"Basic !!!")], [(b"Authorization", b"Bearer")],
             [(b"Authorization", b"Bearer " + MARKER.encode())],
             [(b"Authorization", b"Bearer a.b.c")], [(b"Authorization", b"\xff")],
+            [(b"Authorization", b"Basic \xff\xfe")], [(b"Authorization", b"Bearer \xff")],
+            [(b"Authorization", "Basic caf\u00e9".encode())],
+            [(b"Authorization", b"Bearer " + STATUS_TOKEN.encode())],
+            [(b"Authorization", b"Bearer " + STATUS_TOKEN.encode() + b"\xff")],
             [(b"Authorization", b"Basic " + basic), (b"Authorization", b"Basic " + basic)],
         ])
 
