@@ -22,7 +22,8 @@ from confidp.store import open_store
 from confidp.themes import Themes
 from confidp.web import ops, tenant_routes
 from confidp.web.discovery import MetadataCache
-from confidp.web.responses import ErrorHandler
+from confidp.web.http_errors import ErrorHandler
+from confidp.web.request import ConfidpRequest
 
 log = logging.getLogger("confidp.reload")
 
@@ -39,7 +40,8 @@ def configure_logging(level: str) -> None:
 
 def create_app(settings: Settings, name: str | None = None) -> Sanic:
     configure_logging(settings.log_level)
-    app = Sanic(name or f"confidp_{secrets.token_hex(4)}", error_handler=ErrorHandler())
+    app = Sanic(name or f"confidp_{secrets.token_hex(4)}",
+                error_handler=ErrorHandler(tenant_routes.unrouted), request_class=ConfidpRequest)
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
     app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
     app.config.FALLBACK_ERROR_FORMAT = "json"

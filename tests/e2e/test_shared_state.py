@@ -225,10 +225,12 @@ def test_two_workers_on_redis(tmp_path: Path, tenants_dir: Path, themes_dir: Pat
 
         # /metrics, from whichever worker answers, counts both workers' reloads
         def scrape() -> list[str]:
-            with httpx.Client(base_url=server.base) as fresh:
+            with httpx.Client(base_url=server.ops_base) as fresh:
                 return [line for line in fresh.get("/metrics").text.splitlines()
                         if line.startswith("confidp_") and "_created" not in line]
         scrapes = [scrape() for _ in range(6)]
+        with httpx.Client(base_url=server.base) as public:  # not on the public listener
+            assert public.get("/metrics").status_code == 404
         assert all(lines == scrapes[0] for lines in scrapes)
         assert 'confidp_tenant_reloads_total{outcome="added"} 2.0' in scrapes[0]
         assert 'confidp_tenant_reloads_total{outcome="changed"} 2.0' in scrapes[0]
