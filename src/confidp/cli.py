@@ -134,8 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
     from confidp.themes import ThemeError, check_default_theme
 
     configure_logging(args.log_level)
-    if not args.tenants.is_dir():
-        print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
+    problem = _tenants_dir_problem(args.tenants)
+    if problem:
+        print(f"confidp: {problem}", file=sys.stderr)
         return 2
     if not args.themes.is_dir():
         print(f"confidp: the themes directory {args.themes} does not exist", file=sys.stderr)
@@ -175,6 +176,26 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level, store=args.store, workers=args.workers)
     _run(settings)
     return 0
+
+
+def _tenants_dir_problem(tenants: Path) -> str | None:
+    """Why ``serve`` cannot start on this tenants directory: missing, or without one tenant
+    file (a container started without its tenants mounted would otherwise serve nothing)."""
+    from confidp.config.loader import is_tenant_file_name
+
+    hint = (f"put your tenant files there (in a container, mount them at {tenants}) or point "
+            "--tenants (CONFIDP_TENANTS) at them; the README's Container section shows how "
+            "to serve the demo tenants instead")
+    if not tenants.is_dir():
+        return f"the tenants directory {tenants} does not exist: {hint}"
+    try:
+        found = any(is_tenant_file_name(entry.name) and entry.is_file()  # follows links
+                    for entry in os.scandir(tenants))
+    except OSError as exc:
+        return f"cannot list the tenants directory {tenants}: {exc.strerror}"
+    if not found:
+        return f"no tenant files (*.yaml, *.yml) in the tenants directory {tenants}: {hint}"
+    return None
 
 
 def _run(settings: Settings) -> None:
