@@ -36,7 +36,7 @@ def _unpack_command() -> list[str]:
 
 def _state_archive(tmp_path: Path, *tenants: str) -> tuple[Path, dict[str, set[str]]]:
     """A state directory made by confidp itself, packed as the README says
-    (tar -C STATE -cf state.tar sealing.key keys); returns the archive and each tenant's
+    (tar -C STATE -czf state.tar.gz sealing.key keys); returns the archive and each tenant's
     key ids."""
     from confidp.keys import KeyStore
     from confidp.sealing import load_or_create_keys
@@ -45,8 +45,8 @@ def _state_archive(tmp_path: Path, *tenants: str) -> tuple[Path, dict[str, set[s
     load_or_create_keys(state)
     store = KeyStore(state)
     kids = {t: {key["kid"] for key in store.ring(t).jwks["keys"]} for t in tenants}
-    archive = tmp_path / "state.tar"
-    subprocess.run(["tar", "-C", str(state), "-cf", str(archive), "sealing.key", "keys"],
+    archive = tmp_path / "state.tar.gz"
+    subprocess.run(["tar", "-C", str(state), "-czf", str(archive), "sealing.key", "keys"],
                    check=True)
     return archive, kids
 
