@@ -54,6 +54,14 @@ def one(documents: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str
     return found
 
 
+def ops_listener_env() -> dict[str, str]:
+    """This environment with the operations listener on a free port of 127.0.0.1, so that
+    servers started side by side do not all reach for the default port."""
+    from tests.support import free_port
+
+    return {**os.environ, "CONFIDP_OPS_HOST": "127.0.0.1", "CONFIDP_OPS_PORT": str(free_port())}
+
+
 def containerfile() -> list[tuple[str, str]]:
     """The Containerfile's instructions as (INSTRUCTION, arguments), continuations joined and
     comments dropped."""

@@ -13,7 +13,13 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tests.deploy.support import confidp_settings, containerfile, image_env, key_values
+from tests.deploy.support import (
+    confidp_settings,
+    containerfile,
+    image_env,
+    key_values,
+    ops_listener_env,
+)
 from tests.support import REPO, free_port, wait_until, write_tenant
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -65,7 +71,7 @@ def test_serve_starts_with_one_tenant_file_even_an_invalid_one(tmp_path: Path) -
         [sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants),
          "--themes", str(REPO / "themes"), "--state-dir", str(tmp_path / "state"),
          "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ops_listener_env())
     try:
         import httpx
 
@@ -77,8 +83,16 @@ def test_serve_starts_with_one_tenant_file_even_an_invalid_one(tmp_path: Path) -
                 return False
         wait_until(ready, timeout=15)
     finally:
-        process.terminate()
-        process.wait(10)
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _final_stage() -> list[tuple[str, str]]:
@@ -205,8 +219,7 @@ def test_the_image_serves_the_demo_when_asked_and_its_healthcheck_passes(
         status = httpx.get(f"{ops}/status/acme").json()
         assert status["serving"]
     finally:
-        process.terminate()
-        process.wait(10)
+        _stop(process)
         log.close()
     # the healthcheck fails when nothing answers on the operations port
     done = subprocess.run([sys.executable, *healthcheck[1:]], env={**os.environ, **env},

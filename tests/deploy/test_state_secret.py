@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.support import KUBERNETES, one, render
+from tests.deploy.support import KUBERNETES, one, ops_listener_env, render
 from tests.e2e.flow import authorize_url, seed_params
 from tests.support import free_port, tenant_doc, wait_until, write_tenant
 
@@ -132,7 +132,7 @@ def test_confidp_serves_from_the_read_only_unpacked_state(
         ["unshare", "-m", "sh", "-c", script, "sh", str(unpacked), str(read_only),
          sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants_dir),
          "--themes", str(themes_dir), "--state-dir", str(read_only), "--host", "127.0.0.1",
-         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=ops_listener_env())
     base = f"http://127.0.0.1:{port}"
     try:
         def ready() -> bool:
@@ -154,7 +154,11 @@ def test_confidp_serves_from_the_read_only_unpacked_state(
         assert 'name="password"' in page.text
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         log.close()
     assert "Read-only file system" not in (tmp_path / "server.log").read_text()
     made = sorted(p.relative_to(unpacked) for p in unpacked.rglob("*"))
