@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import logging
 import os
 import stat
@@ -24,6 +23,7 @@ from typing import Literal
 
 from watchfiles import awatch
 
+from confidp import themes
 from confidp.config.errors import ConfigError
 from confidp.config.loader import (
     FileResult,
@@ -55,39 +55,20 @@ class ReloadEvent:
         return f"tenant {self.tenant_id} ({self.source}) {self.kind}: {self.detail}"
 
 
-def theme_names(themes_dir: Path) -> frozenset[str]:
+def theme_names(themes_dir: Path | None) -> frozenset[str]:
     return _themes(themes_dir)[0]
 
 
-def _themes(themes_dir: Path) -> tuple[frozenset[str], str]:
+def _themes(themes_dir: Path | None) -> tuple[frozenset[str], str]:
     """The theme names, and a version that changes whenever any file of any theme changes."""
-    names = set()
-    digest = hashlib.sha256()
-    try:
-        entries = sorted(os.scandir(themes_dir), key=lambda e: e.name)
-    except OSError:
-        return frozenset(), ""
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        names.add(entry.name)
-        for root, dirs, files in os.walk(entry.path, followlinks=True):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                path = os.path.join(root, name)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
-    return frozenset(names), digest.hexdigest()[:16]
+    return themes.scan(themes_dir)
 
 
 class Reloader:
     """Builds snapshots from the directories. Not thread-safe: one caller at a time (the
     initial load, then the watcher task)."""
 
-    def __init__(self, tenants_dir: Path, themes_dir: Path,
+    def __init__(self, tenants_dir: Path, themes_dir: Path | None,
                  environ: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tenants_dir = tenants_dir
@@ -293,7 +274,7 @@ async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
     if poll:
         await _poll(reloader, current, publish, poll_delay_ms / 1000, on_watching)
         return
-    roots = watch_roots((reloader.tenants_dir, reloader.themes_dir))
+    roots = watch_roots((reloader.tenants_dir, *themes.watched_dirs(reloader.themes_dir)))
     log.info("watching %s", ", ".join(map(str, roots)))
     watching = False
     while True:
@@ -322,8 +303,8 @@ async def _poll(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
     """For file systems without inotify. The reloader itself is the poller: its stat signature
     has nanosecond mtimes, inode and size, where notify's poll watcher compares whole seconds
     and misses a second write within the same second."""
-    log.info("polling %s and %s every %.2f s", reloader.tenants_dir, reloader.themes_dir,
-             interval)
+    log.info("polling %s every %.2f s", ", ".join(
+        map(str, (reloader.tenants_dir, *themes.watched_dirs(reloader.themes_dir)))), interval)
     try:
         await rescan(reloader, current, publish)
         on_watching()
