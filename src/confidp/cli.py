@@ -191,8 +191,9 @@ def _serve(args: argparse.Namespace) -> int:
     from confidp.themes import ThemeError, check_default_theme
 
     configure_logging(args.log_level)
-    if not args.tenants.is_dir():
-        print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
+    problem = _tenants_dir_problem(args.tenants)
+    if problem:
+        print(f"confidp: {problem}", file=sys.stderr)
         return 2
     themes_dir = _themes_dir(args.themes)
     try:
@@ -242,6 +243,26 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level, store=args.store, workers=args.workers,
         ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log)
     return _run(settings)
+
+
+def _tenants_dir_problem(tenants: Path) -> str | None:
+    """Why ``serve`` cannot start on this tenants directory: missing, or without one tenant
+    file (a container started without its tenants mounted would otherwise serve nothing)."""
+    from confidp.config.loader import is_tenant_file_name
+
+    hint = (f"put your tenant files there (in a container, mount them at {tenants}) or point "
+            "--tenants (CONFIDP_TENANTS) at them; the README's Container section shows how "
+            "to serve the demo tenants instead")
+    if not tenants.is_dir():
+        return f"the tenants directory {tenants} does not exist: {hint}"
+    try:
+        found = any(is_tenant_file_name(entry.name) and entry.is_file()  # follows links
+                    for entry in os.scandir(tenants))
+    except OSError as exc:
+        return f"cannot list the tenants directory {tenants}: {exc.strerror}"
+    if not found:
+        return f"no tenant files (*.yaml, *.yml) in the tenants directory {tenants}: {hint}"
+    return None
 
 
 def _run(settings: Settings) -> int:
