@@ -50,6 +50,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.metrics = Metrics()
     app.ctx.registry = None
     app.ctx.watching = False
+    app.ctx.stopped_listeners = 0
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
     app.ctx.themes = Themes(settings.themes_dir)
     app.ctx.metadata = MetadataCache()
@@ -83,6 +84,20 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
+        """Once every listener of this process has stopped. Sanic runs the listeners after
+        the first as tasks and stops each with the app's after_server_stop listeners, and on
+        SIGTERM it stops those tasks first: closing then would take the store and the
+        password pool from the requests the public listener is still draining."""
+        app.ctx.stopped_listeners += 1
+        last = app.ctx.stopped_listeners >= max(1, len(app.state.server_info))
+        for info in app.state.server_info:  # Sanic drains only the first listener's
+            for connection in list(info.server.connections if info.server else ()):
+                if last:
+                    connection.abort()
+                else:
+                    connection.close_if_idle()
+        if not last:
+            return
         await app.ctx.store.close()
         app.ctx.passwords.close()
 
