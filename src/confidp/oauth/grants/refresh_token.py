@@ -13,8 +13,13 @@ from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, stil
 from confidp.store.kinds import REFRESH, REFRESH_USED
 
 GRANT_TYPE = "refresh_token"
-REUSED = InvalidGrant("The refresh token was already used; every token issued with it is "
-                      "revoked.")
+
+
+class RefreshTokenReused(InvalidGrant):
+    """RFC 9700 §4.14.2: a rotated refresh token presented again."""
+
+    default_description = ("The refresh token was already used; every token issued with it "
+                           "is revoked.")
 
 
 async def run(service: TokenService, tenant: Tenant, client: Application,
@@ -29,7 +34,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         used = await store.get(REFRESH_USED, key)
         if used is not None and used["tenant"] == tenant.id:
             await service.revoke_family(used["family"], tenant)
-            raise REUSED
+            raise RefreshTokenReused()
         raise InvalidGrant("The refresh token is invalid or expired.")
     if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
         raise InvalidGrant("The refresh token was not issued to this client.")
@@ -58,5 +63,5 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
             max(remaining, 1))
     if not await store.consume(REFRESH, key, [used, *issued.writes]):
         await service.revoke_family(record["family"], tenant)
-        raise REUSED
+        raise RefreshTokenReused()
     return issued.response
