@@ -73,6 +73,18 @@ async def test_hit_counts_in_a_window(store: MemoryStore, clock: Clock) -> None:
     assert await store.hit("throttle", "u", 60) == (1, 60)
 
 
+async def test_refund_keeps_the_window(store: MemoryStore, clock: Clock) -> None:
+    await store.hit("throttle", "u", 60)
+    await store.hit("throttle", "u", 60)
+    clock.now += 30
+    await store.refund("throttle", "u")
+    assert await store.count("throttle", "u") == (1, 30)
+    clock.now += 30
+    await store.refund("throttle", "u")
+    assert await store.count("throttle", "u") == (0, 0.0)
+    assert await store.hit("throttle", "u", 60) == (1, 60)
+
+
 async def test_expired_entries_are_swept(store: MemoryStore, clock: Clock) -> None:
     for index in range(2000):
         await store.put("pending", str(index), {}, ttl=1)
@@ -184,6 +196,30 @@ async def test_contract_counters(any_store: Store) -> None:
     assert count == 10 and 55 < left <= 60
     await any_store.hit("throttle", "short", 0.2)
     await asyncio.sleep(0.35)
+    assert await any_store.count("throttle", "short") == (0, 0.0)
+
+
+async def test_contract_refund(any_store: Store) -> None:
+    """A refund takes back one count, atomically, never below zero, keeping the window's end;
+    it never starts a window."""
+    await any_store.refund("throttle", "absent")
+    assert await any_store.count("throttle", "absent") == (0, 0.0)
+    for _ in range(3):
+        await any_store.hit("throttle", "u", 60)
+    await any_store.refund("throttle", "u")
+    count, left = await any_store.count("throttle", "u")
+    assert count == 2 and 55 < left <= 60
+    assert (await any_store.hit("throttle", "u", 60))[0] == 3
+    # concurrent hits and refunds: every hit gets its own count, and they all cancel out
+    await asyncio.gather(*(any_store.hit("throttle", "r", 60) for _ in range(10)),
+                         *(any_store.refund("throttle", "r") for _ in range(5)))
+    assert (await any_store.count("throttle", "r"))[0] == 5
+    await asyncio.gather(*(any_store.refund("throttle", "r") for _ in range(8)))
+    assert (await any_store.count("throttle", "r"))[0] == 0
+    assert (await any_store.hit("throttle", "r", 60))[0] == 1
+    await any_store.hit("throttle", "short", 0.2)
+    await asyncio.sleep(0.35)
+    await any_store.refund("throttle", "short")
     assert await any_store.count("throttle", "short") == (0, 0.0)
 
 

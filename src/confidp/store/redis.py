@@ -6,9 +6,9 @@ a key is ``confidp:<tenant>:<kind>:<id>``. ``claim`` and ``consume`` are one Lua
 Redis runs atomically: the key that decides (created with SET NX, or deleted with DEL) and
 everything the winner writes, or nothing; so of two requests racing for one code exactly one
 gets it, and a connection lost halfway leaves no code used up with no tokens issued. Counters
-and multi-record writes run in MULTI/EXEC transactions. Every Redis
-failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by itself
-when Redis is back.
+and multi-record writes run in MULTI/EXEC transactions; taking back a count is a script. Every
+Redis failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by
+itself when Redis is back.
 """
 
 from __future__ import annotations
@@ -44,6 +44,15 @@ return 1
 """
 
 
+# KEYS[1] is a counter: one down, never below zero, keeping its expiry (DECR does); a counter
+# that has expired is not created again.
+_REFUND = """
+local count = tonumber(redis.call("GET", KEYS[1]))
+if count and count > 0 then return redis.call("DECR", KEYS[1]) end
+return 0
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
@@ -60,6 +69,7 @@ class RedisStore:
             url, socket_connect_timeout=1.0, socket_timeout=2.0, decode_responses=False,
             health_check_interval=10)
         self._decide_and_write = self._redis.register_script(_DECIDE_AND_WRITE)
+        self._refund = self._redis.register_script(_REFUND)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}{kind}:{key}"
@@ -126,6 +136,10 @@ class RedisStore:
                 return result
         count, _, ttl = await self._call(run)
         return int(count), max(int(ttl), 0) / 1000
+
+    async def refund(self, kind: str, key: str) -> None:
+        name = self._key(kind, key)
+        await self._call(lambda: self._refund([name]))
 
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         name = self._key(kind, key)
