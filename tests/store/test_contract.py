@@ -4,11 +4,14 @@ conformance suite runs the same cases on memory and on a real Redis."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
 
 from confidp.store import MemoryStore, Store, StoreUnavailable
+from confidp.store.deadline import store_deadline
 from confidp.store.redis import RedisStore
 from tests.support import Clock, RedisServer, free_port
 
@@ -248,4 +251,34 @@ async def test_redis_password_is_not_in_messages() -> None:
     with pytest.raises(StoreUnavailable) as caught:
         await store.get("session", "x")
     assert "hunter2" not in str(caught.value)
+    await store.close()
+
+
+async def test_redis_stalled_a_call_is_never_sent_twice_and_the_deadline_holds(
+        redis_server: RedisServer) -> None:
+    """Redis stopped (SIGSTOP): a call gives up after its socket timeout and is never sent
+    again (a script run twice would take its own retry for a second use); within a request's
+    store deadline, a call ends at the deadline and the calls after it fail at once, unsent."""
+    store = RedisStore(redis_server.url)
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    await store.put("session", "warm", {}, 30)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.hit("throttle", "u", 60)
+        with store_deadline(0.2):
+            with pytest.raises(StoreUnavailable, match="deadline"):
+                await store.get("session", "warm")
+            with pytest.raises(StoreUnavailable, match="deadline"):
+                await store.consume("session", "warm")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Redis ran the stalled hit once it resumed, and only once: it was never sent again
+    for _ in range(50):
+        if (await store.count("throttle", "u"))[0]:
+            break
+        await asyncio.sleep(0.05)
+    assert (await store.count("throttle", "u"))[0] == 1
+    assert await store.get("session", "warm") == {}  # the consume, past the deadline, never sent
     await store.close()

@@ -9,20 +9,30 @@ gets it, and a connection lost halfway leaves no code used up with no tokens iss
 and multi-record writes run in MULTI/EXEC transactions; taking back a count is a script. Every
 Redis failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by
 itself when Redis is back.
+
+A call is never retried by the client library (retries are turned off explicitly: redis-py's
+defaults differ between versions and constructors): a script whose reply was lost may have
+run, and running it again would take the call for a second use; and each retry would add its
+socket timeout to the request. A call waits at most 2 s, and all the calls of one request
+together at most what is left of the request's store deadline (confidp.store.deadline).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from confidp.store import redacted
 from confidp.store.base import Record, StoreUnavailable, Write
+from confidp.store.deadline import seconds_left
 
 T = TypeVar("T")
 DEFAULT_PREFIX = "confidp:"
@@ -67,7 +77,7 @@ class RedisStore:
         self.prefix = prefix
         self._redis = aioredis.Redis.from_url(
             url, socket_connect_timeout=1.0, socket_timeout=2.0, decode_responses=False,
-            health_check_interval=10)
+            health_check_interval=10, retry=Retry(NoBackoff(), 0))
         self._decide_and_write = self._redis.register_script(_DECIDE_AND_WRITE)
         self._refund = self._redis.register_script(_REFUND)
 
@@ -75,8 +85,17 @@ class RedisStore:
         return f"{self.prefix}{kind}:{key}"
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        left = seconds_left()
         try:
-            return await operation()
+            if left is None:
+                return await operation()
+            if left <= 0:
+                raise TimeoutError("the request's time for the store is used up")
+            async with asyncio.timeout(left):
+                return await operation()
+        except TimeoutError:  # the deadline (an OSError too, so first)
+            raise StoreUnavailable(f"Redis at {redacted(self.url)}: no answer within the "
+                                   "request's store deadline") from None
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis at {redacted(self.url)}: {exc}") from None
 
