@@ -14,7 +14,7 @@ import jinja2
 
 DEFAULT = "default"
 REQUIRED_TEMPLATES = ("base.html", "login.html", "consent.html", "error.html",
-                      "logged_out.html")
+                      "logged_out.html", "logout_confirm.html")
 
 
 class ThemeError(Exception):

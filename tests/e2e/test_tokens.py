@@ -21,6 +21,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from tests.e2e.flow import (
     VERIFIER,
     authorize_url,
+    hidden_fields,
     location,
     query_of,
     seed_params,
@@ -348,10 +349,13 @@ def test_logout(idp: Server) -> None:
         assert query_of(after.headers["location"])["error"] == "login_required"
         page = browser.get("/acme/logout")
         assert page.status_code == 200 and "You have been signed out" in page.text
+        # a POST without the session cookie continues by GET (tests/e2e/test_logout.py)
         posted = browser.post("/acme/logout", data={
             "id_token_hint": id_token, "post_logout_redirect_uri": "http://127.0.0.1:9999/",
             "state": "bye"})
-        assert posted.headers["location"] == "http://127.0.0.1:9999/?state=bye"
+        assert posted.status_code == 303
+        followed = browser.get(posted.headers["location"])
+        assert followed.headers["location"] == "http://127.0.0.1:9999/?state=bye"
         not_a_form = browser.post("/acme/logout", json={"state": "x"},
                                   headers={"Accept": "application/json"})
         assert not_a_form.status_code == 400
@@ -363,7 +367,8 @@ def test_logout_ends_the_session_server_side(idp: Server) -> None:
         login = location(browser.get(authorize_url("/acme", seed_params())))
         submit_login(browser, login, "alice", "wonderland")
         stolen = browser.cookies.get("confidp_session_acme")
-        browser.get("/acme/logout")
+        page = browser.get("/acme/logout")  # no hint: confirmed on the page
+        browser.post("/acme/logout", data={**hidden_fields(page.text), "confirm": "yes"})
     with httpx.Client(base_url=idp.base, follow_redirects=False) as attacker:
         response = attacker.get(authorize_url("/acme", seed_params(prompt="none")),
                                 headers={"Cookie": f"confidp_session_acme={stolen}"})
