@@ -9,6 +9,7 @@ again and again keeps every request's frames alive through its growing ``__trace
 RSS then grows with every round; raised fresh, it stays flat.
 
     python bench/rss_anonymous.py [--requests 100000] [--round-seconds 5] [--connections 20]
+                                  [--path /acme/login?request=x]
 
 Needs wrk (apt-get install wrk). Prints one line per round and the growth at the end.
 """
@@ -97,6 +98,8 @@ def main() -> None:
     parser.add_argument("--round-seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--path", default="/acme/login?request=x",
+                        help="another anonymous request to measure the same way")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -104,7 +107,7 @@ def main() -> None:
         directory = Path(temporary)
         port = free_port()
         server = start_server(directory, port)
-        url = f"http://127.0.0.1:{port}/acme/login?request=x"
+        url = f"http://127.0.0.1:{port}{args.path}"
         try:
             status = httpx.get(url, timeout=5).status_code
             print(f"GET {url} -> {status}; {args.requests} requests in rounds of "
