@@ -86,6 +86,7 @@ def test_concurrent_guesses_from_one_ip(idp: Server) -> None:
     assert statuses[401] + statuses[429] == GUESSES
 
 
+@pytest.mark.parametrize("idp", ["memory"], indirect=True)  # Store.refund: contract suite
 def test_a_success_is_not_blocked_by_its_own_attempt(idp: Server) -> None:
     fields, cookies = login_form(idp)
     assert at_once(idp, fields, cookies, [("alice", f"wrong-{n}") for n in range(4)]) == \
