@@ -17,6 +17,7 @@ from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.sealing import Sealer
+from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import open_store
 from confidp.themes import Themes
@@ -80,7 +81,8 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         app.ctx.client_secrets = ClientSecretChecker(app.ctx.passwords)
         app.ctx.keys = KeyStore(settings.state_dir)
         app.ctx.sealer = Sealer.from_state_dir(settings.state_dir)
-        app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys)
+        app.ctx.server_key = ServerKey.from_state_dir(settings.state_dir)
+        app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys, app.ctx.server_key)
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:

@@ -187,6 +187,8 @@ def _command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import configure_logging
     from confidp.sealing import SealingKeyError, load_or_create_keys
+    from confidp.server_key import ServerKeyError
+    from confidp.server_key import load_or_create as load_or_create_server_key
     from confidp.settings import Settings
     from confidp.themes import ThemeError, check_default_theme
 
@@ -233,6 +235,11 @@ def _serve(args: argparse.Namespace) -> int:
         load_or_create_keys(args.state_dir)
     except (SealingKeyError, OSError) as exc:
         print(f"confidp: the sealing key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        load_or_create_server_key(args.state_dir)
+    except (ServerKeyError, OSError) as exc:
+        print(f"confidp: the server key: {exc}", file=sys.stderr)
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(

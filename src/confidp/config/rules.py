@@ -29,6 +29,9 @@ _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # RFC 3986 unreserved characters: the issuer path is also the cookies' Path attribute
 _ISSUER_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 MAX_AUTHORIZATION_CODE_LIFETIME = 600  # RFC 6749 §4.1.2: "maximum ... of 10 minutes"
+# a retry comes within seconds; a longer window only weakens reuse detection (Okta and Amazon
+# Cognito allow at most 60 s)
+MAX_REFRESH_TOKEN_REUSE_INTERVAL = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,11 @@ def check_lifetimes(document: Mapping[str, Any], context: RuleContext) -> Iterat
     if seconds(code) > MAX_AUTHORIZATION_CODE_LIFETIME:
         yield Problem(("lifetimes", "authorization_code"),
                       f"{code} is longer than the 10m RFC 6749 §4.1.2 allows; use 1m")
+    reuse = lifetimes["refresh_token_reuse_interval"]
+    if seconds(reuse) > MAX_REFRESH_TOKEN_REUSE_INTERVAL:
+        yield Problem(("lifetimes", "refresh_token_reuse_interval"),
+                      f"{reuse} is longer than the 1m allowed: a retry comes within seconds, "
+                      "and a longer window weakens reuse detection; use 30s (or 0s for none)")
     for idle, absolute in (("session_idle", "session_absolute"),
                            ("refresh_token_idle", "refresh_token_absolute")):
         if seconds(lifetimes[idle]) > seconds(lifetimes[absolute]):

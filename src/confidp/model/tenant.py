@@ -106,6 +106,7 @@ class Lifetimes:
     id_token: int
     refresh_token_idle: int
     refresh_token_absolute: int
+    refresh_token_reuse_interval: int  # 0: off (confidp.oauth.grants.refresh_token)
     session_idle: int
     session_absolute: int
     login: int

@@ -16,6 +16,7 @@ from confidp.oauth.echo import shown
 from confidp.oauth.errors import OAuthError, ServerUnavailable
 from confidp.registry import Snapshot
 from confidp.store.base import StoreUnavailable
+from confidp.store.deadline import store_deadline
 from confidp.web import (
     assets,
     authorize,
@@ -136,7 +137,8 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
                      "error_description": f"Use {allowed} for {sub_path}."},
                     status=405, headers={"Allow": allowed})
     try:
-        response = await handler(request, tenant, snapshot)
+        with store_deadline():  # a stalled store: 503 within seconds, never a hanging request
+            response = await handler(request, tenant, snapshot)
         if sub_path in cors.CORS_PATHS:
             cors.allow(request, tenant, response)
         return response

@@ -5,7 +5,13 @@ A replayed code fails and revokes the tokens it issued (RFC 6749 §4.1.2, RFC 97
 
 The code is used up in the same atomic step that records its tokens (``consume``): of two
 requests racing with one code exactly one gets tokens, and a store lost before that step leaves the
-code unused, so the client's retry works instead of being taken for a replay."""
+code unused, so the client's retry works instead of being taken for a replay.
+
+Unlike a refresh token, a code has no window for retries: RFC 6749 §4.1.2 says a code used
+twice MUST be denied, so a retry after a step that ran but whose answer was lost (a dropped
+connection, a step Redis ran after a stall) is denied and revokes what the first use issued,
+which the client never got. Nothing durable is lost: the person's session is untouched, so the
+application's new sign-in completes without a password."""
 
 from __future__ import annotations
 
