@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
 
+from confidp.clock import Clock, system_clock
 from confidp.files import create_once
 
 ALGORITHMS = ("RS256", "ES256")
@@ -70,8 +70,9 @@ class KeyStore:
     """The key rings of all tenants, read from the state directory and cached until the
     tenant's key directory changes (a rotation by the CLI is seen without restart)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, clock: Clock = system_clock) -> None:
         self.root = state_dir / "keys"
+        self._clock = clock
         self._cache: dict[str, tuple[int, KeyRing]] = {}
         self._lock = threading.Lock()
 
@@ -146,8 +147,9 @@ class KeyStore:
     def _create(self, directory: Path, alg: str, *, initial: bool) -> str:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = _generate(alg)
-        record = {**key.as_dict(private=True), "created_at": time.time()}
-        name = f"initial-{alg}.json" if initial else f"{int(time.time())}-{key.kid}.json"
+        now = self._clock()
+        record = {**key.as_dict(private=True), "created_at": now}
+        name = f"initial-{alg}.json" if initial else f"{int(now)}-{key.kid}.json"
         create_once(directory / name, json.dumps(record).encode(), _KEY_FILE_MODE)
         return str(key.kid)
 

@@ -15,10 +15,10 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from confidp.clock import Clock, system_clock
 from confidp.keys import KeyRing, KeyStore
 from confidp.model import Application, Tenant, User
 from confidp.oauth.claims import access_token_claims, id_token_claims
@@ -92,10 +92,12 @@ class Issued:
 
 
 class TokenService:
-    def __init__(self, store: Store, keys: KeyStore, server_key: ServerKey | None = None) -> None:
+    def __init__(self, store: Store, keys: KeyStore, server_key: ServerKey | None = None,
+                 clock: Clock = system_clock) -> None:
         self._store = store
         self.keys = keys
         self._server_key = server_key or ServerKey.ephemeral()
+        self.clock = clock
 
     def successor(self, tenant: Tenant, family: str, token: str) -> str:
         """The refresh token that replaces ``token``: HMAC-SHA256 under the server key of the
@@ -127,7 +129,7 @@ class TokenService:
         and token), not yet written: a grant that uses up a code or a refresh token writes them
         in the same atomic step (``TenantStore.consume``)."""
         ring = await self.ring(tenant)
-        now = int(time.time())
+        now = int(self.clock())
         client = grant.client
         subject = grant.user.subject if grant.user else client.client_id
         auth_time = int(grant.auth_time) if grant.auth_time is not None else None
@@ -161,7 +163,7 @@ class TokenService:
                        scopes: tuple[str, ...], jti: str, writes: list[Write]) -> str:
         """A new refresh token of ``family``; its records are appended to ``writes``."""
         assert grant.user is not None
-        now = time.time()
+        now = self.clock()
         lifetimes = tenant.lifetimes
         record = dict(grant.family_record) if grant.family_record else {
             "tenant": tenant.id, "client_id": grant.client.client_id,
@@ -200,7 +202,7 @@ class TokenService:
         family = await self.store(tenant).get(FAMILY, record["family"])
         if family is None or await self.family_revoked(tenant, record["family"]):
             return None
-        if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
+        if self.clock() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
             return None
         return family
 

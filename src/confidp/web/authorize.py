@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import time
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.oauth.authorize import (
     ErrorRedirect,
@@ -27,7 +27,7 @@ from confidp.web.forms import parameter_text
 from confidp.web.pages import redirect
 
 
-async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def authorize(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     """GET, or POST with a form body (OpenID Connect Core §3.1.2.1: both MUST be supported).
     The seeds' errors are raised as ``OAuthError`` and shown here; an error found once the
     client and redirect URI are proven goes back to the client."""
@@ -42,7 +42,7 @@ async def authorize(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTT
     new_binding = None
     if not binding or len(binding) > 100:
         binding = new_binding = secrets.token_urlsafe(32)
-    pending = Pending(None, auth_request, time.time())
+    pending = Pending(None, auth_request, request.app.ctx.clock())
     response = await proceed(request, tenant, pending, session, 302, binding)
     if new_binding:
         set_cookie(response, tenant, flow_cookie(tenant), new_binding)

@@ -3,11 +3,11 @@ signed by the tenant, typ at+jwt (RFC 9068 §4), unexpired, and still recorded (
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.keys import TokenError
 from confidp.model import Tenant
 from confidp.oauth.tokens import TokenService
@@ -41,7 +41,7 @@ async def access_token_claims(service: TokenService, tenant: Tenant,
         return None
     if header.get("typ") != "at+jwt" or claims.get("iss") != tenant.issuer:
         return None
-    if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= service.clock():
         return None
     record = await service.store(tenant).get(ACCESS, str(claims.get("jti")))
     if record is None or record["tenant"] != tenant.id:
@@ -51,7 +51,7 @@ async def access_token_claims(service: TokenService, tenant: Tenant,
     return claims
 
 
-def presented_token(request: Request) -> str:
+def presented_token(request: AppRequest) -> str:
     """RFC 6750 §2.1 (header) or §2.2 (form body); exactly one."""
     header = request.headers.get("authorization", "")
     in_body = request.form.get("access_token") if request.method == "POST" else None

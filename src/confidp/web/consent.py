@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.oauth.authorize import revalidate
 from confidp.oauth.errors import AccessDenied, InvalidRequest
@@ -21,7 +22,7 @@ from confidp.web.flow import (
 from confidp.web.pages import page, redirect
 
 
-async def consent_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def consent_form(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     pending = await load_pending(request, tenant, request.args.get("request"))
     application = revalidate(pending.request, tenant)
     session = await load_session(request, tenant)
@@ -35,7 +36,7 @@ async def consent_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
                 scopes=scopes, username=session.username)
 
 
-async def consent_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def consent_submit(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     form = request.form
     pending = await load_pending(request, tenant, form.get("request"))
     check_csrf(pending, form.get("csrf_token"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.web.responses import empty
 
@@ -22,7 +23,7 @@ def _origin(uri: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def allowed_origin(request: Request, tenant: Tenant) -> str | None:
+def allowed_origin(request: AppRequest, tenant: Tenant) -> str | None:
     """The request's Origin, when a registered redirect URI of this tenant has it."""
     origin = request.headers.get("origin")
     if not origin:
@@ -34,7 +35,7 @@ def allowed_origin(request: Request, tenant: Tenant) -> str | None:
     return None
 
 
-def preflight(request: Request, tenant: Tenant, methods: str) -> HTTPResponse:
+def preflight(request: AppRequest, tenant: Tenant, methods: str) -> HTTPResponse:
     origin = allowed_origin(request, tenant)
     headers = {"Vary": "Origin", "Allow": methods}
     if origin is not None:
@@ -45,7 +46,7 @@ def preflight(request: Request, tenant: Tenant, methods: str) -> HTTPResponse:
     return empty(204, headers)
 
 
-def allow(request: Request, tenant: Tenant, response: HTTPResponse) -> HTTPResponse:
+def allow(request: AppRequest, tenant: Tenant, response: HTTPResponse) -> HTTPResponse:
     origin = allowed_origin(request, tenant)
     response.headers["Vary"] = "Origin"
     if origin is not None:

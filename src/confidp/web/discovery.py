@@ -8,8 +8,9 @@ import hashlib
 import json as jsonlib
 from typing import Any
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.registry import Snapshot
 from confidp.web.responses import empty, raw
@@ -60,7 +61,7 @@ def _encoded(body: dict[str, Any]) -> tuple[bytes, str]:
     return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def _json(request: Request, data: bytes, etag: str) -> HTTPResponse:
+def _json(request: AppRequest, data: bytes, etag: str) -> HTTPResponse:
     headers = {"Cache-Control": _PUBLIC_CACHE, "ETag": etag, "Access-Control-Allow-Origin": "*"}
     if request.headers.get("if-none-match") == etag:
         return empty(304, headers)
@@ -82,10 +83,10 @@ class MetadataCache:
         return entry[1], entry[2]
 
 
-async def configuration(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def configuration(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     return _json(request, *request.app.ctx.metadata.get(tenant))
 
 
-async def jwks(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def jwks(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     ring = await request.app.ctx.tokens.ring(tenant)
     return _json(request, *_encoded(ring.jwks))

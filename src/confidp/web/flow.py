@@ -14,13 +14,13 @@ import hmac
 import json
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Application, Tenant, User
 from confidp.oauth.authorize import (
     AuthorizationRequest,
@@ -65,7 +65,7 @@ def flow_cookie(tenant: Tenant) -> str:
     return f"confidp_flow_{tenant.id}"
 
 
-def read_cookie(request: Request, name: str) -> str | None:
+def read_cookie(request: AppRequest, name: str) -> str | None:
     """One of confidp's cookies, by its exact name (Sanic's lookup would also answer with a
     ``__Host-`` or ``__Secure-`` cookie of that name); nothing to parse without a Cookie
     header, as on a browser's first visit."""
@@ -113,7 +113,7 @@ class Session:
     auth_time: float
 
 
-def store_of(request: Request, tenant: Tenant) -> TenantStore:
+def store_of(request: AppRequest, tenant: Tenant) -> TenantStore:
     """The store, in ``tenant``'s namespace."""
     return TenantStore(request.app.ctx.store, tenant.id)
 
@@ -133,12 +133,11 @@ def seal_pending(sealer: Sealer, tenant: Tenant, auth_request: AuthorizationRequ
     return Pending(sealed, auth_request, created_at, expires_at, csrf)
 
 
-def sealer_of(request: Request) -> Sealer:
-    sealer: Sealer = request.app.ctx.sealer
-    return sealer
+def sealer_of(request: AppRequest) -> Sealer:
+    return request.app.ctx.sealer
 
 
-async def load_pending(request: Request, tenant: Tenant, pending_id: str | None) -> Pending:
+async def load_pending(request: AppRequest, tenant: Tenant, pending_id: str | None) -> Pending:
     """The sign-in request a login or consent page carries, if it was sealed by this server,
     for this tenant, in this browser, is within its lifetime (the shorter of the lifetime it
     was given and the tenant's current one) and was not used yet."""
@@ -158,7 +157,7 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
     if tenant_id != tenant.id:
         raise FlowError(TENANT_MISMATCH, "This sign-in request was started for another "
                         "tenant. Go back to the application and sign in again.")
-    if time.time() >= min(expires_at, created_at + tenant.lifetimes.login):
+    if request.app.ctx.clock() >= min(expires_at, created_at + tenant.lifetimes.login):
         raise SignInExpired()
     binding = read_cookie(request, flow_cookie(tenant)) or ""
     if not hmac.compare_digest(digest(binding), binding_digest):
@@ -170,7 +169,7 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
     return Pending(pending_id, auth_request, created_at, expires_at, csrf)
 
 
-async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending,
+async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending, now: float,
                       writes: Sequence[Write] = ()) -> bool:
     """Marks a sign-in request used and makes ``writes``, in one atomic step: True for the one
     caller that did."""
@@ -179,7 +178,7 @@ async def use_pending(store: TenantStore, tenant: Tenant, pending: Pending,
             await store.put_many(writes)
         return True
     return await store.claim(PENDING_USED, digest(pending.id), {"tenant": tenant.id},
-                             max(1.0, pending.expires_at - time.time()), writes)
+                             max(1.0, pending.expires_at - now), writes)
 
 
 def check_csrf(pending: Pending, token: str | None) -> None:
@@ -188,7 +187,7 @@ def check_csrf(pending: Pending, token: str | None) -> None:
                         "again.")
 
 
-def presented_session(request: Request, tenant: Tenant) -> tuple[str, str] | None:
+def presented_session(request: AppRequest, tenant: Tenant) -> tuple[str, str] | None:
     """The tenant the session id this browser presents names, and the id's store key; None
     when there is none, or the value is not shaped like a session id."""
     value = read_cookie(request, session_cookie(tenant))
@@ -198,7 +197,7 @@ def presented_session(request: Request, tenant: Tenant) -> tuple[str, str] | Non
     return (match[1], digest(value)) if match else None
 
 
-async def load_session(request: Request, tenant: Tenant) -> Session | None:
+async def load_session(request: AppRequest, tenant: Tenant) -> Session | None:
     """The tenant's session of this browser, if valid now: within its idle and absolute
     lifetimes, and its user (by subject) still in the tenant file and not disabled. A session
     of another tenant (its id names the tenant) is the seed's tenant-context mismatch."""
@@ -218,7 +217,7 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
         return None
     if record["tenant"] != tenant.id:
         raise FlowError(TENANT_MISMATCH, "The session presented belongs to another tenant.")
-    now = time.time()
+    now = request.app.ctx.clock()
     lifetimes = tenant.lifetimes
     age = now - record["created_at"]
     # the user by subject, as the token grants find them: a new username is the same person
@@ -234,7 +233,7 @@ async def load_session(request: Request, tenant: Tenant) -> Session | None:
     return Session(key, user.subject, user.username, record["auth_time"])
 
 
-async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[Session, str]:
+async def start_session(request: AppRequest, tenant: Tenant, user: User) -> tuple[Session, str]:
     """A new session for a fresh login, and the cookie value that carries it; any previous
     session of this browser ends (a new id at every login: no session fixation)."""
     store = store_of(request, tenant)
@@ -242,7 +241,7 @@ async def start_session(request: Request, tenant: Tenant, user: User) -> tuple[S
     if previous is not None and previous[0] == tenant.id:
         await store.delete(SESSION, previous[1])
     session_id = f"{tenant.id}.{secrets.token_urlsafe(32)}"  # names its tenant: see load_session
-    now = time.time()
+    now = request.app.ctx.clock()
     key = digest(session_id)
     await store.put(SESSION, key, {
         "tenant": tenant.id, "subject": user.subject, "username": user.username,
@@ -277,7 +276,7 @@ def consent_path(tenant: Tenant, pending_id: str) -> str:
     return f"{tenant.issuer_path}/consent?request={quote(pending_id)}"
 
 
-async def proceed(request: Request, tenant: Tenant, pending: Pending, session: Session | None,
+async def proceed(request: AppRequest, tenant: Tenant, pending: Pending, session: Session | None,
                   status: int, binding: str | None = None) -> HTTPResponse:
     """What comes next for a valid sign-in request: the login page, the consent page, or the
     code. Re-checks the request against the current tenant first. A request not yet sealed
@@ -294,7 +293,7 @@ async def proceed(request: Request, tenant: Tenant, pending: Pending, session: S
                             binding).id or ""
 
     if session is None or needs_login(session.auth_time, pending.created_at, auth_request,
-                                      time.time()):
+                                      request.app.ctx.clock()):
         if "none" in auth_request.prompt:
             return await finish_with_error(request, tenant, pending, LoginRequired(
                 "The user is not signed in."), status)
@@ -308,17 +307,17 @@ async def proceed(request: Request, tenant: Tenant, pending: Pending, session: S
     return await issue_code(request, tenant, application, pending, session, status)
 
 
-async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
+async def finish_with_error(request: AppRequest, tenant: Tenant, pending: Pending,
                             error: OAuthError, status: int) -> HTTPResponse:
     """Back to the (verified) redirect URI with an error, state and iss (RFC 6749 §4.1.2.1,
     RFC 9207)."""
     assert error.redirectable
-    await use_pending(store_of(request, tenant), tenant, pending)
+    await use_pending(store_of(request, tenant), tenant, pending, request.app.ctx.clock())
     return redirect(error_response_uri(pending.request.redirect_uri, error,
                                        pending.request.state, tenant.issuer), status)
 
 
-async def issue_code(request: Request, tenant: Tenant, application: Application,
+async def issue_code(request: AppRequest, tenant: Tenant, application: Application,
                      pending: Pending, session: Session, status: int) -> HTTPResponse:
     """RFC 6749 §4.1.2: a 256-bit, single-use, short-lived code bound to everything the token
     endpoint must check. The sign-in request is used up in the step that stores the code, so a
@@ -333,8 +332,8 @@ async def issue_code(request: Request, tenant: Tenant, application: Application,
         "scopes": list(auth_request.scopes), "nonce": auth_request.nonce,
         "subject": session.subject, "username": session.username,
         "auth_time": session.auth_time, "session": session.id_digest,
-        "issued_at": time.time()}
-    if not await use_pending(store_of(request, tenant), tenant, pending, [
+        "issued_at": request.app.ctx.clock()}
+    if not await use_pending(store_of(request, tenant), tenant, pending, record["issued_at"], [
             (CODE, digest(code), record, tenant.lifetimes.authorization_code)]):
         raise SignInExpired()
     return redirect(authorization_response_uri(auth_request.redirect_uri, {

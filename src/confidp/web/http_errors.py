@@ -18,10 +18,11 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 from sanic.exceptions import NotFound, RequestTimeout, SanicException, ServiceUnavailable
 from sanic.handlers import ErrorHandler as SanicErrorHandler
 
+from confidp.context import AppRequest
 from confidp.web.listeners import on_ops_listener
 from confidp.web.negotiation import prefers_json
 from confidp.web.request import MalformedRequest, body_incomplete
@@ -75,13 +76,13 @@ def message_for(exception: BaseException, status: int) -> tuple[str, str]:
     return phrase.lower().replace(" ", "_").replace("-", "_"), f"{phrase}."
 
 
-def ops_not_found(request: Request) -> HTTPResponse:
+def ops_not_found(request: AppRequest) -> HTTPResponse:
     """The operations listener's 404: it serves nothing but the operations endpoints."""
     return error_response(request, 404, MESSAGES[404][0],
                           f"The operations listener serves {OPS_PATHS}.")
 
 
-def framework_error(request: Request, exception: BaseException) -> HTTPResponse:
+def framework_error(request: AppRequest, exception: BaseException) -> HTTPResponse:
     """The response for an error Sanic raised, or an exception no handler caught."""
     status = status_of(exception)
     error, description = message_for(exception, status)
@@ -93,7 +94,7 @@ def framework_error(request: Request, exception: BaseException) -> HTTPResponse:
     return error_response(request, status, error, description, headers)
 
 
-def error_response(request: Request, status: int, error: str, description: str,
+def error_response(request: AppRequest, status: int, error: str, description: str,
                    headers: dict[str, str] | None = None) -> HTTPResponse:
     """``{"error", "error_description"}`` JSON, or a page saying the same."""
     headers = {"Cache-Control": "no-store", **(headers or {})}
@@ -111,11 +112,11 @@ class ErrorHandler(SanicErrorHandler):
     """Every error Sanic raises itself goes through ``framework_error``; a path no route
     matches, to ``public_not_found`` on the public listener (the tenants' own 404)."""
 
-    def __init__(self, public_not_found: Callable[[Request], HTTPResponse]) -> None:
+    def __init__(self, public_not_found: Callable[[AppRequest], HTTPResponse]) -> None:
         super().__init__()
         self.public_not_found = public_not_found
 
-    def default(self, request: Request, exception: Exception) -> HTTPResponse:
+    def default(self, request: AppRequest, exception: Exception) -> HTTPResponse:
         if isinstance(exception, ServiceUnavailable) and body_incomplete(request):
             exception = RequestTimeout("the request body did not arrive in time")
         if status_of(exception) >= 500:

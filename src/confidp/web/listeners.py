@@ -14,9 +14,10 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from sanic import Request
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.socket import bind_socket
+
+from confidp.context import AppRequest
 
 
 class OpsProtocol(HttpProtocol):
@@ -25,7 +26,7 @@ class OpsProtocol(HttpProtocol):
     __slots__ = ()
 
 
-def on_ops_listener(request: Request) -> bool:
+def on_ops_listener(request: AppRequest) -> bool:
     """True when ``request`` arrived on the operations listener."""
     transport = request.transport
     return transport is not None and isinstance(transport.get_protocol(), OpsProtocol)

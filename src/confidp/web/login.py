@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.oauth.authorize import revalidate
 from confidp.registry import Snapshot
@@ -30,11 +31,11 @@ MAX_USERNAME = 128
 MAX_PASSWORD = 1024
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: AppRequest) -> str:
     return str(request.remote_addr or request.ip)
 
 
-def _login_page(request: Request, tenant: Tenant, snapshot: Snapshot, pending: Pending, *,
+def _login_page(request: AppRequest, tenant: Tenant, snapshot: Snapshot, pending: Pending, *,
                 status: int = 200, error: str | None = None, username: str = "",
                 headers: dict[str, str] | None = None) -> HTTPResponse:
     application = revalidate(pending.request, tenant)
@@ -45,7 +46,7 @@ def _login_page(request: Request, tenant: Tenant, snapshot: Snapshot, pending: P
                 error=error, username=username or pending.request.login_hint or "")
 
 
-async def login_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def login_form(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     pending = await load_pending(request, tenant, request.args.get("request"))
     session = await load_session(request, tenant)
     if session is not None and "login" not in pending.request.prompt \
@@ -54,7 +55,7 @@ async def login_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HT
     return _login_page(request, tenant, snapshot, pending)
 
 
-async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def login_submit(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     form = request.form
     pending = await load_pending(request, tenant, form.get("request"))
     check_csrf(pending, form.get("csrf_token"))

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.keys import TokenError
 from confidp.model import Application, Tenant
 from confidp.oauth.authorize import authorization_response_uri
@@ -62,7 +63,8 @@ class LiveSession:
     username: str
 
 
-async def _hint_claims(request: Request, tenant: Tenant, hint: str | None) -> dict[str, Any] | None:
+async def _hint_claims(request: AppRequest, tenant: Tenant,
+                       hint: str | None) -> dict[str, Any] | None:
     """The claims of the ``id_token_hint``, which must be an ID token this tenant signed (§2:
     "the OP MUST validate that it was the issuer"); None when there is none. An expired ID
     token is still a valid hint."""
@@ -112,7 +114,7 @@ def _target_of(params: dict[str, str], client: Application | None) -> str | None
     return target
 
 
-async def _live_session(request: Request, tenant: Tenant) -> LiveSession | None:
+async def _live_session(request: AppRequest, tenant: Tenant) -> LiveSession | None:
     presented = presented_session(request, tenant)
     if presented is None or presented[0] != tenant.id:
         return None
@@ -129,7 +131,7 @@ def csrf_token(server_key: ServerKey, tenant: Tenant, session: LiveSession) -> s
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-async def _sign_out(request: Request, tenant: Tenant, snapshot: Snapshot,
+async def _sign_out(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
                     session: LiveSession | None, target: str | None,
                     state: str | None) -> HTTPResponse:
     if session is not None:
@@ -144,7 +146,7 @@ async def _sign_out(request: Request, tenant: Tenant, snapshot: Snapshot,
     return response
 
 
-async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def logout(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     params = single_values(parse_query(parameter_text(request)), PARAMETERS)
     if request.method == "POST" and CONFIRM in params:
         return await _confirmed(request, tenant, snapshot, params)
@@ -167,7 +169,7 @@ async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
                 username=session.username)
 
 
-async def _confirmed(request: Request, tenant: Tenant, snapshot: Snapshot,
+async def _confirmed(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
                      params: dict[str, str]) -> HTTPResponse:
     """The confirmation form, back: only with this browser's CSRF token; the client and the
     target are checked again (a hint never travels through the form)."""

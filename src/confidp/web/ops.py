@@ -11,10 +11,11 @@ import hmac
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from sanic import Blueprint, HTTPResponse, Request
+from sanic import Blueprint, HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.oauth.echo import quoted
-from confidp.registry import FileStatus, Snapshot
+from confidp.registry import FileStatus
 from confidp.web import tenant_routes
 from confidp.web.listeners import on_ops_listener
 from confidp.web.responses import json, raw
@@ -32,7 +33,7 @@ def _iso(moment: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
 
 
-def _authorized(request: Request) -> bool:
+def _authorized(request: AppRequest) -> bool:
     token = request.app.ctx.settings.status_token
     if token is None:
         return True
@@ -65,7 +66,7 @@ def file_status(status: FileStatus) -> dict[str, object]:
     }
 
 
-async def _gate(request: Request) -> HTTPResponse | None:
+async def _gate(request: AppRequest) -> HTTPResponse | None:
     """The response when ``request`` may not reach an operations-only endpoint: on the public
     listener, the tenants' routing (their 404); on the operations listener, 405 for a method
     other than GET and HEAD, or 401 without the status token. None when it may."""
@@ -81,12 +82,12 @@ async def _gate(request: Request) -> HTTPResponse | None:
 
 
 @bp.route("/healthz", methods=PROBE_METHODS)
-async def healthz(request: Request) -> HTTPResponse:
+async def healthz(request: AppRequest) -> HTTPResponse:
     return json({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
 @bp.route("/readyz", methods=PROBE_METHODS)
-async def readyz(request: Request) -> HTTPResponse:
+async def readyz(request: AppRequest) -> HTTPResponse:
     registry = request.app.ctx.registry
     if registry is None or not request.app.ctx.watching:
         return json({"status": "loading"}, status=503, headers={"Cache-Control": "no-store"})
@@ -98,10 +99,10 @@ async def readyz(request: Request) -> HTTPResponse:
 
 
 @bp.route("/status", methods=_ALL_METHODS)
-async def status(request: Request) -> HTTPResponse:
+async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
-    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    snapshot = request.app.ctx.snapshot
     files = [file_status(s) for s in snapshot.files.values()]
     return json({
         "generation": snapshot.generation,
@@ -115,10 +116,10 @@ async def status(request: Request) -> HTTPResponse:
 
 
 @bp.route("/status/<name:str>", methods=_ALL_METHODS)
-async def status_one(request: Request, name: str) -> HTTPResponse:
+async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
-    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    snapshot = request.app.ctx.snapshot
     for file in snapshot.files.values():
         if name in (file.source, file.tenant_id):
             return json({"generation": snapshot.generation, **file_status(file)},
@@ -128,7 +129,7 @@ async def status_one(request: Request, name: str) -> HTTPResponse:
 
 
 @bp.route("/metrics", methods=_ALL_METHODS)
-async def metrics(request: Request) -> HTTPResponse:
+async def metrics(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     return raw(request.app.ctx.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

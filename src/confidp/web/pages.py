@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.oauth.errors import OAuthError
 from confidp.registry import Snapshot
@@ -48,7 +49,7 @@ def effective_theme(tenant: Tenant, snapshot: Snapshot) -> str:
     return tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
 
 
-def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
+def page(request: AppRequest, tenant: Tenant, snapshot: Snapshot, template: str, *,
          page_title: str, status: int = 200, form_targets: Iterable[str] = (),
          headers: dict[str, str] | None = None, **context: Any) -> HTTPResponse:
     themes = request.app.ctx.themes
@@ -63,7 +64,7 @@ def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
         **(headers or {})})
 
 
-def error_response(request: Request, tenant: Tenant | None, snapshot: Snapshot,
+def error_response(request: AppRequest, tenant: Tenant | None, snapshot: Snapshot,
                    error: OAuthError) -> HTTPResponse:
     """An error for a person (themed page) or a program (JSON), never a redirect."""
     if prefers_json(request) or tenant is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.keys import TokenError
 from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, OAuthError, UnauthorizedClient
@@ -18,7 +19,7 @@ from confidp.web.responses import json
 from confidp.web.token import authenticate, oauth_error, read_form
 
 
-async def _refresh_record(request: Request, tenant: Tenant,
+async def _refresh_record(request: AppRequest, tenant: Tenant,
                           token: str) -> dict[str, Any] | None:
     """The record of a live refresh token of this tenant (as the refresh grant sees it)."""
     service = request.app.ctx.tokens
@@ -28,7 +29,7 @@ async def _refresh_record(request: Request, tenant: Tenant,
     return record if await service.live_family(tenant, record) is not None else None
 
 
-async def revoke(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def revoke(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     """RFC 7009 §2: 200 whether or not the token was known; a token of another client is
     refused. Revoking a refresh token ends its family and the access tokens it issued."""
     try:
@@ -43,7 +44,7 @@ async def revoke(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
     return json({}, headers=NO_STORE)
 
 
-async def _revoke(request: Request, tenant: Tenant, client: Application, token: str) -> None:
+async def _revoke(request: AppRequest, tenant: Tenant, client: Application, token: str) -> None:
     service = request.app.ctx.tokens
     record = await _refresh_record(request, tenant, token)
     if record is not None:
@@ -63,7 +64,7 @@ async def _revoke(request: Request, tenant: Tenant, client: Application, token: 
     await service.store(tenant).delete(ACCESS, str(claims.get("jti")))
 
 
-async def introspect(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def introspect(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     """RFC 7662 §2: for confidential clients; inactive for anything unknown, expired, revoked
     or of another tenant."""
     try:

@@ -9,8 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
-from sanic import Blueprint, HTTPResponse, Request
+from sanic import Blueprint, HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.oauth.echo import shown
 from confidp.oauth.errors import OAuthError, ServerUnavailable
@@ -39,8 +40,8 @@ from confidp.web.responses import json
 log = logging.getLogger("confidp.web")
 bp = Blueprint("tenants")
 
-Handler = Callable[[Request, Tenant, Snapshot], Awaitable[HTTPResponse]]
-AssetHandler = Callable[[Request, Tenant, Snapshot, str], Awaitable[HTTPResponse]]
+Handler = Callable[[AppRequest, Tenant, Snapshot], Awaitable[HTTPResponse]]
+AssetHandler = Callable[[AppRequest, Tenant, Snapshot, str], Awaitable[HTTPResponse]]
 
 # sub-path under the issuer -> method -> handler
 ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
@@ -67,7 +68,7 @@ _MAX_LISTED = 50
 METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]  # routed here
 
 
-def request_host(request: Request) -> str:
+def request_host(request: AppRequest) -> str:
     """The host the client addressed: X-Forwarded-Host only when the proxy is trusted."""
     if request.app.ctx.settings.trust_proxy:
         forwarded = request.headers.get("x-forwarded-host", "")
@@ -76,7 +77,7 @@ def request_host(request: Request) -> str:
     return request.headers.get("host", "")
 
 
-def not_found(request: Request, snapshot: Snapshot, message: str,
+def not_found(request: AppRequest, snapshot: Snapshot, message: str,
               list_issuers: bool) -> HTTPResponse:
     issuers = snapshot.issuers() if list_issuers else []
     shown = issuers[:_MAX_LISTED]
@@ -98,9 +99,9 @@ def not_found(request: Request, snapshot: Snapshot, message: str,
     return html_page(page, status=404, headers=headers)
 
 
-def unrouted(request: Request) -> HTTPResponse:
+def unrouted(request: AppRequest) -> HTTPResponse:
     """The public listener's 404 for a path no route matches (e.g. ``*``)."""
-    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    snapshot = request.app.ctx.snapshot
     return not_found(request, snapshot, "No tenant has an issuer at "
                      f"{shown(request_host(request) + request.path, 200)}.",
                      list_issuers=True)
@@ -108,10 +109,10 @@ def unrouted(request: Request) -> HTTPResponse:
 
 @bp.route("/", methods=METHODS, name="root")
 @bp.route("/<path:path>", methods=METHODS, name="under_issuer")
-async def dispatch(request: Request, path: str = "") -> HTTPResponse:
+async def dispatch(request: AppRequest, path: str = "") -> HTTPResponse:
     if on_ops_listener(request):  # it serves only confidp.web.ops
         return ops_not_found(request)
-    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    snapshot = request.app.ctx.snapshot
     path = request.path
     if path.startswith(RFC8414_PREFIX):
         # RFC 8414 §3: the well-known part goes between the host and the issuer's path

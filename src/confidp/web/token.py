@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Application, Tenant
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
 from confidp.oauth.echo import quoted
@@ -45,12 +46,12 @@ def oauth_error(error: OAuthError) -> HTTPResponse:
     return json(body, status=error.status, headers=headers)
 
 
-def read_form(request: Request) -> dict[str, str]:
+def read_form(request: AppRequest) -> dict[str, str]:
     """The body as OAuth parameters: form-encoded UTF-8, none twice (RFC 6749 §3.2)."""
     return single_values(parse_query(parameter_text(request)), FORM_PARAMETERS)
 
 
-async def authenticate(request: Request, tenant: Tenant, form: dict[str, str],
+async def authenticate(request: AppRequest, tenant: Tenant, form: dict[str, str],
                        confidential_only: bool = False) -> Application:
     """Step 2, shared by token, revocation and introspection."""
     credentials = parse_credentials(request.headers.get("authorization"), form)
@@ -66,7 +67,7 @@ async def authenticate(request: Request, tenant: Tenant, form: dict[str, str],
     return client
 
 
-async def token(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def token(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     try:
         form = read_form(request)
         grant_type = form.get("grant_type")

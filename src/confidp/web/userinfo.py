@@ -3,8 +3,9 @@ release."""
 
 from __future__ import annotations
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.oauth.claims import user_claims
 from confidp.oauth.scopes import OPENID
@@ -14,7 +15,7 @@ from confidp.web.pages import NO_STORE
 from confidp.web.responses import json
 
 
-async def userinfo(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def userinfo(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     try:
         claims = await access_token_claims(request.app.ctx.tokens, tenant,
                                            presented_token(request))

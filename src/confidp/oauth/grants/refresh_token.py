@@ -18,7 +18,6 @@ and the window always closes ``interval`` later.
 
 from __future__ import annotations
 
-import time
 from typing import Any, NoReturn
 
 from confidp.model import Application, Tenant
@@ -58,7 +57,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     # issues and opening its reuse window: of concurrent uses exactly one does it; the others
     # (and a retry of a step the store ran after the request gave up) find the window open
     # and get the same successor. A store lost before this step leaves the token unused.
-    remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
+    remaining = tenant.lifetimes.refresh_token_absolute - (service.clock() - family["created_at"])
     writes = [(REFRESH_USED, key, {"tenant": tenant.id, "family": record["family"]},
                max(remaining, 1))]
     interval = tenant.lifetimes.refresh_token_reuse_interval
