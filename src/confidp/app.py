@@ -12,6 +12,7 @@ from sanic import Sanic
 
 from confidp.clock import Clock, system_clock
 from confidp.context import App, Context
+from confidp.identity.registry import Sources
 from confidp.keys import KeyStore
 from confidp.metrics import Metrics
 from confidp.oauth.tokens import TokenService
@@ -27,6 +28,8 @@ from confidp.web import ops, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
+from confidp.web.signin import STEPS
+from confidp.web.signin.steps import Steps
 
 log = logging.getLogger("confidp.reload")
 
@@ -42,14 +45,19 @@ def configure_logging(level: str) -> None:
 
 
 def create_app(settings: Settings, name: str | None = None, *, clock: Clock = system_clock,
-               store: Store | None = None) -> App:
+               store: Store | None = None, sources: Sources | None = None,
+               steps: Steps | None = None) -> App:
     """The app for ``settings``. ``clock`` dates what the flows store and checks every
-    lifetime; ``store`` (tests) replaces the one ``settings.store`` names."""
+    lifetime. For tests: ``store`` replaces the one ``settings.store`` names, ``sources`` the
+    identity sources of ``confidp.identity.registry.SOURCE_TYPES``, ``steps`` the sign-in
+    steps of ``confidp.web.signin.STEPS``."""
+    steps = steps or STEPS
     configure_logging(settings.log_level)
     context = Context(
         settings=settings, clock=clock, metrics=Metrics(),
         reloader=Reloader(settings.tenants_dir, settings.themes_dir, clock=clock),
-        themes=Themes(settings.themes_dir), metadata=MetadataCache())
+        themes=Themes(settings.themes_dir), metadata=MetadataCache(),
+        sources=sources or Sources(), steps=steps, routes=tenant_routes.routes(steps))
     app: App = Sanic(name or f"confidp_{secrets.token_hex(4)}", ctx=context,
                      error_handler=ErrorHandler(tenant_routes.unrouted),
                      request_class=ConfidpRequest)
@@ -85,7 +93,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         context.sealer = Sealer.from_state_dir(settings.state_dir)
         context.server_key = ServerKey.from_state_dir(settings.state_dir)
         context.tokens = TokenService(context.store, context.keys, context.server_key,
-                                      clock=clock)
+                                      clock=clock, sources=context.sources)
 
     @app.after_server_stop
     async def close_resources(app: App) -> None:

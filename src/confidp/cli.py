@@ -16,6 +16,7 @@ from confidp.model import Secret
 from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
+DEFAULTS = Settings()  # the defaults, written once (confidp.settings)
 DEFAULT_THEMES_DIR = "themes"
 
 
@@ -70,43 +71,49 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Serve every tenant file of the tenants directory "
                                 "and reload them when they change. Each flag can also be set "
                                 "by the CONFIDP_* variable named in its help.")
-    serve.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
-                       help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
+    serve.add_argument("--tenants", type=Path,
+                       default=Path(_env("TENANTS", str(DEFAULTS.tenants_dir))),
+                       help=f"tenant files directory (CONFIDP_TENANTS; default: "
+                       f"{DEFAULTS.tenants_dir})")
     serve.add_argument("--themes", type=Path, default=_env_path("THEMES"),
                        help="directory of extra themes, and of files overriding the built-in "
                        "default theme (CONFIDP_THEMES; default: ./themes when it exists)")
-    serve.add_argument("--host", default=_env("HOST", "localhost"),
-                       help="address to listen on (CONFIDP_HOST; default: localhost)")
-    serve.add_argument("--port", type=int, default=int(_env("PORT", "8000")),
-                       help="port to listen on (CONFIDP_PORT; default: 8000)")
-    serve.add_argument("--ops-host", default=_env("OPS_HOST", "localhost"),
+    serve.add_argument("--host", default=_env("HOST", DEFAULTS.host),
+                       help=f"address to listen on (CONFIDP_HOST; default: {DEFAULTS.host})")
+    serve.add_argument("--port", type=int, default=int(_env("PORT", str(DEFAULTS.port))),
+                       help=f"port to listen on (CONFIDP_PORT; default: {DEFAULTS.port})")
+    serve.add_argument("--ops-host", default=_env("OPS_HOST", DEFAULTS.ops_host),
                        help="address of the operations listener: /healthz, /readyz, /status, "
-                       "/metrics (CONFIDP_OPS_HOST; default: localhost)")
-    serve.add_argument("--ops-port", type=int, default=int(_env("OPS_PORT", "9080")),
-                       help="port of the operations listener (CONFIDP_OPS_PORT; default: 9080)")
+                       f"/metrics (CONFIDP_OPS_HOST; default: {DEFAULTS.ops_host})")
+    serve.add_argument("--ops-port", type=int,
+                       default=int(_env("OPS_PORT", str(DEFAULTS.ops_port))),
+                       help="port of the operations listener (CONFIDP_OPS_PORT; default: "
+                       f"{DEFAULTS.ops_port})")
     serve.add_argument("--access-log", action="store_true", default=_env_flag("ACCESS_LOG"),
                        help="log one line per request (CONFIDP_ACCESS_LOG=1; default: off)")
-    serve.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
+    serve.add_argument("--state-dir", type=Path,
+                       default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
                        help="directory for signing keys and local state (CONFIDP_STATE_DIR; "
-                       "default: state)")
+                       f"default: {DEFAULTS.state_dir})")
     serve.add_argument("--reload-poll", action="store_true", default=_env_flag("RELOAD_POLL"),
                        help="poll for changes instead of inotify, for file systems without it "
                        "(CONFIDP_RELOAD_POLL=1)")
     serve.add_argument("--trust-proxy", action="store_true", default=_env_flag("TRUST_PROXY"),
                        help="honour X-Forwarded-Host/-Proto from a reverse proxy "
                        "(CONFIDP_TRUST_PROXY=1)")
-    serve.add_argument("--store", default=_env("STORE", "memory"),
+    serve.add_argument("--store", default=_env("STORE", DEFAULTS.store),
                        help="where sessions, codes and tokens live: memory (one process) or "
-                       "redis://host:port/db (CONFIDP_STORE; default: memory)")
+                       f"redis://host:port/db (CONFIDP_STORE; default: {DEFAULTS.store})")
     serve.add_argument("--store-wait", type=float, default=float(_env("STORE_WAIT", "0")),
                        help="seconds to keep retrying an unreachable store at start "
                        "(CONFIDP_STORE_WAIT; default: 0, fail at once)")
-    serve.add_argument("--workers", type=int, default=int(_env("WORKERS", "1")),
-                       help="worker processes (CONFIDP_WORKERS; default: 1); more than one "
-                       "needs --store redis://")
-    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
+    serve.add_argument("--workers", type=int, default=int(_env("WORKERS", str(DEFAULTS.workers))),
+                       help=f"worker processes (CONFIDP_WORKERS; default: {DEFAULTS.workers}); "
+                       f"more "
+                       "than one needs --store redis://")
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", DEFAULTS.log_level),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                       help="log level (CONFIDP_LOG_LEVEL; default: INFO)")
+                       help=f"log level (CONFIDP_LOG_LEVEL; default: {DEFAULTS.log_level})")
 
     check = commands.add_parser("check", help="validate tenant files (for CI)",
                                 description="Validate tenant files with the server's own "
@@ -137,11 +144,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="list only reads; rotate and retire change the keys")
     keys.add_argument("tenant", help="the tenant id (its file name without .yaml); it must "
                       "have a file in the tenants directory")
-    keys.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
+    keys.add_argument("--tenants", type=Path,
+                      default=Path(_env("TENANTS", str(DEFAULTS.tenants_dir))),
                       help="tenant files directory, to check the tenant exists "
-                      "(CONFIDP_TENANTS; default: tenants)")
-    keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
-                      help="(CONFIDP_STATE_DIR; default: state)")
+                      f"(CONFIDP_TENANTS; default: {DEFAULTS.tenants_dir})")
+    keys.add_argument("--state-dir", type=Path,
+                      default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
+                      help=f"(CONFIDP_STATE_DIR; default: {DEFAULTS.state_dir})")
 
     sealing = commands.add_parser(
         "sealing-key", help="show or rotate the key that seals sign-ins in progress",
@@ -151,8 +160,9 @@ def _parser() -> argparse.ArgumentParser:
         "drops the oldest. Running servers see the change without restart. list shows the "
         "keys' fingerprints, to compare replicas.")
     sealing.add_argument("action", choices=["list", "rotate"])
-    sealing.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
-                         help="(CONFIDP_STATE_DIR; default: state)")
+    sealing.add_argument("--state-dir", type=Path,
+                         default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
+                         help=f"(CONFIDP_STATE_DIR; default: {DEFAULTS.state_dir})")
     return parser
 
 
@@ -292,11 +302,12 @@ def _run(settings: Settings) -> int:
     log = logging.getLogger("confidp.server")
     log.info("listening on %s (public: the issuers, /healthz, /readyz)", public.url)
     log.info("listening on %s (operations: /healthz, /readyz, /status, /metrics)", ops.url)
-    options = {"motd": False, "access_log": settings.access_log}
     if settings.workers == 1:
         app = create_app(settings, name="confidp")
-        app.prepare(sock=public.sock, single_process=True, **options)
-        app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, **options)
+        app.prepare(sock=public.sock, single_process=True, motd=False,
+                    access_log=settings.access_log)
+        app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, motd=False,
+                    access_log=settings.access_log)
         Sanic.serve_single(primary=app)
         return 0
     # Each worker process builds its own app (own registry, watcher and store client) and
@@ -307,8 +318,10 @@ def _run(settings: Settings) -> int:
     try:
         loader = AppLoader(factory=partial(create_app, settings, "confidp"))
         app = loader.load()
-        app.prepare(sock=public.sock, workers=settings.workers, **options)
-        app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers, **options)
+        app.prepare(sock=public.sock, workers=settings.workers, motd=False,
+                    access_log=settings.access_log)
+        app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers,
+                    motd=False, access_log=settings.access_log)
         Sanic.serve(primary=app, app_loader=loader)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from sanic import Request, Sanic
 from sanic.config import Config
 
 from confidp.clock import Clock
+from confidp.store.tenant import TenantStore
 
 if TYPE_CHECKING:
+    from confidp.identity.registry import Sources
     from confidp.keys import KeyStore
     from confidp.metrics import Metrics
+    from confidp.model import Tenant
     from confidp.oauth.tokens import TokenService
     from confidp.passwords import ClientSecretChecker, PasswordVerifier
     from confidp.registry import Registry, Snapshot
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from confidp.store import Store
     from confidp.themes import Themes
     from confidp.web.discovery import MetadataCache
+    from confidp.web.signin.steps import Steps
+    from confidp.web.tenant_routes import Routes
 
 
 @dataclass(eq=False, slots=True)
@@ -41,6 +46,9 @@ class Context:
     reloader: Reloader
     themes: Themes
     metadata: MetadataCache  # discovery documents, per tenant version
+    sources: Sources  # each tenant's identity sources
+    steps: Steps  # the sign-in steps
+    routes: Routes  # the endpoints under each issuer, the steps' pages among them
     registry: Registry | None = None  # None until the tenants are first loaded
     watching: bool = False  # the reload watcher runs (readiness)
     stopped_listeners: int = 0
@@ -53,6 +61,10 @@ class Context:
     server_key: ServerKey = field(init=False)
     tokens: TokenService = field(init=False)
 
+    def tenant_store(self, tenant: Tenant) -> TenantStore:
+        """The store, in ``tenant``'s namespace."""
+        return TenantStore(self.store, tenant.id)
+
     @property
     def snapshot(self) -> Snapshot:
         """The current snapshot. Requests are served only once the first load published
@@ -64,3 +76,9 @@ class Context:
 
 App: TypeAlias = Sanic[Config, Context]
 AppRequest: TypeAlias = Request[App, SimpleNamespace]
+
+
+def typed(request: Request) -> AppRequest:
+    """A request Sanic hands confidp's code untyped (its error handler): every request of a
+    confidp app has a ``Context`` (``confidp.app.create_app``)."""
+    return cast(AppRequest, request)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from confidp.sealing import KEY_FILE, Sealer
-from confidp.web.flow import SIGN_IN_PURPOSE
+from confidp.web.pending import SIGN_IN_PURPOSE
 from tests.e2e.flow import (
     authorize_url,
     hidden_fields,

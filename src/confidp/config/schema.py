@@ -50,6 +50,13 @@ def defaults(*path: str) -> dict[str, Any]:
     return {name: sub["default"] for name, sub in node["properties"].items() if "default" in sub}
 
 
+def defaults_of(definition: str) -> dict[str, Any]:
+    """The ``default`` of each property of ``$defs/<definition>`` (an item of a list, e.g.
+    "application" or "user")."""
+    node: Mapping[str, Any] = tenant_schema()["$defs"][definition]
+    return {name: sub["default"] for name, sub in node["properties"].items() if "default" in sub}
+
+
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(tenant_schema())
@@ -107,8 +114,8 @@ def _shown(value: Any) -> str:
 def _describe(error: ValidationError) -> Iterator[Problem]:
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    value = error.validator_value
-    instance = error.instance
+    value: Any = error.validator_value  # the stubs allow "unset": never for a raised error
+    instance: Any = error.instance
     match error.validator:
         case "additionalProperties":
             allowed = sorted(schema.get("properties", {}))
@@ -123,7 +130,7 @@ def _describe(error: ValidationError) -> Iterator[Problem]:
                     yield Problem(path, f"missing required key {name!r}", at_key=True)
         case "type":
             wanted = value if isinstance(value, list) else [value]
-            words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+            words = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
             yield Problem(path, f"must be {words}, not {_kind(instance)}")
         case "enum":
             choices = ", ".join(str(c) for c in value)

@@ -25,7 +25,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, RSAKey, import_key
 
 from confidp.clock import Clock, system_clock
 from confidp.files import create_once
@@ -39,7 +39,7 @@ class TokenError(Exception):
 
 
 def _generate(alg: str) -> RSAKey | ECKey:
-    parameters: dict[str, Any] = {"alg": alg, "use": "sig"}
+    parameters: KeyParameters = {"alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters, auto_kid=True)
     return ECKey.generate_key("P-256", parameters, auto_kid=True)
@@ -175,6 +175,6 @@ class KeyStore:
         for key in keys:  # oldest first: the newest of each algorithm wins
             if key.alg in ALGORITHMS:
                 signing[str(key.alg)] = key
-        published = KeySet(keys)
+        published = KeySet(list[Key](keys))
         jwks = {"keys": [key.as_dict(private=False) for key in keys]}
         return KeyRing(signing, published, jwks)

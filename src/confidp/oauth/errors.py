@@ -26,10 +26,11 @@ INVALID_PKCE = "Invalid PKCE parameters."
 
 class OAuthError(Exception):
     """An error with an OAuth error code (RFC 6749 §4.1.2.1, §5.2), a description for
-    clients, an optional detail for the person reading the page, and an HTTP status."""
+    clients, an optional detail for the person reading the page, an HTTP status, and the
+    headers its response must carry (``headers``)."""
 
-    error: ClassVar[str] = "invalid_request"
-    status: ClassVar[int] = 400
+    error: str = "invalid_request"  # a class's own, or (HTTP errors) an instance's
+    status: int = 400
     redirectable: ClassVar[bool] = False  # may go back to a verified redirect URI
     default_description: ClassVar[str] = "The request is invalid."
     default_detail: ClassVar[str | None] = None
@@ -52,6 +53,10 @@ class OAuthError(Exception):
         if self.missing:
             body["missing_parameters"] = list(self.missing)
         return body
+
+    def headers(self) -> dict[str, str]:
+        """Headers the response must carry (a challenge, Retry-After)."""
+        return {}
 
 
 class InvalidRequest(OAuthError):
@@ -129,3 +134,64 @@ class ServerUnavailable(OAuthError):
 
     error = "temporarily_unavailable"
     status = 503
+    retry_after: ClassVar[int] = 5  # seconds (RFC 9110 §10.2.3)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class BearerError(OAuthError):
+    """RFC 6750 §3: an error at a resource confidp serves to access tokens (userinfo), with
+    its ``WWW-Authenticate: Bearer`` challenge naming the realm (the issuer) and, except when
+    no token was sent at all (§3.1), the error."""
+
+    status = 401
+
+    def __init__(self, realm: str, description: str | None = None) -> None:
+        super().__init__(description)
+        self.realm = realm
+
+    def headers(self) -> dict[str, str]:
+        challenge = f'Bearer realm="{self.realm}"'
+        if self.error:
+            challenge += f', error="{self.error}", error_description="{self.description}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class NoBearerToken(BearerError):
+    """RFC 6750 §3.1: "If the request lacks any authentication information ... the resource
+    server SHOULD NOT include an error code or other error information": an empty body."""
+
+    error = ""
+    default_description = "No access token."
+
+    def to_json(self) -> dict[str, object]:
+        return {}
+
+
+class MalformedBearerRequest(BearerError):
+    """RFC 6750 §3.1 invalid_request: the token is not presented as the spec says."""
+
+    error = "invalid_request"
+
+
+class TokenSentTwice(MalformedBearerRequest):
+    """RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token"."""
+
+    status = 400
+    default_description = "Send the token once."
+
+
+class InvalidToken(BearerError):
+    """RFC 6750 §3.1: "The access token provided is expired, revoked, malformed, or invalid
+    for other reasons.\""""
+
+    error = "invalid_token"
+
+
+class InsufficientScope(BearerError):
+    """RFC 6750 §3.1: "The request requires higher privileges than provided by the access
+    token.\""""
+
+    error = "insufficient_scope"
+    status = 403

@@ -25,7 +25,7 @@ def _origin(uri: str) -> str | None:
 
 def allowed_origin(request: AppRequest, tenant: Tenant) -> str | None:
     """The request's Origin, when a registered redirect URI of this tenant has it."""
-    origin = request.headers.get("origin")
+    origin: str | None = request.headers.get("origin")
     if not origin:
         return None
     wanted = origin.lower()

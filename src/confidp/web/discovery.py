@@ -12,6 +12,7 @@ from sanic import HTTPResponse
 
 from confidp.context import AppRequest
 from confidp.model import Tenant
+from confidp.oauth.grant_types import GRANT_TYPES
 from confidp.registry import Snapshot
 from confidp.web.responses import empty, raw
 
@@ -22,8 +23,6 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
     issuer = tenant.issuer
     claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
                     | {claim for scope in tenant.scopes.values() for claim in scope.claims})
-    grants = sorted({g for app in tenant.applications.values() for g in app.grant_types}
-                    | {"authorization_code", "refresh_token", "client_credentials"})
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -36,7 +35,7 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
         "scopes_supported": sorted(tenant.scopes),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": grants,
+        "grant_types_supported": sorted(GRANT_TYPES),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic",
                                                   "client_secret_post"],

@@ -9,6 +9,14 @@ from confidp.oauth.errors import InvalidRequest
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
+def form_value(request: AppRequest, name: str) -> str | None:
+    """A field of a form body (``confidp.web.request.ConfidpRequest.get_form``: empty when
+    the body is not a UTF-8 form), its first value."""
+    form = request.form
+    value = form.get(name) if form is not None else None
+    return value if isinstance(value, str) else None
+
+
 def parameter_text(request: AppRequest) -> str:
     """The raw ``a=1&b=2`` text; raises InvalidRequest for a POST body that is not a UTF-8
     form."""

@@ -17,6 +17,7 @@ from confidp.context import AppRequest
 from confidp.oauth.echo import quoted
 from confidp.registry import FileStatus
 from confidp.web import tenant_routes
+from confidp.web.errors import HttpError, MethodNotAllowed, NotFound, error_response
 from confidp.web.listeners import on_ops_listener
 from confidp.web.responses import json, raw
 
@@ -42,10 +43,10 @@ def _authorized(request: AppRequest) -> bool:
     return hmac.compare_digest(given, f"Bearer {token.reveal()}".encode())
 
 
-def _unauthorized() -> HTTPResponse:
-    return json({"error": "unauthorized",
-                 "error_description": "send the status token as Authorization: Bearer <token>"},
-                status=401, headers={"WWW-Authenticate": 'Bearer realm="confidp-status"'})
+def _unauthorized(request: AppRequest) -> HTTPResponse:
+    return error_response(request, HttpError(
+        401, "unauthorized", "send the status token as Authorization: Bearer <token>",
+        {"WWW-Authenticate": 'Bearer realm="confidp-status"'}), api=True)
 
 
 def file_status(status: FileStatus) -> dict[str, object]:
@@ -73,20 +74,17 @@ async def _gate(request: AppRequest) -> HTTPResponse | None:
     if not on_ops_listener(request):
         return await tenant_routes.dispatch(request)
     if request.method not in _READ:
-        return json({"error": "method_not_allowed", "error_description": "Use GET or HEAD."},
-                    status=405, headers={"Allow": ", ".join(PROBE_METHODS),
-                                         "Cache-Control": "no-store"})
+        return error_response(request, MethodNotAllowed(", ".join(PROBE_METHODS),
+                                                        "Use GET or HEAD."), api=True)
     if not _authorized(request):
-        return _unauthorized()
+        return _unauthorized(request)
     return None
 
 
-@bp.route("/healthz", methods=PROBE_METHODS)
 async def healthz(request: AppRequest) -> HTTPResponse:
     return json({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/readyz", methods=PROBE_METHODS)
 async def readyz(request: AppRequest) -> HTTPResponse:
     registry = request.app.ctx.registry
     if registry is None or not request.app.ctx.watching:
@@ -98,7 +96,6 @@ async def readyz(request: AppRequest) -> HTTPResponse:
                 headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/status", methods=_ALL_METHODS)
 async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
@@ -115,7 +112,6 @@ async def status(request: AppRequest) -> HTTPResponse:
     }, headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/status/<name:str>", methods=_ALL_METHODS)
 async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
@@ -124,12 +120,18 @@ async def status_one(request: AppRequest, name: str) -> HTTPResponse:
         if name in (file.source, file.tenant_id):
             return json({"generation": snapshot.generation, **file_status(file)},
                         headers={"Cache-Control": "no-store"})
-    return json({"error": "not_found", "error_description": f"no tenant file {quoted(name)}"},
-                status=404, headers={"Cache-Control": "no-store"})
+    return error_response(request, NotFound(f"no tenant file {quoted(name)}"), api=True)
 
 
-@bp.route("/metrics", methods=_ALL_METHODS)
 async def metrics(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     return raw(request.app.ctx.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+# routes (added rather than decorated: Sanic's decorators are untyped)
+bp.add_route(healthz, "/healthz", methods=PROBE_METHODS)
+bp.add_route(readyz, "/readyz", methods=PROBE_METHODS)
+bp.add_route(status, "/status", methods=_ALL_METHODS)
+bp.add_route(status_one, "/status/<name:str>", methods=_ALL_METHODS)
+bp.add_route(metrics, "/metrics", methods=_ALL_METHODS)

@@ -1,5 +1,5 @@
-"""Rendering: themed pages with their security headers, errors as a page or JSON, redirects.
-The one place an ``OAuthError`` becomes a response."""
+"""Rendering: themed pages with their security headers, and redirects. Errors become
+responses in ``confidp.web.errors``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from sanic import HTTPResponse
 
 from confidp.context import AppRequest
 from confidp.model import Tenant
-from confidp.oauth.errors import OAuthError
 from confidp.registry import Snapshot
-from confidp.web.negotiation import prefers_json
-from confidp.web.responses import Response, html, json
+from confidp.web.responses import Response, html
 
 NO_STORE = {"Cache-Control": "no-store"}
 # RFC 6749 §5.1: token responses also carry the HTTP/1.0 Pragma (deprecated elsewhere, RFC 9111)
@@ -62,16 +60,6 @@ def page(request: AppRequest, tenant: Tenant, snapshot: Snapshot, template: str,
     return html(body, status=status, headers={
         **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets),
         **(headers or {})})
-
-
-def error_response(request: AppRequest, tenant: Tenant | None, snapshot: Snapshot,
-                   error: OAuthError) -> HTTPResponse:
-    """An error for a person (themed page) or a program (JSON), never a redirect."""
-    if prefers_json(request) or tenant is None:
-        return json(error.to_json(), status=error.status, headers=NO_STORE)
-    return page(request, tenant, snapshot, "error.html", page_title="Something went wrong",
-                status=error.status, message=error.description, detail=error.detail,
-                missing=list(error.missing), error_code=error.error)
 
 
 def redirect(location: str, status: int = 302,
