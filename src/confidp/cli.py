@@ -442,8 +442,6 @@ def _existing_tenant(tenants_dir: Path, tenant_id: str) -> None:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from joserfc.errors import JoseError
-
     from confidp.keys import KeyStore
 
     _existing_tenant(args.tenants, args.tenant)
@@ -459,7 +457,7 @@ def _keys(args: argparse.Namespace) -> int:
             if not retired:
                 print("nothing to retire: only the signing keys are published", file=sys.stderr)
         ring = store.read(args.tenant)
-    except (OSError, ValueError, JoseError) as exc:
+    except (OSError, ValueError) as exc:  # KeyFileError is a ValueError
         print(f"confidp: the keys in {store.directory(args.tenant)}: {exc}", file=sys.stderr)
         return 1
     if ring is None:

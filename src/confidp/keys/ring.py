@@ -34,6 +34,10 @@ ALGORITHMS = ("RS256", "ES256")
 _KEY_FILE_MODE = 0o600
 
 
+class KeyFileError(ValueError):
+    """A file of the key directory that is not a key confidp can use."""
+
+
 class TokenError(Exception):
     """A JWT that does not verify: bad signature, unknown key, malformed."""
 
@@ -164,7 +168,10 @@ class KeyStore:
         keys: list[RSAKey | ECKey] = []
         for record in records:
             record.pop("created_at", None)
-            key = import_key(record)
+            try:
+                key = import_key(record)
+            except JoseError as exc:
+                raise KeyFileError(f"a key file is not a valid key: {exc}") from None
             if isinstance(key, RSAKey | ECKey):
                 keys.append(key)
         return keys
