@@ -356,3 +356,25 @@ def test_serve_refuses_a_themes_directory_that_does_not_exist(tmp_path: Path) ->
     assert done.stderr == (f"confidp: the themes directory {tmp_path / 'nope'} does not exist "
                            "(leave --themes and CONFIDP_THEMES unset to use only the built-in "
                            "default theme)\n")
+
+
+def test_state_init_makes_every_key_once(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    for name in ("acme.yaml", "globex.yml", ".hidden.yaml", "notes.txt"):
+        (tenants / name).write_text("issuer: x\n")
+    state = tmp_path / "state"
+    first = confidp("state", "init", "--tenants", str(tenants), "--state-dir", str(state))
+    assert first.returncode == 0, first.stderr
+    assert "signing keys of 2 tenant(s): acme globex" in first.stdout
+    made = {p.relative_to(state): p.read_bytes() for p in state.rglob("*") if p.is_file()}
+    assert {Path("sealing.key"), Path("server.key")} <= set(made)
+    assert {p.parts[1] for p in made if p.parts[0] == "keys"} == {"acme", "globex"}
+    again = confidp("state", "init", "--tenants", str(tenants), "--state-dir", str(state))
+    assert again.returncode == 0, again.stderr
+    assert {p.relative_to(state): p.read_bytes() for p in state.rglob("*")
+            if p.is_file()} == made  # kept, not replaced
+    missing = confidp("state", "init", "--tenants", str(tmp_path / "none"),
+                      "--state-dir", str(state))
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
