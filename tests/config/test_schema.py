@@ -147,7 +147,8 @@ MISTAKES = [
      "acme.yaml:13:7: $.users[0].claims[\"bad key\"]: the key 'bad key' is not valid"),
     ("- just\n- a list\n", "acme.yaml:1:1: $: the top level must be a mapping"),
     ("", "acme.yaml:1:1: $: the file is empty"),
-    ("issuer: [unclosed\n", "acme.yaml:2:1: $: YAML syntax error"),
+    ("issuer: [unclosed\n", "acme.yaml:1:9: $: YAML syntax error: the list opened with '[' here "
+     "is never closed"),
 ]
 
 
