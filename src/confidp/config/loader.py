@@ -18,6 +18,7 @@ from pathlib import Path as FsPath
 
 from confidp.config.build import build_tenant, resolve_client_secrets
 from confidp.config.errors import ConfigError, Problem, json_path
+from confidp.config.reading import UnreadableFile, read_tenant_file
 from confidp.config.rules import RuleContext, check_document
 from confidp.config.schema import schema_problems
 from confidp.config.yaml_positions import Positions, YamlSyntaxError, parse_yaml
@@ -68,12 +69,20 @@ class FileResult:
                                        problem.message))
 
 
+def unreadable(source: str, message: str) -> FileResult:
+    """The result for a tenant-file name that could not be read (``confidp.config.reading``)."""
+    result = FileResult(tenant_id_of(source), source, "")
+    result.errors.append(ConfigError(source, 1, 1, "$", f"the file {message}"))
+    return result
+
+
 def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
-                  environ: Mapping[str, str] | None) -> FileResult:
+                  environ: Mapping[str, str] | None,
+                  base_dir: FsPath | None = None) -> FileResult:
     """Validate one tenant file's bytes and build its model. ``source`` is the path shown in
-    errors; a relative client-secret file is looked up next to it. ``environ`` is where env
-    secrets are read from; None (``confidp check`` in a GitOps CI that has no secrets) checks
-    the file itself without reading env or file secrets."""
+    errors; a relative client-secret file is looked up in ``base_dir`` (default: the directory
+    of ``source``). ``environ`` is where env secrets are read from; None (``confidp check`` in a
+    GitOps CI that has no secrets) checks the file itself without reading env or file secrets."""
     tenant_id = tenant_id_of(source)
     result = FileResult(tenant_id, source, content_hash(raw))
     try:
@@ -100,7 +109,8 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
         problems = check_document(document, RuleContext(tenant_id, themes))
     secrets: dict[int, ClientSecret] = {}
     if not problems and result.ok:
-        secrets, problems = resolve_client_secrets(document, FsPath(source).parent, environ)
+        secrets, problems = resolve_client_secrets(
+            document, FsPath(source).parent if base_dir is None else base_dir, environ)
     for problem in problems:
         result.add(problem)
     if result.ok:
@@ -171,11 +181,9 @@ def check_files(paths: Iterable[FsPath], *, themes: frozenset[str] | None,
     for path in paths:
         source = str(path)
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            result = FileResult(tenant_id_of(path), source, "")
-            result.errors.append(ConfigError(source, 1, 1, "$", f"cannot read: {exc.strerror}"))
-            results.append(result)
+            raw = read_tenant_file(path)
+        except UnreadableFile as exc:
+            results.append(unreadable(source, exc.message))
             continue
         result = validate_file(source, raw, themes=themes, environ=environ)
         if result.tenant_id in by_id:

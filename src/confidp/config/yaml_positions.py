@@ -25,7 +25,6 @@ try:
 except AttributeError:  # pragma: no cover - libyaml missing: the pure-Python loader is the same
     _Loader = yaml.SafeLoader
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
 _STR_TAG = "tag:yaml.org,2002:str"
 
@@ -85,9 +84,8 @@ class _Refused(Exception):
 
 def parse_yaml(raw: bytes) -> Parsed:
     """Parse one YAML document. Raises ``YamlSyntaxError`` when it is not well-formed YAML;
-    structural problems (duplicate keys, ...) come back as ``problems`` with positions."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise YamlSyntaxError(1, 1, f"the file is larger than {MAX_FILE_BYTES} bytes")
+    structural problems (duplicate keys, ...) come back as ``problems`` with positions. The
+    size is bounded where the file is read (``confidp.config.reading``)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
