@@ -133,3 +133,58 @@ def test_sealing_key_list_and_rotate(tmp_path: Path) -> None:
     damaged = confidp("sealing-key", "rotate", *state)
     assert damaged.returncode == 2 and "remove it" in damaged.stderr
     assert (tmp_path / "state" / "sealing.key").read_bytes() == b"x"
+
+
+DEEP_FILES = {
+    "flow-lists.yaml": "a: " + "[" * 30_000 + "]" * 30_000 + "\n",
+    "flow-mappings.yaml": "a: " + "{a: " * 15_000 + "\n",
+    "compact-lists.yaml": "a:\n  " + "- " * 30_000 + "x\n",
+}
+
+
+def test_check_refuses_deep_nesting_instead_of_crashing(tmp_path: Path) -> None:
+    """The issue's 60 KB files: PyYAML would recurse until the C stack overflows (exit -11 or
+    139). Each is an ordinary error instead, at the first level past the limit."""
+    for name, text in DEEP_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "acme.yaml").write_bytes(dump(tenant_doc("https://id.example.com")))
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    message = ("$: lists and mappings nest more than 64 levels deep here (a tenant file needs "
+               "no more than 5): look for a '[' or '{' that is never closed, or for indentation "
+               "that keeps growing")
+    assert done.stdout.splitlines() == [
+        f"{tmp_path / 'compact-lists.yaml'}:2:129: {message}",
+        f"{tmp_path / 'flow-lists.yaml'}:1:67: {message}",
+        f"{tmp_path / 'flow-mappings.yaml'}:1:256: {message}",
+    ]
+    assert "1 of 4 tenant file(s) valid, 3 error(s)" in done.stderr
+
+
+PLAINTEXT = "correct-horse-battery-staple"
+
+
+def test_check_never_prints_a_plaintext_password(tmp_path: Path) -> None:
+    doc = tenant_doc("https://id.example.com", users=[
+        {"username": "alice", "password_hash": PLAINTEXT}],
+        applications=[{"client_id": "billing", "name": "Billing", "type": "confidential",
+                       "client_secret": f"{PLAINTEXT}-2", "grant_types": ["client_credentials"],
+                       "scopes": ["openid"]}])
+    (tmp_path / "acme.yaml").write_bytes(dump(doc))
+    text = confidp("check", str(tmp_path / "acme.yaml"))
+    as_json = confidp("check", "--format", "json", str(tmp_path / "acme.yaml"))
+    for done in (text, as_json):
+        assert done.returncode == 1
+        assert PLAINTEXT not in done.stdout + done.stderr
+    assert text.stdout.splitlines() == [
+        f"{tmp_path / 'acme.yaml'}:8:18: $.applications[0].client_secret: this looks like a "
+        "plaintext secret, which a tenant file never holds: give one of {hash: …}, {env: …} "
+        "or {file: …} instead, e.g. {hash: <the output of `confidp hash-password`>} (the value "
+        "is not shown)",
+        f"{tmp_path / 'acme.yaml'}:15:18: $.users[0].password_hash: this looks like a plaintext "
+        "password: store `confidp hash-password`'s output instead",
+    ]
+    errors = json.loads(as_json.stdout)["files"][0]["errors"]
+    assert [error["message"] for error in errors][1] == (
+        "this looks like a plaintext password: store `confidp hash-password`'s output instead")
+

@@ -20,7 +20,7 @@ from confidp.config.build import build_tenant, resolve_client_secrets
 from confidp.config.errors import ConfigError, Problem, json_path
 from confidp.config.reading import UnreadableFile, read_tenant_file
 from confidp.config.rules import RuleContext, check_document
-from confidp.config.schema import schema_problems
+from confidp.config.schema import schema_problems, secret_path
 from confidp.config.yaml_positions import Positions, YamlSyntaxError, parse_yaml
 from confidp.model import ClientSecret, Tenant
 
@@ -76,6 +76,16 @@ def unreadable(source: str, message: str) -> FileResult:
     return result
 
 
+def _inside_secret(problem: Problem) -> Problem:
+    """A YAML-level problem (duplicate key, key that is not a string) inside a secret field,
+    said without the names it would quote: they may be the secret itself."""
+    for end in range(len(problem.path) + 1):
+        if secret_path(problem.path[:end]):
+            return Problem(problem.path[:end], "a key in here is duplicated or is not a string "
+                           "(not shown: this field holds a secret)", where=problem.where)
+    return problem
+
+
 def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
                   environ: Mapping[str, str] | None,
                   base_dir: FsPath | None = None) -> FileResult:
@@ -92,7 +102,7 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
         return result
     result.positions = parsed.positions
     for problem in parsed.problems:
-        result.add(problem)
+        result.add(_inside_secret(problem))
     document = parsed.data
     if document is None and not parsed.problems:
         result.add(Problem((), "the file is empty: a tenant needs at least issuer and "
