@@ -188,3 +188,24 @@ def test_check_never_prints_a_plaintext_password(tmp_path: Path) -> None:
     assert [error["message"] for error in errors][1] == (
         "this looks like a plaintext password: store `confidp hash-password`'s output instead")
 
+
+def test_check_prints_warnings_and_passes(tmp_path: Path) -> None:
+    """A localhost redirect URI (RFC 8252 §8.3: NOT RECOMMENDED) is accepted with a warning:
+    printed like an error with "warning:", counted, and the check still passes."""
+    doc = tenant_doc("https://id.example.com")
+    doc["applications"][0]["redirect_uris"].append("http://localhost:5173/callback")
+    (tmp_path / "acme.yaml").write_bytes(dump(doc))
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 0, done.stdout
+    [line] = done.stdout.splitlines()
+    assert line.startswith(f"{tmp_path / 'acme.yaml'}:11:5: $.applications[0].redirect_uris[2]:"
+                           " warning: 'http://localhost:5173/callback' uses the name localhost")
+    assert "1 of 1 tenant file(s) valid, 1 warning(s)" in done.stderr
+    report = json.loads(confidp("check", "--format", "json", str(tmp_path)).stdout)
+    assert report["valid"] is True
+    [file] = report["files"]
+    assert file["valid"] is True and file["errors"] == []
+    [warning] = file["warnings"]
+    assert (warning["line"], warning["col"], warning["severity"]) == (11, 5, "warning")
+    assert warning["path"] == "$.applications[0].redirect_uris[2]"
+

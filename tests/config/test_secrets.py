@@ -25,7 +25,7 @@ def secret_app(client_secret: Any) -> dict[str, Any]:
 def errors_of(doc: dict[str, Any] | str) -> list[str]:
     text = doc if isinstance(doc, str) else dump(doc).decode()
     result = validate_file("acme.yaml", text.encode(), themes=None, environ={})
-    return [str(error) for error in result.errors]
+    return [str(error) for error in [*result.errors, *result.warnings]]
 
 
 def user_with(password_hash: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ can never disagree about what is valid:
 
     bytes --parse_yaml--> data + positions --schema--> --rules--> --secrets--> build_tenant
 
-Every problem of a file is collected and placed (file:line:col), not only the first.
+Every problem of a file is collected and placed (file:line:col), not only the first. Warnings
+(what is accepted but advised against) are collected the same way and never reject a file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from confidp.config.build import build_tenant, resolve_client_secrets
-from confidp.config.errors import ConfigError, Problem, json_path
+from confidp.config.errors import WARNING, ConfigError, Problem, json_path
 from confidp.config.reading import UnreadableFile, read_tenant_file
 from confidp.config.rules import RuleContext, check_document
 from confidp.config.schema import schema_problems, secret_path
@@ -53,6 +54,7 @@ class FileResult:
     source: str
     content_hash: str
     errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
     tenant: Tenant | None = None
     # The node tree behind positions is large: it is kept only while the file is validated,
     # then only the issuer's place (for the cross-file rule) is kept.
@@ -65,8 +67,12 @@ class FileResult:
 
     def add(self, problem: Problem) -> None:
         line, col = problem.where or self.positions.locate(problem.path, problem.at_key)
-        self.errors.append(ConfigError(self.source, line, col, json_path(problem.path),
-                                       problem.message))
+        if problem.warning:
+            self.warnings.append(ConfigError(self.source, line, col, json_path(problem.path),
+                                             problem.message, WARNING))
+        else:
+            self.errors.append(ConfigError(self.source, line, col, json_path(problem.path),
+                                           problem.message))
 
 
 def unreadable(source: str, message: str) -> FileResult:
@@ -118,9 +124,10 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
     if not problems:
         problems = check_document(document, RuleContext(tenant_id, themes))
     secrets: dict[int, ClientSecret] = {}
-    if not problems and result.ok:
-        secrets, problems = resolve_client_secrets(
+    if result.ok and not any(not problem.warning for problem in problems):
+        secrets, unresolved = resolve_client_secrets(
             document, FsPath(source).parent if base_dir is None else base_dir, environ)
+        problems.extend(unresolved)
     for problem in problems:
         result.add(problem)
     if result.ok:
@@ -137,6 +144,7 @@ def _release_positions(result: FileResult) -> None:
 
 def _sort(result: FileResult) -> None:
     result.errors.sort(key=lambda e: (e.line, e.col, e.path))
+    result.warnings.sort(key=lambda e: (e.line, e.col, e.path))
 
 
 def settle_issuers(fresh: Mapping[str, FileResult], unchanged: Mapping[str, Tenant],
