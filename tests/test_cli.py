@@ -209,3 +209,30 @@ def test_check_prints_warnings_and_passes(tmp_path: Path) -> None:
     assert (warning["line"], warning["col"], warning["severity"]) == (11, 5, "warning")
     assert warning["path"] == "$.applications[0].redirect_uris[2]"
 
+
+def test_check_reports_names_that_are_not_regular_files(tmp_path: Path) -> None:
+    """A pipe must not hang the check, /dev/zero must not fill memory, and nothing is skipped
+    without a word."""
+    import os
+
+    (tmp_path / "acme.yaml").write_bytes(dump(tenant_doc("https://id.example.com")))
+    os.mkfifo(tmp_path / "pipe.yaml")
+    os.symlink("/dev/zero", tmp_path / "zero.yaml")
+    os.symlink("loop.yaml", tmp_path / "loop.yaml")
+    os.symlink("nowhere.yaml", tmp_path / "dangling.yaml")
+    (tmp_path / "folder.yaml").mkdir()
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{tmp_path / 'dangling.yaml'}:1:1: $: the file is a symbolic link to a file that does "
+        "not exist",
+        f"{tmp_path / 'folder.yaml'}:1:1: $: the file is a directory, not a tenant file; rename "
+        "it or move it out of the directory",
+        f"{tmp_path / 'loop.yaml'}:1:1: $: the file is a symbolic link that loops (it leads "
+        "back to itself): it is not read",
+        f"{tmp_path / 'pipe.yaml'}:1:1: $: the file is a named pipe (FIFO), not a regular file: "
+        "it is not read",
+        f"{tmp_path / 'zero.yaml'}:1:1: $: the file is a device, not a regular file: it is not "
+        "read",
+    ]
+    assert "1 of 6 tenant file(s) valid, 5 error(s)" in done.stderr

@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from confidp.registry import Snapshot
 from confidp.reload import Reloader, watch_roots
 from tests.support import dump, replace_tenant, sha, tenant_doc, write_tenant
@@ -174,3 +176,82 @@ def test_watch_roots_include_the_parent_of_a_symlinked_directory(tmp_path: Path)
     themes.mkdir()
     roots = watch_roots([tmp_path / "current" / "tenants", themes])
     assert tmp_path in roots
+
+
+SPECIAL_KINDS = ["fifo", "devzero", "loop", "dangling", "directory"]
+
+
+def make_special(kind: str, path: Path) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "devzero":
+        os.symlink("/dev/zero", path)
+    elif kind == "loop":
+        os.symlink(path.name, path)
+    elif kind == "dangling":
+        os.symlink("nowhere.yaml", path)
+    else:
+        path.mkdir()
+
+
+@pytest.mark.parametrize("kind", SPECIAL_KINDS)
+def test_a_name_that_is_not_a_regular_file_is_rejected_once(kind: str, tenants_dir: Path,
+                                                            themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    make_special(kind, tenants_dir / "odd.yaml")
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, events = load(reloader, None)
+    [rejected] = [e for e in events if "odd.yaml" in e]
+    assert rejected.startswith("rejected odd.yaml: not served; 1 error(s): odd.yaml:1:1: $: "
+                               "the file ")
+    [error] = first.files["odd.yaml"].errors
+    assert first.files["odd.yaml"].rejected_hash is None
+    write_tenant(tenants_dir, "globex.yaml", tenant_doc("https://id.example.com/globex"))
+    second, later = load(reloader, first)
+    assert second.files["odd.yaml"].errors == (error,)
+    assert not [e for e in later if "odd.yaml" in e]  # said once, not at every rescan
+
+
+def test_a_served_file_replaced_by_a_pipe_keeps_its_last_good_version(
+        tenants_dir: Path, themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    reloader = Reloader(tenants_dir, themes_dir)
+    first, _ = load(reloader, None)
+    (tenants_dir / "acme.yaml").unlink()
+    os.mkfifo(tenants_dir / "acme.yaml")
+    second, events = load(reloader, first)
+    assert second.tenant("acme") is first.tenant("acme")
+    assert events == ["rejected acme.yaml: still serving the version loaded at "
+                      f"{events[0].split('loaded at ')[1].split(' ')[0]} "
+                      f"({first.files['acme.yaml'].served_hash[:19]}); 1 error(s): acme.yaml:1:1:"
+                      " $: the file is a named pipe (FIFO), not a regular file: it is not read"]
+
+
+def test_messages_name_files_relative_to_the_tenants_directory(tenants_dir: Path,
+                                                               themes_dir: Path) -> None:
+    """Neither a log line nor /status shows the server's absolute paths; a relative secret
+    file is still found next to the tenant file."""
+    (tenants_dir / "billing.secret").write_text("s3cret-value\n")
+    doc = tenant_doc(ISSUER, applications=[
+        {"client_id": "billing", "name": "Billing", "type": "confidential",
+         "client_secret": {"file": "billing.secret"}, "grant_types": ["client_credentials"],
+         "scopes": ["openid"]},
+        {"client_id": "other", "name": "Other", "type": "confidential",
+         "client_secret": {"file": "missing.secret"}, "grant_types": ["client_credentials"],
+         "scopes": ["openid"]}])
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    write_tenant(tenants_dir, "acme.yml", tenant_doc("https://id.example.com/other"))
+    reloader = Reloader(tenants_dir, themes_dir)
+    snapshot, events = load(reloader, None)
+    errors = [str(e) for status in snapshot.files.values() for e in status.errors]
+    assert errors == [
+        "acme.yaml:18:11: $.applications[1].client_secret.file: missing.secret cannot be read: "
+        "No such file or directory",
+        "acme.yml:1:1: $: the tenant id 'acme' is already given by acme.yaml; rename or remove "
+        "one of the two files"]
+    assert str(tenants_dir) not in "".join(events) + "".join(errors)
+    doc["applications"].pop()
+    write_tenant(tenants_dir, "acme.yaml", doc)
+    second, _ = load(reloader, snapshot)
+    billing = second.tenant("acme").applications["billing"]  # type: ignore[union-attr]
+    assert billing.client_secret.source == "file billing.secret"  # type: ignore[union-attr]

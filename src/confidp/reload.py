@@ -6,6 +6,11 @@ changed, and re-validated only when its bytes changed. That covers in-place writ
 git replacing files by rename (new inode), and Kubernetes ConfigMap / git-sync updates, which
 swap a ``..data`` or worktree symlink so the file names stay but resolve to new files. Any event
 triggers a rescan, because those swaps report events on names other than the tenant files.
+
+A tenant-file name
+that is not a regular file (a pipe, a device, a directory, a dangling or looping link) is never
+opened and is reported once as a rejected file. Files are named relative to the tenants
+directory in every message: a log line never shows the server's absolute paths.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import gc
 import hashlib
 import logging
 import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -32,7 +36,14 @@ from confidp.config.loader import (
     is_tenant_file_name,
     settle_issuers,
     tenant_id_of,
+    unreadable,
     validate_file,
+)
+from confidp.config.reading import (
+    UnreadableFile,
+    read_tenant_file,
+    stat_problem,
+    stat_result_problem,
 )
 from confidp.diff import describe_change
 from confidp.model import Tenant
@@ -41,7 +52,8 @@ from confidp.registry import FileStatus, Snapshot
 log = logging.getLogger("confidp.reload")
 
 EventKind = Literal["added", "changed", "removed", "rejected"]
-Signature = tuple[int, int, int, int]
+Signature = tuple[int, int, int, int]  # device, inode, size, mtime in ns
+Entry = Signature | str  # a regular file's signature, or why the name is not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +106,7 @@ class Reloader:
         self.themes_dir = themes_dir
         self._environ = os.environ if environ is None else environ
         self._clock = clock
-        self._signatures: dict[str, Signature] = {}
+        self._signatures: dict[str, Signature] = {}  # of the version last read, by file name
         self._generation = 0
 
     def load(self, previous: Snapshot | None = None) -> tuple[Snapshot | None, list[ReloadEvent]]:
@@ -167,47 +179,58 @@ class Reloader:
         ordered = dict(sorted(files.items()))
         return Snapshot(self._generation, ordered, themes, themes_version, now), events
 
-    def _tenant_files(self) -> dict[str, Signature]:
-        """The tenant file names in the directory with their stat signatures, in one pass."""
-        found: dict[str, Signature] = {}
+    def _tenant_files(self) -> dict[str, Entry]:
+        """The tenant-file names in the directory, each with its stat signature or the reason
+        it is not read, in one pass and without opening anything."""
+        found: dict[str, Entry] = {}
         try:
             entries = list(os.scandir(self.tenants_dir))
         except OSError as exc:
-            log.error("cannot list the tenants directory %s: %s", self.tenants_dir, exc)
+            log.error("cannot list the tenants directory: %s", exc.strerror or exc.errno)
             return found
         for entry in entries:
             if not is_tenant_file_name(entry.name):
                 continue
             try:
                 st = entry.stat()  # follows symlinks (ConfigMap's ..data links)
-            except OSError:
-                continue  # a dangling link: as if absent
-            if stat.S_ISREG(st.st_mode):
-                found[entry.name] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            except OSError as exc:
+                found[entry.name] = stat_problem(Path(entry.path), exc)
+                continue
+            problem = stat_result_problem(st)
+            found[entry.name] = problem or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         return dict(sorted(found.items()))
 
-    def _read_if_changed(self, name: str, signature: Signature, old: FileStatus | None,
+    def _read_if_changed(self, name: str, entry: Entry, old: FileStatus | None,
                          themes: frozenset[str], force: bool) -> FileResult | None:
-        path = self.tenants_dir / name
-        if not force and old is not None and signature == self._signatures.get(name):
+        """The new outcome of a file, or None when there is nothing new to say."""
+        if isinstance(entry, str):
+            return self._unreadable(name, entry, old)
+        if not force and old is not None and entry == self._signatures.get(name):
             return None
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            log.warning("cannot read %s: %s", path, exc)
-            return None
-        self._signatures[name] = signature
+            raw = read_tenant_file(self.tenants_dir / name)
+        except UnreadableFile as exc:  # changed since the scan
+            return self._unreadable(name, exc.message, old)
+        self._signatures[name] = entry
         digest = content_hash(raw)
         last_evaluated = (old.rejected_hash if old.errors else old.served_hash) if old else None
         if not force and digest == last_evaluated:
             return None  # touched, or swapped to identical bytes: nothing to do
-        return validate_file(str(path), raw, themes=themes, environ=self._environ)
+        return validate_file(name, raw, themes=themes, environ=self._environ,
+                             base_dir=self.tenants_dir)
+
+    def _unreadable(self, name: str, problem: str, old: FileStatus | None) -> FileResult | None:
+        """A name that is not a regular file (or not readable): rejected, and said once."""
+        self._signatures.pop(name, None)
+        result = unreadable(name, problem)
+        if old is not None and old.errors == tuple(result.errors):
+            return None
+        return result
 
     def _duplicate(self, name: str, tenant_id: str, owner: str, now: float,
                    old: FileStatus | None) -> tuple[FileStatus, ReloadEvent | None]:
         """A second file giving a tenant id already taken: never served; reported once."""
-        error = ConfigError(str(self.tenants_dir / name), 1, 1, "$",
-                            duplicate_id_problem(tenant_id, owner))
+        error = ConfigError(name, 1, 1, "$", duplicate_id_problem(tenant_id, owner))
         if old is not None and old.errors == (error,):
             return old, None
         return (FileStatus(name, tenant_id, None, None, None, (error,), None, now),
@@ -217,21 +240,23 @@ class Reloader:
                  now: float) -> tuple[FileStatus, ReloadEvent]:
         tenant_id = result.tenant_id
         if result.tenant is not None:
-            status = FileStatus(name, tenant_id, result.tenant, result.content_hash, now)
+            status = FileStatus(name, tenant_id, result.tenant, result.content_hash, now,
+                                warnings=tuple(result.warnings))
+            for warning in result.warnings:
+                log.warning("tenant %s (%s): %s", tenant_id, name, warning)
             if old is None or old.serving is None:
                 detail = _summary(result.tenant)
                 return status, ReloadEvent("added", name, tenant_id, detail)
             return status, ReloadEvent("changed", name, tenant_id,
                                        describe_change(old.serving, result.tenant))
         errors = tuple(result.errors)
+        rejected_hash = result.content_hash or None  # None: the name was not a readable file
         if old is not None and old.serving is not None:
-            status = replace(old, errors=errors, rejected_hash=result.content_hash,
-                             rejected_at=now)
+            status = replace(old, errors=errors, rejected_hash=rejected_hash, rejected_at=now)
             kept = (f"still serving the version loaded at {_clock_text(old.loaded_at)} "
                     f"({(old.served_hash or '')[:19]})")
         else:
-            status = FileStatus(name, tenant_id, None, None, None, errors,
-                                result.content_hash, now)
+            status = FileStatus(name, tenant_id, None, None, None, errors, rejected_hash, now)
             kept = "not served"
         detail = f"{kept}; {len(errors)} error(s): " + " | ".join(str(e) for e in errors)
         return status, ReloadEvent("rejected", name, tenant_id, detail)
@@ -294,7 +319,8 @@ async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
         await _poll(reloader, current, publish, poll_delay_ms / 1000, on_watching)
         return
     roots = watch_roots((reloader.tenants_dir, reloader.themes_dir))
-    log.info("watching %s", ", ".join(map(str, roots)))
+    log.info("watching %s (relative to the tenants directory)",
+             ", ".join(os.path.relpath(root, reloader.tenants_dir) for root in roots))
     watching = False
     while True:
         try:
@@ -308,8 +334,8 @@ async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
                     on_watching()
         except asyncio.CancelledError:
             return
-        except Exception:
-            log.exception("the file watcher failed; restarting it in 1 s")
+        except Exception as exc:
+            _log_failure("the file watcher failed; restarting it in 1 s", exc)
             watching = False
             try:
                 await asyncio.sleep(1)
@@ -322,8 +348,7 @@ async def _poll(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
     """For file systems without inotify. The reloader itself is the poller: its stat signature
     has nanosecond mtimes, inode and size, where notify's poll watcher compares whole seconds
     and misses a second write within the same second."""
-    log.info("polling %s and %s every %.2f s", reloader.tenants_dir, reloader.themes_dir,
-             interval)
+    log.info("polling the tenants and themes directories every %.2f s", interval)
     try:
         await rescan(reloader, current, publish)
         on_watching()
@@ -338,7 +363,15 @@ async def rescan(reloader: Reloader, current: Callable[[], Snapshot], publish: P
     started = time.perf_counter()
     try:
         snapshot, events = await asyncio.to_thread(reloader.load, current())
-    except Exception:
-        log.exception("reloading tenants failed; still serving the previous snapshot")
+    except Exception as exc:
+        _log_failure("reloading tenants failed; still serving the previous snapshot", exc)
         return
     publish(snapshot, events, time.perf_counter() - started)
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """One line without the traceback, whose frames and messages carry the server's absolute
+    paths; the traceback itself at DEBUG."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    log.error("%s: %s", what, reason)
+    log.debug("%s", what, exc_info=exc)
