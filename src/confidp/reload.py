@@ -7,7 +7,9 @@ git replacing files by rename (new inode), and Kubernetes ConfigMap / git-sync u
 swap a ``..data`` or worktree symlink so the file names stay but resolve to new files. Any event
 triggers a rescan, because those swaps report events on names other than the tenant files.
 
-A tenant-file name
+A file written in place is read only once it has been quiet for ``SETTLE_SECONDS`` (by its
+mtime, or by what the reloader saw), so a slow writer's half-written file is never loaded; a
+file renamed over the old one (a new inode) is complete and read at once. A tenant-file name
 that is not a regular file (a pipe, a device, a directory, a dangling or looping link) is never
 opened and is reported once as a rejected file. Files are named relative to the tenants
 directory in every message: a log line never shows the server's absolute paths.
@@ -54,6 +56,7 @@ log = logging.getLogger("confidp.reload")
 EventKind = Literal["added", "changed", "removed", "rejected"]
 Signature = tuple[int, int, int, int]  # device, inode, size, mtime in ns
 Entry = Signature | str  # a regular file's signature, or why the name is not read
+SETTLE_SECONDS = 0.1  # how long a file written in place must be quiet before it is read
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +104,24 @@ class Reloader:
 
     def __init__(self, tenants_dir: Path, themes_dir: Path,
                  environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 settle: float = SETTLE_SECONDS) -> None:
         self.tenants_dir = tenants_dir
         self.themes_dir = themes_dir
         self._environ = os.environ if environ is None else environ
-        self._clock = clock
+        self._clock = clock  # wall clock: load times, and the age of a file's mtime
+        self._settle = settle
         self._signatures: dict[str, Signature] = {}  # of the version last read, by file name
+        self._unsettled: dict[str, tuple[Signature, float]] = {}  # seen changing, and since when
+        self._wake_at: float | None = None
         self._generation = 0
+
+    def settle_delay(self) -> float | None:
+        """Seconds until a file the last load left unread (written in place, not yet quiet)
+        will have been quiet long enough to be read; None when no file is waiting."""
+        if self._wake_at is None:
+            return None
+        return max(0.0, self._wake_at - self._clock())
 
     def load(self, previous: Snapshot | None = None) -> tuple[Snapshot | None, list[ReloadEvent]]:
         """Rescan. Returns (new snapshot, events), or (None, []) when nothing changed."""
@@ -126,6 +140,7 @@ class Reloader:
         themes, themes_version = _themes(self.themes_dir)
         themes_changed = previous is None or themes != previous.themes
         now = self._clock()
+        self._wake_at = None
         names = self._tenant_files()
         fresh: dict[str, FileResult] = {}  # by tenant id
         fresh_names: dict[str, str] = {}  # tenant id -> file name
@@ -142,13 +157,15 @@ class Reloader:
                 continue
             id_owner[tenant_id] = name
             result = self._read_if_changed(name, names[name], old_files.get(name), themes,
-                                           themes_changed)
+                                           themes_changed, None if previous is None else now)
             if result is not None:
                 fresh[tenant_id] = result
                 fresh_names[tenant_id] = name
         removed = [name for name in old_files if name not in names]
         for name in removed:
             self._signatures.pop(name, None)
+        for name in [name for name in self._unsettled if name not in names]:
+            del self._unsettled[name]
         if not fresh and not removed and not duplicates and previous is not None \
                 and themes_version == previous.themes_version:
             return None, []
@@ -201,11 +218,15 @@ class Reloader:
         return dict(sorted(found.items()))
 
     def _read_if_changed(self, name: str, entry: Entry, old: FileStatus | None,
-                         themes: frozenset[str], force: bool) -> FileResult | None:
-        """The new outcome of a file, or None when there is nothing new to say."""
+                         themes: frozenset[str], force: bool,
+                         now: float | None) -> FileResult | None:
+        """The new outcome of a file, or None when there is nothing new to say. ``now`` is
+        None on the first load, which reads every file without waiting for it to settle."""
         if isinstance(entry, str):
             return self._unreadable(name, entry, old)
         if not force and old is not None and entry == self._signatures.get(name):
+            return None
+        if now is not None and not self._quiet(name, entry, now):
             return None
         try:
             raw = read_tenant_file(self.tenants_dir / name)
@@ -222,10 +243,32 @@ class Reloader:
     def _unreadable(self, name: str, problem: str, old: FileStatus | None) -> FileResult | None:
         """A name that is not a regular file (or not readable): rejected, and said once."""
         self._signatures.pop(name, None)
+        self._unsettled.pop(name, None)
         result = unreadable(name, problem)
         if old is not None and old.errors == tuple(result.errors):
             return None
         return result
+
+    def _quiet(self, name: str, signature: Signature, now: float) -> bool:
+        """Whether a changed file may be read now: a new file under the name (renamed over
+        it, or a swapped symlink) at once; a file written in place once nothing has changed it
+        for the settle time, going by its mtime or, when the mtime cannot be trusted (in the
+        future), by how long this reloader has seen it unchanged."""
+        last_read = self._signatures.get(name)
+        if self._settle <= 0 or signature == last_read:
+            return True  # (unchanged and read again: the themes changed)
+        if last_read is not None and last_read[:2] != signature[:2]:
+            return True
+        seen = self._unsettled.get(name)
+        if seen is None or seen[0] != signature:
+            seen = self._unsettled[name] = (signature, now)
+        quiet_for = max(now - signature[3] / 1e9, now - seen[1])
+        if quiet_for >= self._settle or now < seen[1]:
+            del self._unsettled[name]
+            return True
+        wake_at = now + self._settle - quiet_for
+        self._wake_at = wake_at if self._wake_at is None else min(self._wake_at, wake_at)
+        return False
 
     def _duplicate(self, name: str, tenant_id: str, owner: str, now: float,
                    old: FileStatus | None) -> tuple[FileStatus, ReloadEvent | None]:
@@ -329,6 +372,7 @@ async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
                                         ignore_permission_denied=True, recursive=True):
                 if changes or not watching:
                     await rescan(reloader, current, publish)
+                    await _settle(reloader, current, publish)
                 if not watching:
                     watching = True
                     on_watching()
@@ -367,6 +411,15 @@ async def rescan(reloader: Reloader, current: Callable[[], Snapshot], publish: P
         _log_failure("reloading tenants failed; still serving the previous snapshot", exc)
         return
     publish(snapshot, events, time.perf_counter() - started)
+
+
+async def _settle(reloader: Reloader, current: Callable[[], Snapshot],
+                  publish: Publish) -> None:
+    """Files being written in place were left unread by the rescan: rescan again when the
+    first of them has been quiet for the settle time, until none is waiting."""
+    while (delay := reloader.settle_delay()) is not None:
+        await asyncio.sleep(delay)
+        await rescan(reloader, current, publish)
 
 
 def _log_failure(what: str, exc: BaseException) -> None:

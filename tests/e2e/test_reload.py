@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support import (
+    ALICE_HASH,
     Server,
     dump,
     free_port,
@@ -305,3 +308,49 @@ def test_status_and_reload_log_show_no_absolute_paths(server: Server, tenants_di
     assert any("rejected" in line for line in reload_lines)
     assert not [line for line in reload_lines if str(tmp_path) in line]
 
+
+SLOW_WRITER = """\
+import sys, time
+path, pause = sys.argv[1], float(sys.argv[2])
+chunks = sys.stdin.buffer.read().split(b"\\0")
+with open(path, "wb") as handle:  # in place: truncate, then write piece by piece
+    for chunk in chunks:
+        handle.write(chunk)
+        handle.flush()
+        time.sleep(pause)
+"""
+
+
+def test_a_slow_in_place_writer_is_never_read_half_way(server: Server, tenants_dir: Path,
+                                                       issuer: str) -> None:
+    """A writer that truncates the file and writes it back in pieces, pausing between them
+    (each piece ends where the file is still valid YAML: dropping the users after alice's
+    username was served before). The server serves the old version until the new one is
+    complete: alice never loses her name, groups or claims, and no user disappears."""
+    users = [{"username": "alice", "password_hash": ALICE_HASH, "name": "Alice Liddell",
+              "groups": ["admins"], "claims": {"customer_number": "C-1042"}},
+             {"username": "bob", "password_hash": ALICE_HASH, "name": "Bob"},
+             {"username": "carol", "password_hash": ALICE_HASH, "name": "Carol"}]
+    old = write_tenant(tenants_dir, "acme.yaml", tenant_doc(issuer, users=users))
+    wait_until(lambda: served_hash(server, "acme") == sha(old), timeout=3)
+    new = dump(tenant_doc(issuer, users=users, display_name="Rewritten slowly"))
+    lines = new.splitlines(keepends=True)
+    cuts = [i for i, line in enumerate(lines) if line.startswith((
+        b"- username", b"  name:", b"  groups:", b"applications"))]
+    pieces = [b"".join(lines[start:end])
+              for start, end in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER,
+                               str(tenants_dir / "acme.yaml"), "0.04"], stdin=subprocess.PIPE)
+    writer.stdin.write(b"\0".join(pieces))  # type: ignore[union-attr]
+    writer.stdin.close()  # type: ignore[union-attr]
+    seen: list[tuple[str | None, int]] = []
+    while writer.poll() is None:
+        status = server.status("acme")
+        seen.append((status.get("content_hash"), status.get("users", 0)))
+    assert writer.returncode == 0 and len(pieces) >= 8
+    wait_until(lambda: served_hash(server, "acme") == sha(new), timeout=3)
+    assert {hash_ for hash_, _ in seen} <= {sha(old), sha(new)}
+    assert {count for _, count in seen} == {3}
+    log = server.log()
+    assert "users removed" not in log and "rejected" not in log, log
+    assert log.count("tenant acme (acme.yaml) changed:") == 2  # the old version, then the new
