@@ -7,11 +7,9 @@ finds the first collection nested deeper than ``MAX_NESTING`` before the tree is
 
 Two steps, so that ordinary files pay almost nothing:
 
-1. An upper bound from the text alone (C-speed string counts). Every flow collection starts
-   with a ``[`` or ``{`` (a ``[a: b]`` pair adds an implicit mapping, hence twice the count),
-   and every block collection starts at its own column (an indentless list shares its
-   mapping's), which is never right of the indentation and ``- ``/``? ``/``: `` indicators that
-   open its line. A file whose bound is within the limit cannot nest deeper.
+1. An upper bound from the text alone (string counts and one regular-expression search, at C
+   speed; see ``shallow_from_text``). A file whose bound is within the limit cannot nest
+   deeper.
 2. Otherwise the depth is measured on libyaml's event stream, which its parser produces with an
    explicit state stack and no recursion (200 000 levels parse as events without harm; only
    the composer crashes). Positions then come from the parser itself, so ``[[[``, ``{a: {a:``,
@@ -26,11 +24,11 @@ import yaml
 
 MAX_NESTING = 64  # a tenant file needs 5 (users -> a user -> claims -> a list)
 
-# The part of a line that may precede the start of a block collection: a document marker,
-# indentation and compact indicators ("- - key:", "? - x").
-_LINE_PREFIX = re.compile(r"^\ufeff?(?:---[ \t]+)?[ \t]*(?:[-?:](?:[ \t]+|$))*", re.MULTILINE)
+# Characters that can open a line before a block collection starts: a byte-order mark, a
+# document marker, indentation, and compact indicators ("- - key:", "? - x").
+_PREFIX_CHARACTERS = "[\ufeff \t?:-]"
 # Line breaks other than "\n" that libyaml also honours: the bound's lines would not be its lines.
-_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 _STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
@@ -46,20 +44,29 @@ def too_deep_message() -> str:
             "indentation that keeps growing")
 
 
-def depth_bound(text: str) -> int | None:
-    """An upper bound on the nesting depth of ``text``, or None when the text has line breaks
-    the bound does not follow."""
-    if _OTHER_BREAKS.search(text):
-        return None
-    widest = max((len(prefix) for prefix in _LINE_PREFIX.findall(text)), default=0)
-    return 2 * (widest + 1) + 2 * (text.count("[") + text.count("{"))
+def shallow_from_text(text: str, limit: int = MAX_NESTING) -> bool:
+    """Whether the text alone shows that nothing in it nests deeper than ``limit``.
+
+    Flow collections nest at most twice as deep as there are ``[`` and ``{``. Block
+    collections open at strictly growing columns (an indentless list shares its mapping's
+    column), two levels per column at most, and a collection opens no further right than the
+    run of indentation and indicator characters that starts its line. So the depth is at most
+    ``2 * (widest such run + 1) + 2 * brackets``; one regular-expression search tells whether
+    any line's run is wider than the limit allows."""
+    if any(line_break in text for line_break in _OTHER_BREAKS):
+        return False
+    widest_allowed = (limit - 2 * (text.count("[") + text.count("{"))) // 2 - 1
+    if widest_allowed < 0:
+        return False
+    too_wide = f"{_PREFIX_CHARACTERS}{{{widest_allowed + 1}}}"
+    # "\n" first, not "^" with MULTILINE: a literal start lets the search skip ahead
+    return re.match(too_wide, text) is None and re.search("\n" + too_wide, text) is None
 
 
 def nesting_problem(text: str) -> tuple[int, int] | None:
     """The line and column (1-based) of the first collection nested deeper than
     ``MAX_NESTING``, or None. Syntax errors are left to the parse that follows."""
-    bound = depth_bound(text)
-    if bound is not None and bound <= MAX_NESTING:
+    if shallow_from_text(text):
         return None
     place, stopped_at = _deepest(text)
     if stopped_at is not None:
