@@ -243,10 +243,13 @@ async def login_storm(base: str, seconds: float) -> dict[str, float]:
             "p99": latencies[int(len(latencies) * 0.99)], "samples": len(latencies)}
 
 
-@contextmanager
-def confidp(work: Path, store: str, workers: int, cpus: set[int] | None,
-            command: tuple[str, ...] = (sys.executable, "-m", "confidp.cli")) -> Iterator[str]:
-    """A confidp server for the example acme tenant; ``command`` runs the CLI."""
+CLI = (sys.executable, "-m", "confidp.cli")
+
+
+def confidp_command(work: Path, store: str, workers: int,
+                    command: tuple[str, ...] = CLI) -> tuple[list[str], str]:
+    """The command line of a confidp server for the example acme tenant (written to a new
+    directory under ``work``) and the server's base URL; ``command`` runs the CLI."""
     port = free_port()
     tenants = work / f"tenants-{port}"
     tenants.mkdir()
@@ -254,12 +257,18 @@ def confidp(work: Path, store: str, workers: int, cpus: set[int] | None,
     doc["issuer"] = f"http://127.0.0.1:{port}/acme"
     doc["login_throttle"] = {"max_failures_per_user": 1000, "max_failures_per_ip": 100000}
     (tenants / "acme.yaml").write_text(yaml.safe_dump(doc))
-    base = f"http://127.0.0.1:{port}"
-    with process([*command, "serve", "--tenants", str(tenants),
-                  "--themes", str(REPO / "themes"), "--state-dir", str(work / "state"),
-                  "--host", "127.0.0.1", "--port", str(port), "--store", store,
-                  "--workers", str(workers), "--log-level", "WARNING"], f"{base}/readyz",
-                 cpus):
+    return ([*command, "serve", "--tenants", str(tenants), "--themes", str(REPO / "themes"),
+             "--state-dir", str(work / "state"), "--host", "127.0.0.1", "--port", str(port),
+             "--store", store, "--workers", str(workers), "--log-level", "WARNING"],
+            f"http://127.0.0.1:{port}")
+
+
+@contextmanager
+def confidp(work: Path, store: str, workers: int, cpus: set[int] | None,
+            command: tuple[str, ...] = CLI) -> Iterator[str]:
+    """A confidp server for the example acme tenant; ``command`` runs the CLI."""
+    args, base = confidp_command(work, store, workers, command)
+    with process(args, f"{base}/readyz", cpus):
         httpx.get(f"{base}/acme/jwks")  # make the tenant's keys before measuring
         yield base
 

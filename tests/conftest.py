@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from confidp.themes import BUILTIN_DEFAULT, DEFAULT
 from tests.support import REPO, RedisServer
 
 
 @pytest.fixture
 def themes_dir(tmp_path: Path) -> Path:
-    """A copy of the repository's themes, so tests can change it."""
+    """A copy of the repository's themes directory (the extra themes), plus a copy of the
+    built-in default theme as its ``default`` override, so tests can change any theme file
+    without touching the package's own."""
     target = tmp_path / "themes"
     shutil.copytree(REPO / "themes", target)
+    shutil.copytree(BUILTIN_DEFAULT, target / DEFAULT)
     return target
 
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
+import time
+from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 from argon2 import PasswordHasher
 
-from tests.support import REPO, dump, tenant_doc
+from confidp.password_policy import MAX_LENGTH
+from confidp.web.login import MAX_PASSWORD
+from tests.support import REPO, dump, tenant_doc, write_tenant
 
 
 def confidp(*args: str, stdin: str | None = None, cwd: Path = REPO,
@@ -87,12 +95,153 @@ def test_check_secrets_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_hash_password_from_stdin() -> None:
-    done = confidp("hash-password", stdin="correct horse\n")
+    done = confidp("hash-password", stdin="correct horse battery\n")
     assert done.returncode == 0
+    assert done.stderr == ""
     hashed = done.stdout.strip()
     assert hashed.startswith("$argon2id$v=19$")
-    assert PasswordHasher().verify(hashed, "correct horse")
+    assert PasswordHasher().verify(hashed, "correct horse battery")
     assert confidp("hash-password", stdin="\n").returncode == 1
+
+
+@pytest.mark.parametrize(("stdin", "message"), [
+    ("", "confidp: no password given: standard input is empty\n"),
+    ("\n", "confidp: the password is empty\n"),
+    ("x\n", "confidp: the password is 1 character(s) long; use at least 8 (NIST SP "
+     "800-63B), better 15 or more\n"),
+    ("1234567\n", "confidp: the password is 7 character(s) long; use at least 8 (NIST SP "
+     "800-63B), better 15 or more\n"),
+    ("x" * 1025 + "\n", "confidp: the password is longer than 1024 characters, the most the "
+     "login form accepts\n"),
+    ("y" * 5000, "confidp: the password is longer than 1024 characters, the most the login "
+     "form accepts\n"),
+])
+def test_hash_password_refuses_in_one_line(stdin: str, message: str) -> None:
+    done = confidp("hash-password", stdin=stdin)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", message)
+
+
+def test_hash_password_refuses_invalid_utf8() -> None:
+    done = subprocess.run([sys.executable, "-m", "confidp.cli", "hash-password"],
+                          input=b"\xff\xfepassword\n", capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, b"")
+    assert done.stderr == b"confidp: the password is not valid UTF-8\n"
+
+
+def test_hash_password_limits_are_what_login_accepts() -> None:
+    assert MAX_LENGTH == MAX_PASSWORD
+    longest = "é" * MAX_LENGTH  # counted in characters, not bytes
+    done = confidp("hash-password", stdin=longest + "\n")
+    assert done.returncode == 0, done.stderr
+    assert PasswordHasher().verify(done.stdout.strip(), longest)
+
+
+def test_hash_password_warns_below_15_characters_but_hashes() -> None:
+    done = confidp("hash-password", stdin="eight ch\n")
+    assert done.returncode == 0
+    assert PasswordHasher().verify(done.stdout.strip(), "eight ch")
+    assert done.stderr == ("confidp: warning: the password has fewer than 15 characters: NIST "
+                           "SP 800-63B-4 asks for at least 15 when the password is the only "
+                           "factor\n")
+
+
+_ON_TERMINAL = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                "os.execv(sys.executable, [sys.executable, '-m', 'confidp.cli', *sys.argv[1:]])")
+
+
+def on_terminal(args: list[str], steps: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+    """Run confidp on a pseudo-terminal (its controlling terminal): for each (prompt, keys),
+    wait for the prompt, then type the keys. Returns the exit code and what the terminal
+    showed."""
+    fd, terminal = pty.openpty()
+    # A new session whose controlling terminal is the pseudo-terminal, then confidp itself.
+    process = subprocess.Popen(
+        [sys.executable, "-c", _ON_TERMINAL, *args], stdin=terminal, stdout=terminal,
+        stderr=terminal, start_new_session=True, cwd=REPO)
+    os.close(terminal)
+    shown = b""
+    seen = 0
+    deadline = time.monotonic() + 60
+
+    def read_until(marker: bytes | None) -> None:
+        nonlocal shown, seen
+        while marker is None or shown.find(marker, seen) < 0:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"the terminal waited for {marker!r}; it shows {shown!r}")
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            if not chunk:
+                if marker is None:
+                    return
+                raise AssertionError(f"confidp exited before {marker!r}; it showed {shown!r}")
+            shown += chunk
+        seen = shown.find(marker, seen) + len(marker)
+
+    try:
+        for prompt, keys in steps:
+            read_until(prompt)
+            os.write(fd, keys)
+        read_until(None)
+    finally:
+        try:
+            code = process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            os.close(fd)
+    return code, shown.decode(errors="replace")
+
+
+def test_hash_password_on_a_terminal_asks_twice_without_echo() -> None:
+    code, shown = on_terminal(["hash-password"], [(b"Password: ", b"a long passphrase\r"),
+                                                  (b"Again: ", b"a long passphrase\r")])
+    assert code == 0, shown
+    assert "a long passphrase" not in shown  # typed without echo
+    hashed = shown.split("Again: ")[1].strip()
+    assert PasswordHasher().verify(hashed, "a long passphrase")
+
+
+def test_hash_password_on_a_terminal_refuses_a_mismatch() -> None:
+    code, shown = on_terminal(["hash-password"], [(b"Password: ", b"a long passphrase\r"),
+                                                  (b"Again: ", b"another passphrase\r")])
+    assert code == 1
+    assert "confidp: the two passwords differ; nothing was hashed" in shown
+    assert "$argon2" not in shown
+
+
+def test_hash_password_on_a_terminal_refuses_a_short_one_before_asking_again() -> None:
+    code, shown = on_terminal(["hash-password"], [(b"Password: ", b"short\r")])
+    assert code == 1
+    assert "the password is 5 character(s) long" in shown
+    assert "Again:" not in shown
+
+
+def test_hash_password_end_of_input_on_a_terminal_is_one_line() -> None:
+    code, shown = on_terminal(["hash-password"], [(b"Password: ", b"\x04")])  # Ctrl-D
+    assert code == 1
+    assert "Traceback" not in shown
+    assert shown.strip().splitlines()[-1] == \
+        "confidp: no password given (end of input); nothing was hashed"
+
+
+def test_hash_password_ctrl_c_on_a_terminal_is_one_line() -> None:
+    code, shown = on_terminal(["hash-password"], [(b"Password: ", b"\x03")])  # Ctrl-C
+    assert code == 130
+    assert "Traceback" not in shown
+    assert shown.strip().splitlines()[-1] == "confidp: cancelled; nothing was hashed"
+    code, shown = on_terminal(["hash-password"], [(b"Password: ", b"a long passphrase\r"),
+                                                  (b"Again: ", b"\x03")])
+    assert (code, "Traceback" in shown) == (130, False)
+
+
+def test_version_is_the_installed_distributions() -> None:
+    done = confidp("--version")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"confidp {version('confidp')}\n",
+                                                           "")
 
 
 def test_schema_prints_the_schema() -> None:
@@ -133,6 +282,80 @@ def test_sealing_key_list_and_rotate(tmp_path: Path) -> None:
     damaged = confidp("sealing-key", "rotate", *state)
     assert damaged.returncode == 2 and "remove it" in damaged.stderr
     assert (tmp_path / "state" / "sealing.key").read_bytes() == b"x"
+
+
+@pytest.fixture
+def key_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    write_tenant(tenants, "acme.yaml", tenant_doc("https://id.example.com/acme"))
+    write_tenant(tenants, "globex.yml", tenant_doc("https://id.example.com/globex"))
+    return tenants, tmp_path / "state"
+
+
+@pytest.mark.parametrize("action", ["list", "rotate", "retire"])
+def test_keys_of_an_unknown_tenant_are_an_error_and_create_nothing(
+        key_dirs: tuple[Path, Path], action: str) -> None:
+    tenants, state = key_dirs
+    done = confidp("keys", action, "nosuch", "--tenants", str(tenants), "--state-dir", str(state))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (f"confidp: no tenant 'nosuch' in {tenants} (no nosuch.yaml); "
+                           "tenants there: acme, globex\n")
+    assert not state.exists()
+
+
+def test_keys_list_only_reads(key_dirs: tuple[Path, Path]) -> None:
+    tenants, state = key_dirs
+    done = confidp("keys", "list", "acme", "--tenants", str(tenants), "--state-dir", str(state))
+    assert (done.returncode, done.stdout) == (0, "")
+    assert "no keys yet for acme" in done.stderr
+    assert not state.exists()
+
+
+def test_keys_rotate_list_retire(key_dirs: tuple[Path, Path]) -> None:
+    tenants, state = key_dirs
+    env = {"CONFIDP_TENANTS": str(tenants), "CONFIDP_STATE_DIR": str(state)}
+    retired = confidp("keys", "retire", "globex", env=env)  # a known tenant, no keys yet
+    assert retired.returncode == 0, retired.stderr
+    assert "nothing to retire" in retired.stderr and "Traceback" not in retired.stderr
+    first = confidp("keys", "rotate", "globex", env=env)
+    assert first.returncode == 0, first.stderr
+    second = confidp("keys", "rotate", "globex", env=env)
+    added = [line.split()[1] for line in second.stdout.splitlines() if line.startswith("added")]
+    listed = confidp("keys", "list", "globex", env=env).stdout.splitlines()
+    assert len(listed) == 6
+    assert {line.split()[1] for line in listed if line.endswith(" signs")} == set(added)
+    done = confidp("keys", "retire", "globex", env=env)
+    assert done.returncode == 0
+    assert len([line for line in done.stdout.splitlines() if line.startswith("retired")]) == 4
+    assert confidp("keys", "list", "globex", env=env).stdout.splitlines() == \
+        [line for line in listed if line.endswith(" signs")]
+
+
+def test_keys_need_the_tenants_directory(tmp_path: Path) -> None:
+    done = confidp("keys", "list", "acme", "--state-dir", str(tmp_path / "state"),
+                   cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == ("confidp: the tenants directory tenants does not exist; pass "
+                           "--tenants DIR or set CONFIDP_TENANTS\n")
+    assert not (tmp_path / "state").exists()
+
+
+def test_keys_refuse_a_name_that_is_not_a_tenant_id(key_dirs: tuple[Path, Path]) -> None:
+    tenants, state = key_dirs
+    done = confidp("keys", "rotate", "../acme", "--tenants", str(tenants),
+                   "--state-dir", str(state))
+    assert (done.returncode, done.stderr) == (2, "confidp: '../acme' is not a tenant id\n")
+    assert not state.exists()
+
+
+def test_serve_refuses_a_themes_directory_that_does_not_exist(tmp_path: Path) -> None:
+    done = confidp("serve", "--tenants", str(REPO / "tenants"), "--themes",
+                   str(tmp_path / "nope"), "--state-dir", str(tmp_path / "state"), "--port", "1")
+    assert done.returncode == 2
+    assert done.stderr == (f"confidp: the themes directory {tmp_path / 'nope'} does not exist "
+                           "(leave --themes and CONFIDP_THEMES unset to use only the built-in "
+                           "default theme)\n")
 
 
 DEEP_FILES = {

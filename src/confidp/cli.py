@@ -16,6 +16,7 @@ from confidp.model import Secret
 from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
+DEFAULT_THEMES_DIR = "themes"
 
 
 def _env(name: str, default: str) -> str:
@@ -26,9 +27,43 @@ def _env_flag(name: str) -> bool:
     return _env(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_path(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value) if value else None
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its environment: ``main`` prints it as one line and
+    exits 2."""
+
+
+def _themes_dir(given: Path | None) -> Path | None:
+    """The themes directory: the one given (--themes or CONFIDP_THEMES), which must exist, or
+    else ./themes when it exists, or else None (the built-in default theme only)."""
+    if given is None:
+        implicit = Path(DEFAULT_THEMES_DIR)
+        return implicit if implicit.is_dir() else None
+    if not given.is_dir():
+        raise UsageError(f"the themes directory {given} does not exist (leave --themes and "
+                         "CONFIDP_THEMES unset to use only the built-in default theme)")
+    return given
+
+
+def _version() -> str:
+    """The installed distribution's version (its metadata, not a constant kept in step)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("confidp")
+    except PackageNotFoundError:
+        return "(unknown: not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="confidp", description="A declarative OAuth 2.0 / OpenID Connect provider.")
+    parser.add_argument("--version", action="version", version=f"confidp {_version()}",
+                        help="print the installed version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve the tenants (hot-reloaded)",
@@ -37,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "by the CONFIDP_* variable named in its help.")
     serve.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
                        help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
-    serve.add_argument("--themes", type=Path, default=Path(_env("THEMES", "themes")),
-                       help="themes directory (CONFIDP_THEMES; default: themes)")
+    serve.add_argument("--themes", type=Path, default=_env_path("THEMES"),
+                       help="directory of extra themes, and of files overriding the built-in "
+                       "default theme (CONFIDP_THEMES; default: ./themes when it exists)")
     serve.add_argument("--host", default=_env("HOST", "localhost"),
                        help="address to listen on (CONFIDP_HOST; default: localhost)")
     serve.add_argument("--port", type=int, default=int(_env("PORT", "8000")),
@@ -80,8 +116,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("hash-password", help="print the argon2id hash of a password or secret",
                         description="Read a password (prompted twice on a terminal, else the "
-                        "first line of standard input) and print its argon2id hash for a "
-                        "tenant file.")
+                        "first line of standard input, UTF-8) and print its argon2id hash for "
+                        "a tenant file. At least 8 and at most 1024 characters (NIST SP "
+                        "800-63B); fewer than 15 is accepted with a warning.")
     commands.add_parser("schema", help="print the tenant file JSON Schema")
 
     keys = commands.add_parser("keys", help="manage a tenant's signing keys",
@@ -89,8 +126,13 @@ def _parser() -> argparse.ArgumentParser:
                                "adds a new key for each algorithm, which signs from then on; "
                                "the JWKS keeps publishing older keys until retire. A running "
                                "server sees the change without restart.")
-    keys.add_argument("action", choices=["list", "rotate", "retire"])
-    keys.add_argument("tenant", help="the tenant id (its file name without .yaml)")
+    keys.add_argument("action", choices=["list", "rotate", "retire"],
+                      help="list only reads; rotate and retire change the keys")
+    keys.add_argument("tenant", help="the tenant id (its file name without .yaml); it must "
+                      "have a file in the tenants directory")
+    keys.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
+                      help="tenant files directory, to check the tenant exists "
+                      "(CONFIDP_TENANTS; default: tenants)")
     keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                       help="(CONFIDP_STATE_DIR; default: state)")
 
@@ -109,6 +151,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except UsageError as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace) -> int:
     match args.command:
         case "serve":
             return _serve(args)
@@ -137,11 +187,9 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.tenants.is_dir():
         print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
         return 2
-    if not args.themes.is_dir():
-        print(f"confidp: the themes directory {args.themes} does not exist", file=sys.stderr)
-        return 2
+    themes_dir = _themes_dir(args.themes)
     try:
-        check_default_theme(args.themes)
+        check_default_theme(themes_dir)
     except ThemeError as exc:
         print(f"confidp: {exc}", file=sys.stderr)
         return 2
@@ -169,7 +217,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
-        tenants_dir=args.tenants.absolute(), themes_dir=args.themes.absolute(), host=args.host,
+        tenants_dir=args.tenants.absolute(),
+        themes_dir=themes_dir.absolute() if themes_dir else None, host=args.host,
         port=args.port, state_dir=args.state_dir.absolute(), reload_poll=args.reload_poll,
         trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
         log_level=args.log_level, store=args.store, workers=args.workers)
@@ -303,25 +352,54 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _keys(args: argparse.Namespace) -> int:
+def _existing_tenant(tenants_dir: Path, tenant_id: str) -> None:
+    """Raise UsageError unless ``tenant_id`` has a file in the tenants directory (valid or
+    not: the file names the tenant, as it does for the server)."""
+    from confidp.config.loader import TENANT_SUFFIXES, is_tenant_file_name, tenant_id_of
     from confidp.config.rules import tenant_id_problem
+
+    if tenant_id_problem(tenant_id):
+        raise UsageError(f"{tenant_id!r} is not a tenant id")
+    if not tenants_dir.is_dir():
+        raise UsageError(f"the tenants directory {tenants_dir} does not exist; pass "
+                         "--tenants DIR or set CONFIDP_TENANTS")
+    if any((tenants_dir / f"{tenant_id}{suffix}").is_file() for suffix in TENANT_SUFFIXES):
+        return
+    try:
+        known = sorted({tenant_id_of(entry.name) for entry in os.scandir(tenants_dir)
+                        if is_tenant_file_name(entry.name)})
+    except OSError:
+        known = []
+    shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+    raise UsageError(f"no tenant {tenant_id!r} in {tenants_dir} (no {tenant_id}.yaml); "
+                     f"tenants there: {shown or 'none'}")
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from joserfc.errors import JoseError
+
     from confidp.keys import KeyStore
 
-    problem = tenant_id_problem(args.tenant)
-    if problem:
-        print(f"confidp: {args.tenant!r} is not a tenant id", file=sys.stderr)
-        return 2
+    _existing_tenant(args.tenants, args.tenant)
     store = KeyStore(args.state_dir)
-    if args.action == "rotate":
-        for kid in store.rotate(args.tenant):
-            print(f"added {kid}")
-    elif args.action == "retire":
-        retired = store.retire(args.tenant)
-        for kid in retired:
-            print(f"retired {kid}")
-        if not retired:
-            print("nothing to retire: only the signing keys are published", file=sys.stderr)
-    ring = store.ring(args.tenant)
+    try:
+        if args.action == "rotate":
+            for kid in store.rotate(args.tenant):
+                print(f"added {kid}")
+        elif args.action == "retire":
+            retired = store.retire(args.tenant)
+            for kid in retired:
+                print(f"retired {kid}")
+            if not retired:
+                print("nothing to retire: only the signing keys are published", file=sys.stderr)
+        ring = store.read(args.tenant)
+    except (OSError, ValueError, JoseError) as exc:
+        print(f"confidp: the keys in {store.directory(args.tenant)}: {exc}", file=sys.stderr)
+        return 1
+    if ring is None:
+        print(f"no keys yet for {args.tenant}: the server makes them when the tenant first "
+              "signs a token (or run confidp keys rotate)", file=sys.stderr)
+        return 0
     signing = {key.kid for key in ring.signing.values()}
     for key in ring.jwks["keys"]:
         role = "signs" if key["kid"] in signing else "verifies only"
@@ -343,19 +421,60 @@ def _sealing_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hash_password() -> int:
-    from argon2 import PasswordHasher
+class _NoPassword(Exception):
+    """The password could not be read; the message says why."""
+
+
+def _read_password() -> str:
+    """Prompted twice on a terminal (checked before asking again), else the first line of
+    standard input, as UTF-8."""
+    from confidp.password_policy import MAX_LENGTH, password_problem
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
+        problem = password_problem(password)
+        if problem:
+            raise _NoPassword(problem)
         if password != getpass.getpass("Again: "):
-            print("confidp: the two passwords differ", file=sys.stderr)
-            return 1
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        print("confidp: the password is empty", file=sys.stderr)
+            raise _NoPassword("the two passwords differ; nothing was hashed")
+        return password
+    limit = MAX_LENGTH * 4 + 2  # UTF-8 needs at most 4 bytes a character, then \r\n
+    line = sys.stdin.buffer.readline(limit)
+    if not line:
+        raise _NoPassword("no password given: standard input is empty")
+    if len(line) == limit and not line.endswith(b"\n"):
+        raise _NoPassword(f"the password is longer than {MAX_LENGTH} characters, the most "
+                          "the login form accepts")
+    try:
+        return line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise _NoPassword("the password is not valid UTF-8") from None
+
+
+def _hash_password() -> int:
+    from argon2 import PasswordHasher
+
+    from confidp.password_policy import password_problem, password_warning
+
+    try:
+        password = _read_password()
+    except _NoPassword as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
         return 1
+    except EOFError:
+        print("\nconfidp: no password given (end of input); nothing was hashed",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nconfidp: cancelled; nothing was hashed", file=sys.stderr)
+        return 130
+    problem = password_problem(password)
+    if problem:
+        print(f"confidp: {problem}", file=sys.stderr)
+        return 1
+    warning = password_warning(password)
+    if warning:
+        print(f"confidp: warning: {warning}", file=sys.stderr)
     print(PasswordHasher().hash(password))
     return 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import logging
 import os
 import time
@@ -30,6 +29,7 @@ from typing import Literal
 
 from watchfiles import awatch
 
+from confidp import themes
 from confidp.config.errors import ConfigError
 from confidp.config.loader import (
     FileResult,
@@ -70,39 +70,20 @@ class ReloadEvent:
         return f"tenant {self.tenant_id} ({self.source}) {self.kind}: {self.detail}"
 
 
-def theme_names(themes_dir: Path) -> frozenset[str]:
+def theme_names(themes_dir: Path | None) -> frozenset[str]:
     return _themes(themes_dir)[0]
 
 
-def _themes(themes_dir: Path) -> tuple[frozenset[str], str]:
+def _themes(themes_dir: Path | None) -> tuple[frozenset[str], str]:
     """The theme names, and a version that changes whenever any file of any theme changes."""
-    names = set()
-    digest = hashlib.sha256()
-    try:
-        entries = sorted(os.scandir(themes_dir), key=lambda e: e.name)
-    except OSError:
-        return frozenset(), ""
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        names.add(entry.name)
-        for root, dirs, files in os.walk(entry.path, followlinks=True):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                path = os.path.join(root, name)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
-    return frozenset(names), digest.hexdigest()[:16]
+    return themes.scan(themes_dir)
 
 
 class Reloader:
     """Builds snapshots from the directories. Not thread-safe: one caller at a time (the
     initial load, then the watcher task)."""
 
-    def __init__(self, tenants_dir: Path, themes_dir: Path,
+    def __init__(self, tenants_dir: Path, themes_dir: Path | None,
                  environ: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.time,
                  settle: float = SETTLE_SECONDS) -> None:
@@ -361,9 +342,8 @@ async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
     if poll:
         await _poll(reloader, current, publish, poll_delay_ms / 1000, on_watching)
         return
-    roots = watch_roots((reloader.tenants_dir, reloader.themes_dir))
-    log.info("watching %s (relative to the tenants directory)",
-             ", ".join(os.path.relpath(root, reloader.tenants_dir) for root in roots))
+    roots = watch_roots((reloader.tenants_dir, *themes.watched_dirs(reloader.themes_dir)))
+    log.info("watching %s (%d directories)", _watched(reloader), len(roots))
     watching = False
     while True:
         try:
@@ -392,7 +372,7 @@ async def _poll(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
     """For file systems without inotify. The reloader itself is the poller: its stat signature
     has nanosecond mtimes, inode and size, where notify's poll watcher compares whole seconds
     and misses a second write within the same second."""
-    log.info("polling the tenants and themes directories every %.2f s", interval)
+    log.info("polling %s every %.2f s", _watched(reloader), interval)
     try:
         await rescan(reloader, current, publish)
         on_watching()
@@ -420,6 +400,13 @@ async def _settle(reloader: Reloader, current: Callable[[], Snapshot],
     while (delay := reloader.settle_delay()) is not None:
         await asyncio.sleep(delay)
         await rescan(reloader, current, publish)
+
+
+def _watched(reloader: Reloader) -> str:
+    """What is watched, in words: a log line never shows the server's absolute paths."""
+    if reloader.themes_dir is None:
+        return "the tenants directory and the built-in default theme"
+    return "the tenants directory, the themes directory and the built-in default theme"
 
 
 def _log_failure(what: str, exc: BaseException) -> None:

@@ -11,7 +11,7 @@ from confidp.model import Secret
 @dataclass(frozen=True, slots=True)
 class Settings:
     tenants_dir: Path = Path("tenants")
-    themes_dir: Path = Path("themes")
+    themes_dir: Path | None = None  # None: the built-in default theme only
     host: str = "localhost"
     port: int = 8000
     state_dir: Path = Path("state")

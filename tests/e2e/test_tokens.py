@@ -360,12 +360,14 @@ def test_logout_ends_the_session_server_side(idp: Server) -> None:
         assert query_of(response.headers["location"])["error"] == "login_required"
 
 
-def test_key_rotation_keeps_old_tokens_verifiable(idp: Server, tmp_path: Path) -> None:
+def test_key_rotation_keeps_old_tokens_verifiable(idp: Server, tmp_path: Path,
+                                                  tenants_dir: Path) -> None:
     issuer = f"{idp.base}/acme"
     before = token_request(idp, **code_form(browser_code(idp)[1])).json()
     old_kid = pyjwt.get_unverified_header(before["id_token"])["kid"]
     subprocess.run([sys.executable, "-m", "confidp.cli", "keys", "rotate", "acme",
-                    "--state-dir", str(tmp_path / "state")], check=True, capture_output=True)
+                    "--tenants", str(tenants_dir), "--state-dir", str(tmp_path / "state")],
+                   check=True, capture_output=True)
     after = token_request(idp, **code_form(browser_code(idp)[1])).json()
     new_kid = pyjwt.get_unverified_header(after["id_token"])["kid"]
     assert new_kid != old_kid
@@ -376,7 +378,8 @@ def test_key_rotation_keeps_old_tokens_verifiable(idp: Server, tmp_path: Path) -
     assert httpx.get(f"{issuer}/userinfo", headers={
         "Authorization": f"Bearer {before['access_token']}"}).status_code == 200
     subprocess.run([sys.executable, "-m", "confidp.cli", "keys", "retire", "acme",
-                    "--state-dir", str(tmp_path / "state")], check=True, capture_output=True)
+                    "--tenants", str(tenants_dir), "--state-dir", str(tmp_path / "state")],
+                   check=True, capture_output=True)
     assert old_kid not in {k["kid"] for k in httpx.get(f"{issuer}/jwks").json()["keys"]}
 
 

@@ -113,6 +113,12 @@ class KeyStore:
             self._cache[tenant_id] = (version, ring)
             return ring
 
+    def read(self, tenant_id: str) -> KeyRing | None:
+        """The tenant's key ring as it is on disk, or None when it has no keys yet. Only
+        reads: nothing is created (``confidp keys list``)."""
+        keys = self._read(self.directory(tenant_id))
+        return self._ring(keys) if keys else None
+
     def rotate(self, tenant_id: str) -> list[str]:
         """Add a new key for each algorithm; it signs from now on. Returns the new kids."""
         directory = self.directory(tenant_id)
@@ -124,12 +130,13 @@ class KeyStore:
         directory = self.directory(tenant_id)
         keys = self._read(directory)
         current = {id(key) for key in self._ring(keys).signing.values()}
+        older = [key for key in keys if id(key) not in current]
+        if not older:
+            return []  # nothing to move (also: no keys yet, so no directory to write in)
         retired_dir = directory / "retired"
         retired_dir.mkdir(mode=0o700, exist_ok=True)
         retired = []
-        for key in keys:
-            if id(key) in current:
-                continue
+        for key in older:
             for path in directory.glob("*.json"):
                 if json.loads(path.read_text()).get("kid") == key.kid:
                     os.replace(path, retired_dir / path.name)

@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
+from confidp.oauth.echo import quoted, quoted_list
 from confidp.oauth.errors import (
     INVALID_CONTEXT,
     INVALID_PKCE,
@@ -91,7 +92,7 @@ def check_client(params: dict[str, str], tenant: Tenant) -> Application:
     """Step 3a. The client must be registered in this tenant."""
     application = tenant.application(params["client_id"])
     if application is None:
-        raise InvalidRequest(INVALID_CONTEXT, f"The client_id {params['client_id']!r} is not "
+        raise InvalidRequest(INVALID_CONTEXT, f"The client_id {quoted(params['client_id'])} is not "
                              f"registered with {tenant.display_name}.")
     if "authorization_code" not in application.grant_types:
         raise UnauthorizedClient(INVALID_CONTEXT, "This application may not use the "
@@ -112,8 +113,8 @@ def check_redirect_uri(redirect_uri: str, application: Application) -> str:
 def check_response_type(params: dict[str, str]) -> None:
     """Step 4."""
     if params["response_type"] != "code":
-        raise UnsupportedResponseType(ONLY_CODE, f"Got response_type="
-                                      f"{params['response_type'][:40]!r}.")
+        raise UnsupportedResponseType(ONLY_CODE, "Got response_type="
+                                      f"{quoted(params['response_type'])}.")
 
 
 def check_pkce(params: dict[str, str]) -> None:
@@ -134,7 +135,7 @@ def check_scopes(scope: str, application: Application) -> tuple[str, ...]:
     not_allowed = [token for token in requested if token not in application.scopes]
     if not_allowed:
         raise InvalidScope(INVALID_CONTEXT, "Not allowed for this application: "
-                           f"{', '.join(repr(t[:40]) for t in not_allowed)}.")
+                           f"{quoted_list(not_allowed)}.")
     return requested
 
 

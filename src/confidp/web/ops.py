@@ -8,6 +8,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST
 from sanic import Blueprint, HTTPResponse, Request
 
+from confidp.oauth.echo import quoted
 from confidp.registry import FileStatus, Snapshot
 from confidp.web.responses import json, raw
 
@@ -100,7 +101,7 @@ async def status_one(request: Request, name: str) -> HTTPResponse:
         if name in (file.source, file.tenant_id):
             return json({"generation": snapshot.generation, **file_status(file)},
                         headers={"Cache-Control": "no-store"})
-    return json({"error": "not_found", "error_description": f"no tenant file {name!r}"},
+    return json({"error": "not_found", "error_description": f"no tenant file {quoted(name)}"},
                 status=404, headers={"Cache-Control": "no-store"})
 
 

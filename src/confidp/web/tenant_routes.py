@@ -12,6 +12,7 @@ from types import MappingProxyType
 from sanic import Blueprint, HTTPResponse, Request
 
 from confidp.model import Tenant
+from confidp.oauth.echo import shown
 from confidp.oauth.errors import OAuthError, ServerUnavailable
 from confidp.registry import Snapshot
 from confidp.store.base import StoreUnavailable
@@ -106,15 +107,16 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
             return await discovery.configuration(request, found[0], snapshot)
     found = snapshot.resolve(request_host(request), path)
     if found is None:
-        return not_found(request, snapshot, f"No tenant has an issuer at "
-                         f"{request_host(request)}{request.path}.", list_issuers=True)
+        return not_found(request, snapshot, "No tenant has an issuer at "
+                         f"{shown(request_host(request) + request.path, 200)}.",
+                         list_issuers=True)
     tenant, sub_path = found
     if sub_path.startswith(ASSETS_PREFIX) and request.method in ("GET", "HEAD"):
         return await assets.asset(request, tenant, snapshot, sub_path[len(ASSETS_PREFIX):])
     methods = ENDPOINTS.get(sub_path)
     if methods is None:
         return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
-                         f"{sub_path or '/'}.", list_issuers=False)
+                         f"{shown(sub_path or '/', 200)}.", list_issuers=False)
     if request.method == "OPTIONS" and sub_path in cors.CORS_PATHS:
         return cors.preflight(request, tenant, ALLOWED[sub_path])
     handler = methods.get("GET" if request.method == "HEAD" else request.method)

@@ -12,6 +12,7 @@ from sanic import HTTPResponse, Request
 
 from confidp.model import Application, Tenant
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
+from confidp.oauth.echo import quoted
 from confidp.oauth.errors import InvalidRequest, OAuthError, UnauthorizedClient
 from confidp.oauth.grants import authorization_code, client_credentials, refresh_token
 from confidp.oauth.params import parse_query, single_values
@@ -74,7 +75,7 @@ async def token(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRes
         client = await authenticate(request, tenant, form)
         grant = GRANTS.get(grant_type)
         if grant is None:
-            raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
+            raise UnsupportedGrantType(f"grant_type {quoted(grant_type)} is not supported.")
         if grant_type not in client.grant_types:
             raise UnauthorizedClient(f"This client may not use {grant_type}.")
         body = await grant(request.app.ctx.tokens, tenant, client, form)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from confidp.model import Application, Tenant
+from confidp.oauth.echo import quoted_list
 from confidp.oauth.errors import InvalidScope
 from confidp.oauth.scopes import STANDARD_SCOPES
 from confidp.oauth.tokens import Grant, TokenService
@@ -26,5 +27,5 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         not_allowed = [s for s in scopes if s not in client.scopes]
         if not_allowed:
             raise InvalidScope("Scope not allowed for this client.",
-                               f"Not allowed: {', '.join(not_allowed)}.")
+                               f"Not allowed: {quoted_list(not_allowed)}.")
     return await service.issue(tenant, Grant(client=client, scopes=scopes))

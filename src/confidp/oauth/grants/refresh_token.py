@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from confidp.model import Application, Tenant
+from confidp.oauth.echo import quoted_list
 from confidp.oauth.errors import InvalidRequest, InvalidScope
 from confidp.oauth.scopes import OFFLINE_ACCESS
 from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, still_valid
@@ -45,7 +46,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         wider = [s for s in requested if s not in granted]
         if wider:
             raise InvalidScope("The scope may only narrow on refresh.",
-                               f"Not granted: {', '.join(wider)}.")
+                               f"Not granted: {quoted_list(wider)}.")
         scopes = requested
     issued = await service.prepare(tenant, Grant(
         client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
