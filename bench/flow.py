@@ -250,7 +250,9 @@ def confidp_command(work: Path, store: str, workers: int,
                     command: tuple[str, ...] = CLI) -> tuple[list[str], str]:
     """The command line of a confidp server for the example acme tenant (written to a new
     directory under ``work``) and the server's base URL; ``command`` runs the CLI."""
-    port = free_port()
+    port, ops_port = free_port(), free_port()
+    while ops_port == port:
+        ops_port = free_port()
     tenants = work / f"tenants-{port}"
     tenants.mkdir()
     doc = yaml.safe_load((REPO / "tenants" / "acme.yaml").read_text())
@@ -259,7 +261,8 @@ def confidp_command(work: Path, store: str, workers: int,
     (tenants / "acme.yaml").write_text(yaml.safe_dump(doc))
     return ([*command, "serve", "--tenants", str(tenants), "--themes", str(REPO / "themes"),
              "--state-dir", str(work / "state"), "--host", "127.0.0.1", "--port", str(port),
-             "--store", store, "--workers", str(workers), "--log-level", "WARNING"],
+             "--store", store, "--ops-host", "127.0.0.1", "--ops-port", str(ops_port),
+             "--workers", str(workers), "--log-level", "WARNING"],
             f"http://127.0.0.1:{port}")
 
 

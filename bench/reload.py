@@ -82,7 +82,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="confidp-bench-"))
     tenants_dir = work / "tenants"
     tenants_dir.mkdir()
-    port = free_port()
+    port, ops_port = free_port(), free_port()
+    while ops_port == port:
+        ops_port = free_port()
     for index in range(args.tenants):
         (tenants_dir / f"t{index}.yaml").write_bytes(tenant(index, port, args.apps, 0))
     print(f"generated {args.tenants} tenants x {args.apps} applications in {tenants_dir}")
@@ -92,9 +94,11 @@ def main() -> int:
     server = subprocess.Popen(
         [sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants_dir),
          "--themes", str(REPO / "themes"), "--state-dir", str(work / "state"),
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
+         "--host", "127.0.0.1", "--port", str(port), "--ops-host", "127.0.0.1",
+         "--ops-port", str(ops_port), "--log-level", "WARNING"],
         stdout=log, stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
+    # /readyz, /status: the operations listener
+    client = httpx.Client(base_url=f"http://127.0.0.1:{ops_port}", timeout=5)
     try:
         while True:
             if server.poll() is not None:

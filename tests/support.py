@@ -99,10 +99,14 @@ def results_from_processes(function: Callable[[str], Any], argument: str,
     return results
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(avoid: int | None = None) -> int:
+    """A port of 127.0.0.1 nothing listens on now (other than ``avoid``)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port != avoid:
+            return port
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
@@ -117,21 +121,27 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
 
 
 class Server:
-    """``confidp serve`` as a subprocess on a free port of 127.0.0.1."""
+    """``confidp serve`` as a subprocess on a free port of 127.0.0.1, and its operations
+    listener on another."""
 
     def __init__(self, tenants: Path, themes: Path, state: Path, port: int,
-                 extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+                 extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 ops_port: int | None = None) -> None:
         self.port = port
+        self.ops_port = ops_port or free_port(avoid=port)
         self.base = f"http://127.0.0.1:{port}"
+        self.ops_base = f"http://127.0.0.1:{self.ops_port}"
         self.log_path = state.parent / f"server-{port}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants),
              "--themes", str(themes), "--state-dir", str(state), "--host", "127.0.0.1",
-             "--port", str(port), *extra_args],
+             "--port", str(port), "--ops-host", "127.0.0.1", "--ops-port", str(self.ops_port),
+             *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=str(state.parent),
             env={**os.environ, **(env or {})})
         self.client = httpx.Client(base_url=self.base, timeout=5.0)
+        self.ops = httpx.Client(base_url=self.ops_base, timeout=5.0)
 
     def wait_ready(self, timeout: float = 15.0) -> None:
         def ready() -> bool:
@@ -139,7 +149,8 @@ class Server:
                 raise AssertionError(f"server exited with {self.process.returncode}:\n"
                                      f"{self.log()}")
             try:
-                return self.client.get("/readyz").status_code == 200
+                return (self.client.get("/readyz").status_code == 200
+                        and self.ops.get("/readyz").status_code == 200)
             except httpx.TransportError:
                 return False
         wait_until(ready, timeout)
@@ -148,8 +159,9 @@ class Server:
         return self.client.get(path, **kwargs)
 
     def ops_get(self, path: str, **kwargs: Any) -> httpx.Response:
-        """An operations endpoint (/status, /metrics, /healthz, /readyz)."""
-        return self.client.get(path, **kwargs)
+        """An operations endpoint (/status, /metrics, /healthz, /readyz), on the operations
+        listener."""
+        return self.ops.get(path, **kwargs)
 
     def status(self, name: str) -> dict[str, Any]:
         response = self.ops_get(f"/status/{name}")
@@ -161,6 +173,7 @@ class Server:
 
     def stop(self) -> None:
         self.client.close()
+        self.ops.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -173,9 +186,9 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(tenants: Path, themes: Path, state: Path, port: int,
-                   extra_args: tuple[str, ...] = (),
-                   env: dict[str, str] | None = None) -> Iterator[Server]:
-    server = Server(tenants, themes, state, port, extra_args, env)
+                   extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                   ops_port: int | None = None) -> Iterator[Server]:
+    server = Server(tenants, themes, state, port, extra_args, env, ops_port)
     try:
         server.wait_ready()
         yield server

@@ -54,7 +54,7 @@ def test_check_a_broken_copy_reports_file_line_and_exits_1(tmp_path: Path) -> No
         f"{acme}:{redirect_line}:5: $.applications[0].redirect_uri: unknown key 'redirect_uri' "
         "(did you mean 'redirect_uris'?); allowed keys: client_id, client_secret, grant_types, "
         "id_token_signed_response_alg, name, post_logout_redirect_uris, redirect_uris, "
-        "require_consent, scopes, token_endpoint_auth_method, type",
+        "require_consent, require_pkce, scopes, token_endpoint_auth_method, type",
     ]
     assert "1 of 2 tenant file(s) valid, 2 error(s)" in done.stderr
 

@@ -18,6 +18,12 @@ from confidp.web.negotiation import ranks_json_first
     ("application/json;q=0", False),
     ("application/json;q=oops", False),
     ("application/json, text/html", False),  # a tie goes to the page
+    # hostile values never fail (undecodable bytes arrive as lone surrogates)
+    ("application/json;q=nan", False),
+    ("application/json;q=\udcff", False),
+    ("\udcff/\udcff, application/json", True),
+    ("application/json;q=1e999, text/html", True),
+    ("," * 5000, False),
 ])
 def test_ranks_json_first(accept: str, json_first: bool) -> None:
     assert ranks_json_first(accept) is json_first

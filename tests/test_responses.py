@@ -11,7 +11,7 @@ from sanic import HTTPResponse
 from confidp.config.loader import validate_file
 from confidp.model import Tenant
 from confidp.web.flow import clear_cookie, set_cookie
-from confidp.web.responses import SECURITY_HEADERS, Response, clean_header_value, json
+from confidp.web.responses import SECURITY_HEADERS, Response, clean_header_value, html, json
 from tests.support import dump, tenant_doc
 
 
@@ -63,3 +63,9 @@ def test_cookies_are_written_with_every_flag() -> None:
 def test_a_cookie_value_that_would_need_quoting_is_refused(value: str) -> None:
     with pytest.raises(ValueError):
         set_cookie(Response(), _tenant("https://id.example.com"), "confidp_flow_acme", value)
+
+
+def test_a_page_showing_undecodable_header_text_is_sent() -> None:
+    # Sanic decodes a header's bytes with surrogateescape: b"\xff" arrives as "\udcff"
+    page = html("<p>ex\udcffample</p>", status=404)
+    assert page.body == b"<p>ex?ample</p>"

@@ -17,12 +17,14 @@ from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.sealing import Sealer
+from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import open_store
 from confidp.themes import Themes
 from confidp.web import ops, tenant_routes
 from confidp.web.discovery import MetadataCache
-from confidp.web.responses import ErrorHandler
+from confidp.web.http_errors import ErrorHandler
+from confidp.web.request import ConfidpRequest
 
 log = logging.getLogger("confidp.reload")
 
@@ -39,7 +41,8 @@ def configure_logging(level: str) -> None:
 
 def create_app(settings: Settings, name: str | None = None) -> Sanic:
     configure_logging(settings.log_level)
-    app = Sanic(name or f"confidp_{secrets.token_hex(4)}", error_handler=ErrorHandler())
+    app = Sanic(name or f"confidp_{secrets.token_hex(4)}",
+                error_handler=ErrorHandler(tenant_routes.unrouted), request_class=ConfidpRequest)
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
     app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -48,6 +51,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.metrics = Metrics()
     app.ctx.registry = None
     app.ctx.watching = False
+    app.ctx.stopped_listeners = 0
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
     app.ctx.themes = Themes(settings.themes_dir)
     app.ctx.metadata = MetadataCache()
@@ -77,10 +81,25 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         app.ctx.client_secrets = ClientSecretChecker(app.ctx.passwords)
         app.ctx.keys = KeyStore(settings.state_dir)
         app.ctx.sealer = Sealer.from_state_dir(settings.state_dir)
-        app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys)
+        app.ctx.server_key = ServerKey.from_state_dir(settings.state_dir)
+        app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys, app.ctx.server_key)
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
+        """Once every listener of this process has stopped. Sanic runs the listeners after
+        the first as tasks and stops each with the app's after_server_stop listeners, and on
+        SIGTERM it stops those tasks first: closing then would take the store and the
+        password pool from the requests the public listener is still draining."""
+        app.ctx.stopped_listeners += 1
+        last = app.ctx.stopped_listeners >= max(1, len(app.state.server_info))
+        for info in app.state.server_info:  # Sanic drains only the first listener's
+            for connection in list(info.server.connections if info.server else ()):
+                if last:
+                    connection.abort()
+                else:
+                    connection.close_if_idle()
+        if not last:
+            return
         await app.ctx.store.close()
         app.ctx.passwords.close()
 

@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="address to listen on (CONFIDP_HOST; default: localhost)")
     serve.add_argument("--port", type=int, default=int(_env("PORT", "8000")),
                        help="port to listen on (CONFIDP_PORT; default: 8000)")
+    serve.add_argument("--ops-host", default=_env("OPS_HOST", "localhost"),
+                       help="address of the operations listener: /healthz, /readyz, /status, "
+                       "/metrics (CONFIDP_OPS_HOST; default: localhost)")
+    serve.add_argument("--ops-port", type=int, default=int(_env("OPS_PORT", "9080")),
+                       help="port of the operations listener (CONFIDP_OPS_PORT; default: 9080)")
+    serve.add_argument("--access-log", action="store_true", default=_env_flag("ACCESS_LOG"),
+                       help="log one line per request (CONFIDP_ACCESS_LOG=1; default: off)")
     serve.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                        help="directory for signing keys and local state (CONFIDP_STATE_DIR; "
                        "default: state)")
@@ -180,12 +187,15 @@ def _command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import configure_logging
     from confidp.sealing import SealingKeyError, load_or_create_keys
+    from confidp.server_key import ServerKeyError
+    from confidp.server_key import load_or_create as load_or_create_server_key
     from confidp.settings import Settings
     from confidp.themes import ThemeError, check_default_theme
 
     configure_logging(args.log_level)
-    if not args.tenants.is_dir():
-        print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
+    problem = _tenants_dir_problem(args.tenants)
+    if problem:
+        print(f"confidp: {problem}", file=sys.stderr)
         return 2
     themes_dir = _themes_dir(args.themes)
     try:
@@ -195,6 +205,17 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 1:
         print("confidp: --workers must be at least 1", file=sys.stderr)
+        return 2
+    for flag, value in (("--port", args.port), ("--ops-port", args.ops_port)):
+        if not 1 <= value <= 65535:
+            note = (" (the operations listener cannot be turned off; it listens on localhost "
+                    "unless --ops-host says otherwise)" if flag == "--ops-port" else "")
+            print(f"confidp: {flag} must be a port number from 1 to 65535{note}",
+                  file=sys.stderr)
+            return 2
+    if args.ops_port == args.port:
+        print(f"confidp: --ops-port must differ from --port ({args.port}): the operations "
+              "endpoints have a listener of their own", file=sys.stderr)
         return 2
     if args.workers > 1 and args.store == "memory":
         print(f"confidp: --workers {args.workers} needs a shared store. The memory store "
@@ -215,18 +236,44 @@ def _serve(args: argparse.Namespace) -> int:
     except (SealingKeyError, OSError) as exc:
         print(f"confidp: the sealing key: {exc}", file=sys.stderr)
         return 2
+    try:
+        load_or_create_server_key(args.state_dir)
+    except (ServerKeyError, OSError) as exc:
+        print(f"confidp: the server key: {exc}", file=sys.stderr)
+        return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
         tenants_dir=args.tenants.absolute(),
         themes_dir=themes_dir.absolute() if themes_dir else None, host=args.host,
         port=args.port, state_dir=args.state_dir.absolute(), reload_poll=args.reload_poll,
         trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
-        log_level=args.log_level, store=args.store, workers=args.workers)
-    _run(settings)
-    return 0
+        log_level=args.log_level, store=args.store, workers=args.workers,
+        ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log)
+    return _run(settings)
 
 
-def _run(settings: Settings) -> None:
+def _tenants_dir_problem(tenants: Path) -> str | None:
+    """Why ``serve`` cannot start on this tenants directory: missing, or without one tenant
+    file (a container started without its tenants mounted would otherwise serve nothing)."""
+    from confidp.config.loader import is_tenant_file_name
+
+    hint = (f"put your tenant files there (in a container, mount them at {tenants}) or point "
+            "--tenants (CONFIDP_TENANTS) at them; the README's Container section shows how "
+            "to serve the demo tenants instead")
+    if not tenants.is_dir():
+        return f"the tenants directory {tenants} does not exist: {hint}"
+    try:
+        found = any(is_tenant_file_name(entry.name) and entry.is_file()  # follows links
+                    for entry in os.scandir(tenants))
+    except OSError as exc:
+        return f"cannot list the tenants directory {tenants}: {exc.strerror}"
+    if not found:
+        return f"no tenant files (*.yaml, *.yml) in the tenants directory {tenants}: {hint}"
+    return None
+
+
+def _run(settings: Settings) -> int:
+    import logging
     from functools import partial
 
     from sanic import Sanic
@@ -234,25 +281,38 @@ def _run(settings: Settings) -> None:
 
     from confidp.app import create_app
     from confidp.metrics import MULTIPROCESS_DIR
+    from confidp.web.listeners import ListenError, OpsProtocol, bind
 
+    try:  # bound here, so that an address in use is one line, for either listener
+        public = bind("public", settings.host, settings.port)
+        ops = bind("operations", settings.ops_host, settings.ops_port)
+    except ListenError as exc:
+        print(f"confidp: {exc}", file=sys.stderr)
+        return 2
+    log = logging.getLogger("confidp.server")
+    log.info("listening on %s (public: the issuers, /healthz, /readyz)", public.url)
+    log.info("listening on %s (operations: /healthz, /readyz, /status, /metrics)", ops.url)
+    options = {"motd": False, "access_log": settings.access_log}
     if settings.workers == 1:
         app = create_app(settings, name="confidp")
-        app.run(host=settings.host, port=settings.port, single_process=True, motd=False,
-                access_log=False)
-        return
-    # Each worker process builds its own app (own registry, watcher and store client). Their
-    # metrics meet in a directory of this run's own (confidp.metrics), which the workers,
-    # started afresh, find in their environment.
+        app.prepare(sock=public.sock, single_process=True, **options)
+        app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, **options)
+        Sanic.serve_single(primary=app)
+        return 0
+    # Each worker process builds its own app (own registry, watcher and store client) and
+    # serves both listeners. Their metrics meet in a directory of this run's own
+    # (confidp.metrics), which the workers, started afresh, find in their environment.
     metrics_dir = tempfile.mkdtemp(prefix="confidp-metrics-")
     os.environ[MULTIPROCESS_DIR] = metrics_dir
     try:
         loader = AppLoader(factory=partial(create_app, settings, "confidp"))
         app = loader.load()
-        app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
-                    motd=False, access_log=False)
+        app.prepare(sock=public.sock, workers=settings.workers, **options)
+        app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers, **options)
         Sanic.serve(primary=app, app_loader=loader)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
 
 
 def _store_reachable(url: str, wait: float) -> bool:

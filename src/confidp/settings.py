@@ -14,6 +14,8 @@ class Settings:
     themes_dir: Path | None = None  # None: the built-in default theme only
     host: str = "localhost"
     port: int = 8000
+    ops_host: str = "localhost"  # the operations listener: /healthz, /readyz, /status, /metrics
+    ops_port: int = 9080
     state_dir: Path = Path("state")
     reload_poll: bool = False
     trust_proxy: bool = False
@@ -21,3 +23,4 @@ class Settings:
     log_level: str = "INFO"
     store: str = "memory"  # or redis://host:port/db
     workers: int = 1
+    access_log: bool = False

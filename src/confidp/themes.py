@@ -26,7 +26,7 @@ import jinja2
 DEFAULT = "default"
 BUILTIN_DEFAULT = Path(__file__).resolve().parent / "default_theme"
 REQUIRED_TEMPLATES = ("base.html", "login.html", "consent.html", "error.html",
-                      "logged_out.html")
+                      "logged_out.html", "logout_confirm.html")
 
 
 class ThemeError(Exception):

@@ -48,6 +48,7 @@ def idp(tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> Iterator[Server]
                                            "max_failures_per_ip": 5, "window": "10m"}))
     globex = example("globex.yaml", port)
     globex["applications"][0]["redirect_uris"].append("http://127.0.0.1:9999/callback?tenant=gx")
+    globex["applications"][0]["require_pkce"] = False
     write_tenant(tenants_dir, "globex.yaml", globex)
     with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server:
         yield server
@@ -156,13 +157,100 @@ def test_plain_pkce(browser: httpx.Client) -> None:
     assert response.json()["error_description"] == "Invalid PKCE parameters."
 
 
-def test_scope_not_allowed(browser: httpx.Client) -> None:
+def test_scope_not_allowed_goes_back_to_the_client(browser: httpx.Client, idp: Server) -> None:
     response = browser.get(authorize_url("/acme", seed_params(scope="openid invoices.write")),
                            headers=JSON)
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": "invalid_scope", "error_description": "Invalid authorization context.",
-        "detail": "Not allowed for this application: 'invoices.write'."}
+    assert response.status_code == 302
+    assert location(response).startswith("http://127.0.0.1:9999/callback?error=invalid_scope&")
+    assert query_of(location(response)) == {
+        "error": "invalid_scope",
+        "error_description": "The application may not ask for 'invoices.write'.",
+        "state": "9d4f8dd1", "iss": f"{idp.base}/acme"}
+
+
+ERRORS_AFTER_VERIFICATION = [
+    ({"request": "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6IngifQ."}, "request_not_supported"),
+    ({"request_uri": "https://portal.example.com/request/1"}, "request_uri_not_supported"),
+    ({"scope": "openid admin"}, "invalid_scope"),
+    ({"prompt": "none login"}, "invalid_request"),
+    ({"prompt": "select_account"}, "invalid_request"),
+    ({"max_age": "soon"}, "invalid_request"),
+    ({"response_mode": "fragment"}, "invalid_request"),
+    ({"response_mode": "form_post"}, "invalid_request"),
+]
+
+
+def test_errors_after_verification_are_error_redirects(browser: httpx.Client,
+                                                       idp: Server) -> None:
+    """RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6, RFC 9207: in the query (the only
+    response mode), with state and iss, keeping the redirect URI's own query."""
+    for extra, error in ERRORS_AFTER_VERIFICATION:
+        params = seed_params("http://127.0.0.1:9999/callback?tenant=gx", **{
+            "client_id": "billing", "scope": "openid groups", **extra})
+        response = browser.get(authorize_url("/globex", params), headers=HTML)
+        callback = location(response)
+        assert response.status_code == 302
+        assert callback.startswith(f"http://127.0.0.1:9999/callback?tenant=gx&error={error}&")
+        values = query_of(callback)
+        assert (values["state"], values["iss"]) == ("9d4f8dd1", f"{idp.base}/globex"), extra
+        assert set(values) == {"tenant", "error", "error_description", "state", "iss"}
+        assert "set-cookie" not in response.headers  # nothing began: no flow, no session
+
+
+def test_a_request_object_alone_is_answered_request_not_supported(browser: httpx.Client,
+                                                                   idp: Server) -> None:
+    """As the OpenID conformance suite sends it: state, nonce and scope only inside the
+    object, beside it client_id, redirect_uri, response_type and scope."""
+    response = browser.get(authorize_url("/acme", {
+        "client_id": "portal-spa", "redirect_uri": "http://127.0.0.1:9999/callback",
+        "response_type": "code", "scope": "openid",
+        "request": "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6IngiLCJub25jZSI6Im4ifQ."}))
+    assert query_of(location(response)) == {
+        "error": "request_not_supported",
+        "error_description": "The request parameter is not supported.",
+        "iss": f"{idp.base}/acme"}
+
+
+def test_no_error_redirect_before_the_client_and_redirect_uri_are_proven(
+        browser: httpx.Client) -> None:
+    for unproven in ({"client_id": "nope"}, {"redirect_uri": "http://127.0.0.1:9999/callback/"},
+                     {"redirect_uri": "https://evil.example.com/callback"},
+                     {"redirect_uri": ""}, {"client_id": ""}):
+        for extra, _ in ERRORS_AFTER_VERIFICATION:
+            response = browser.get(authorize_url("/acme", seed_params(**{**extra, **unproven})),
+                                   headers=JSON)
+            assert response.status_code == 400, (unproven, extra)
+            assert "location" not in response.headers
+            assert response.json()["error_description"] in (
+                "Invalid authorization context.", "Missing required OAuth parameters.")
+
+
+def test_pkce_per_application(browser: httpx.Client) -> None:
+    """globex's billing app (confidential) says require_pkce: false in this test's tenant
+    file; acme's portal-spa (public) cannot."""
+    without = {k: v for k, v in seed_params(
+        "https://billing.globex.example/oauth/callback", client_id="billing",
+        scope="openid").items() if not k.startswith("code_challenge")}
+    assert location(browser.get(authorize_url("/globex", without))).startswith(
+        "/globex/login?request=")
+    half = browser.get(authorize_url("/globex", {**without, "code_challenge": "x" * 43}),
+                       headers=JSON)
+    assert (half.status_code, half.json()["error_description"]) == (
+        400, "Missing PKCE parameters.")
+    plain = browser.get(authorize_url("/globex", {
+        **without, "code_challenge": "x" * 43, "code_challenge_method": "plain"}), headers=JSON)
+    assert (plain.status_code, plain.json()["error_description"]) == (
+        400, "Invalid PKCE parameters.")
+    spa = {k: v for k, v in seed_params().items() if not k.startswith("code_challenge")}
+    response = browser.get(authorize_url("/acme", spa), headers=JSON)
+    assert (response.status_code, response.json()["error_description"]) == (
+        400, "Missing PKCE parameters.")
+    # another parameter missing too: PKCE is named only where it is required
+    response = browser.get(authorize_url("/globex", {**without, "state": ""}), headers=JSON)
+    assert response.json()["missing_parameters"] == ["state"]
+    response = browser.get(authorize_url("/acme", {**spa, "state": ""}), headers=JSON)
+    assert response.json()["missing_parameters"] == ["state", "code_challenge",
+                                                     "code_challenge_method"]
 
 
 def test_duplicated_parameter(browser: httpx.Client) -> None:
@@ -173,12 +261,36 @@ def test_duplicated_parameter(browser: httpx.Client) -> None:
     assert "redirect_uri" in response.json()["detail"]
 
 
+def test_unknown_parameters_are_ignored_however_many(browser: httpx.Client) -> None:
+    """RFC 6749 §3.1: unknown parameters MUST be ignored, so their number is not limited;
+    the size of the whole query is (16 KiB)."""
+    extra = [(f"extension_{i}", "x") for i in range(500)]
+    response = browser.get(authorize_url("/acme", [*extra, *seed_params().items()]))
+    assert location(response).startswith("/acme/login?request=")
+    by_post = browser.post("/acme/authorize", data={**dict(extra), **seed_params()})
+    assert location(by_post).startswith("/acme/login?request=")
+    too_big = browser.post("/acme/authorize", headers=JSON, data={
+        **seed_params(), "padding": "x" * 16 * 1024})
+    assert too_big.status_code == 400 and "location" not in too_big.headers
+    assert too_big.json()["error_description"] == "Malformed request parameters."
+    assert "16384" in too_big.json()["detail"]
+
+
+def test_unknown_parameters_at_the_other_endpoints(browser: httpx.Client) -> None:
+    extra = {f"extension_{i}": "x" for i in range(100)}
+    token = browser.post("/acme/token", data={**extra, "grant_type": "authorization_code",
+                                              "client_id": "portal-spa", "code": "nope",
+                                              "redirect_uri": "http://127.0.0.1:9999/callback",
+                                              "code_verifier": "v" * 43})
+    assert (token.status_code, token.json()["error"]) == (400, "invalid_grant")
+    logout = browser.get("/acme/logout", params=extra)
+    assert logout.status_code < 500 and "Malformed" not in logout.text
+
+
 def test_malformed_query_is_400(browser: httpx.Client) -> None:
-    response = browser.get("/acme/authorize?" + "&".join(f"p{i}=1" for i in range(200)),
-                           headers=JSON)
-    assert response.status_code == 400
     response = browser.get("/acme/authorize?client_id=%FF%FE", headers=JSON)
     assert response.status_code == 400
+    assert response.json()["error_description"] == "Malformed request parameters."
 
 
 def test_full_flow_with_consent(browser: httpx.Client, idp: Server) -> None:

@@ -56,7 +56,7 @@ def test_add_and_delete(server: Server, tenants_dir: Path, port: int) -> None:
     wait_until(lambda: server.status("globex").get("serving"), timeout=2)
     assert "has no endpoint /x" in server.get("/globex/x", headers=json_accept).text
     (tenants_dir / "globex.yaml").unlink()
-    wait_until(lambda: server.get("/status/globex").status_code == 404, timeout=2)
+    wait_until(lambda: server.ops_get("/status/globex").status_code == 404, timeout=2)
     body = server.get("/globex/x", headers=json_accept).json()
     assert globex not in body["issuers"]
     wait_until(lambda: "tenant globex (globex.yaml) removed" in server.log())

@@ -28,6 +28,7 @@ from tests.support import (
     Server,
     free_port,
     running_server,
+    sha,
     wait_until,
     write_tenant,
 )
@@ -145,6 +146,29 @@ def test_concurrent_double_redemption_one_wins(shared: Replicas) -> None:
             results = _race([lambda c=code: redeem(a, c), lambda c=code: redeem(b, c),
                              lambda c=code: redeem(a, c), lambda c=code: redeem(b, c)])
             assert sorted(r.status_code for r in results) == [200, 400, 400, 400]
+        # one refresh token used on both replicas at once, within its reuse interval (30 s in
+        # the example tenant): both succeed, with the same new refresh token
+        tokens = redeem(b, code_via(a)).json()
+        results = _race([lambda: refresh(a, tokens["refresh_token"]),
+                         lambda: refresh(b, tokens["refresh_token"])])
+        assert [r.status_code for r in results] == [200, 200]
+        assert len({r.json()["refresh_token"] for r in results}) == 1
+        successor = results[0].json()["refresh_token"]
+        assert refresh(b, successor).status_code == 200
+        # the successor used, the first token is reuse: the family is revoked
+        assert refresh(a, tokens["refresh_token"]).status_code == 400
+        assert refresh(b, successor).status_code == 400
+
+
+def test_concurrent_refresh_without_a_reuse_interval_is_reuse(
+        shared: Replicas, tenants_dir: Path) -> None:
+    doc = example("acme.yaml", shared.first.port)
+    doc["lifetimes"] = {**doc["lifetimes"], "refresh_token_reuse_interval": "0s"}
+    data = write_tenant(tenants_dir, "acme.yaml", doc)
+    for server in (shared.first, shared.second):
+        wait_until(lambda s=server: s.status("acme").get("content_hash") == sha(data),
+                   timeout=5)
+    with shared.client(shared.first) as a, shared.client(shared.second) as b:
         tokens = redeem(b, code_via(a)).json()
         results = _race([lambda: refresh(a, tokens["refresh_token"]),
                          lambda: refresh(b, tokens["refresh_token"])])
@@ -225,10 +249,12 @@ def test_two_workers_on_redis(tmp_path: Path, tenants_dir: Path, themes_dir: Pat
 
         # /metrics, from whichever worker answers, counts both workers' reloads
         def scrape() -> list[str]:
-            with httpx.Client(base_url=server.base) as fresh:
+            with httpx.Client(base_url=server.ops_base) as fresh:
                 return [line for line in fresh.get("/metrics").text.splitlines()
                         if line.startswith("confidp_") and "_created" not in line]
         scrapes = [scrape() for _ in range(6)]
+        with httpx.Client(base_url=server.base) as public:  # not on the public listener
+            assert public.get("/metrics").status_code == 404
         assert all(lines == scrapes[0] for lines in scrapes)
         assert 'confidp_tenant_reloads_total{outcome="added"} 2.0' in scrapes[0]
         assert 'confidp_tenant_reloads_total{outcome="changed"} 2.0' in scrapes[0]

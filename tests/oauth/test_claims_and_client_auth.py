@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -11,6 +12,8 @@ from confidp.model import Tenant
 from confidp.oauth.claims import at_hash, id_token_claims, user_claims
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
 from confidp.oauth.errors import InvalidRequest
+from confidp.oauth.scopes import STANDARD_SCOPES
+from tests.config.test_pkce_and_claims_rules import result_of, with_user
 from tests.support import REPO
 
 
@@ -90,3 +93,29 @@ def test_method_must_be_the_registered_one() -> None:
         registered_client(GLOBEX, parse_credentials(None, {"client_id": "portal-spa"}))
     with pytest.raises(InvalidClient, match="none"):
         registered_client(ACME, parse_credentials(basic("portal-spa", "x"), {}))
+
+
+def test_every_standard_claim_by_its_scope() -> None:
+    """OpenID Connect Core §5.4: profile, email, address and phone release §5.1's claims."""
+    tenant = result_of(with_user()).tenant
+    alice = tenant.users["alice"]
+    assert user_claims(tenant, alice, ["openid", "profile"]) == {
+        "sub": "alice", "name": "Alice Liddell", "given_name": "Alice",
+        "family_name": "Liddell", "middle_name": "Pleasance", "nickname": "Ali",
+        "preferred_username": "alice.l", "profile": "https://example.com/people/alice",
+        "picture": "https://cdn.example.com/a.png", "website": "http://alice.example.org/",
+        "gender": "female", "birthdate": "1852-05-04", "zoneinfo": "Europe/London",
+        "locale": "en-GB", "updated_at": 1735689600}
+    assert user_claims(tenant, alice, ["openid", "phone"]) == {
+        "sub": "alice", "phone_number": "+44 20 7946 0958", "phone_number_verified": True}
+    assert user_claims(tenant, alice, ["openid", "address"]) == {"sub": "alice", "address": {
+        "street_address": "1 Rabbit Hole Lane\nWonderland", "locality": "Oxford",
+        "postal_code": "OX1 1AA", "country": "United Kingdom"}}
+    assert set(user_claims(tenant, alice, ["openid", "profile", "email", "address", "phone"])
+               ) == {"sub", *STANDARD_SCOPES["profile"][1], "email", "email_verified",
+                     "address", "phone_number", "phone_number_verified"}
+    # absent values are left out, and a *_verified flag never comes without its value
+    sparse = dataclasses.replace(alice, phone_number=None, address=None,
+                                 preferred_username=None)
+    assert user_claims(tenant, sparse, ["phone", "address"]) == {"sub": "alice"}
+    assert user_claims(tenant, sparse, ["profile"])["preferred_username"] == "alice"

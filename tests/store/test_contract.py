@@ -4,11 +4,14 @@ conformance suite runs the same cases on memory and on a real Redis."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
 
 from confidp.store import MemoryStore, Store, StoreUnavailable
+from confidp.store.deadline import store_deadline
 from confidp.store.redis import RedisStore
 from tests.support import Clock, RedisServer, free_port
 
@@ -69,6 +72,18 @@ async def test_hit_counts_in_a_window(store: MemoryStore, clock: Clock) -> None:
     assert await store.hit("throttle", "u", 60) == (2, 40)
     assert await store.count("throttle", "u") == (2, 40)
     clock.now += 40
+    assert await store.count("throttle", "u") == (0, 0.0)
+    assert await store.hit("throttle", "u", 60) == (1, 60)
+
+
+async def test_refund_keeps_the_window(store: MemoryStore, clock: Clock) -> None:
+    await store.hit("throttle", "u", 60)
+    await store.hit("throttle", "u", 60)
+    clock.now += 30
+    await store.refund("throttle", "u")
+    assert await store.count("throttle", "u") == (1, 30)
+    clock.now += 30
+    await store.refund("throttle", "u")
     assert await store.count("throttle", "u") == (0, 0.0)
     assert await store.hit("throttle", "u", 60) == (1, 60)
 
@@ -187,6 +202,30 @@ async def test_contract_counters(any_store: Store) -> None:
     assert await any_store.count("throttle", "short") == (0, 0.0)
 
 
+async def test_contract_refund(any_store: Store) -> None:
+    """A refund takes back one count, atomically, never below zero, keeping the window's end;
+    it never starts a window."""
+    await any_store.refund("throttle", "absent")
+    assert await any_store.count("throttle", "absent") == (0, 0.0)
+    for _ in range(3):
+        await any_store.hit("throttle", "u", 60)
+    await any_store.refund("throttle", "u")
+    count, left = await any_store.count("throttle", "u")
+    assert count == 2 and 55 < left <= 60
+    assert (await any_store.hit("throttle", "u", 60))[0] == 3
+    # concurrent hits and refunds: every hit gets its own count, and they all cancel out
+    await asyncio.gather(*(any_store.hit("throttle", "r", 60) for _ in range(10)),
+                         *(any_store.refund("throttle", "r") for _ in range(5)))
+    assert (await any_store.count("throttle", "r"))[0] == 5
+    await asyncio.gather(*(any_store.refund("throttle", "r") for _ in range(8)))
+    assert (await any_store.count("throttle", "r"))[0] == 0
+    assert (await any_store.hit("throttle", "r", 60))[0] == 1
+    await any_store.hit("throttle", "short", 0.2)
+    await asyncio.sleep(0.35)
+    await any_store.refund("throttle", "short")
+    assert await any_store.count("throttle", "short") == (0, 0.0)
+
+
 async def test_contract_put_many(any_store: Store) -> None:
     await any_store.put_many([("access", "j", {"a": 1}, 30), ("family", "f", {"b": 2}, 30)])
     assert await any_store.get("access", "j") == {"a": 1}
@@ -212,4 +251,34 @@ async def test_redis_password_is_not_in_messages() -> None:
     with pytest.raises(StoreUnavailable) as caught:
         await store.get("session", "x")
     assert "hunter2" not in str(caught.value)
+    await store.close()
+
+
+async def test_redis_stalled_a_call_is_never_sent_twice_and_the_deadline_holds(
+        redis_server: RedisServer) -> None:
+    """Redis stopped (SIGSTOP): a call gives up after its socket timeout and is never sent
+    again (a script run twice would take its own retry for a second use); within a request's
+    store deadline, a call ends at the deadline and the calls after it fail at once, unsent."""
+    store = RedisStore(redis_server.url)
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    await store.put("session", "warm", {}, 30)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.hit("throttle", "u", 60)
+        with store_deadline(0.2):
+            with pytest.raises(StoreUnavailable, match="deadline"):
+                await store.get("session", "warm")
+            with pytest.raises(StoreUnavailable, match="deadline"):
+                await store.consume("session", "warm")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Redis ran the stalled hit once it resumed, and only once: it was never sent again
+    for _ in range(50):
+        if (await store.count("throttle", "u"))[0]:
+            break
+        await asyncio.sleep(0.05)
+    assert (await store.count("throttle", "u"))[0] == 1
+    assert await store.get("session", "warm") == {}  # the consume, past the deadline, never sent
     await store.close()

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
 from confidp.config.reading import MAX_SECRET_BYTES, UnreadableFile, read_regular_file
+from confidp.config.rules import updated_at_seconds
 from confidp.config.schema import defaults
 from confidp.model import (
     Application,
@@ -29,6 +30,9 @@ from confidp.model import (
 from confidp.oauth.scopes import STANDARD_SCOPES
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# user fields copied as they are (OpenID Connect Core §5.1 claims of the profile scope)
+STRING_PROFILE_FIELDS = ("middle_name", "nickname", "preferred_username", "profile", "picture",
+                         "website", "gender", "birthdate", "zoneinfo", "locale")
 
 
 def issuer_route(issuer: str) -> tuple[str, str]:
@@ -116,6 +120,7 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
             require_consent=spec.get("require_consent", False),
             id_token_signed_response_alg=spec.get("id_token_signed_response_alg", "RS256"),
             client_secret=secrets.get(index),
+            require_pkce=public or spec.get("require_pkce", True),
         )
     users = {}
     for spec in document.get("users", []):
@@ -131,6 +136,11 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
             groups=tuple(spec.get("groups", ())),
             claims=MappingProxyType(dict(spec.get("claims", {}))),
             disabled=spec.get("disabled", False),
+            **{name: spec.get(name) for name in STRING_PROFILE_FIELDS},
+            updated_at=updated_at_seconds(spec["updated_at"]) if "updated_at" in spec else None,
+            phone_number=spec.get("phone_number"),
+            phone_number_verified=spec.get("phone_number_verified", False),
+            address=MappingProxyType(dict(spec["address"])) if "address" in spec else None,
         )
     return Tenant(
         id=tenant_id,

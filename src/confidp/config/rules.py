@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
@@ -29,6 +32,9 @@ _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # RFC 3986 unreserved characters: the issuer path is also the cookies' Path attribute
 _ISSUER_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 MAX_AUTHORIZATION_CODE_LIFETIME = 600  # RFC 6749 §4.1.2: "maximum ... of 10 minutes"
+# a retry comes within seconds; a longer window only weakens reuse detection (Okta and Amazon
+# Cognito allow at most 60 s)
+MAX_REFRESH_TOKEN_REUSE_INTERVAL = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +160,11 @@ def check_lifetimes(document: Mapping[str, Any], context: RuleContext) -> Iterat
     if seconds(code) > MAX_AUTHORIZATION_CODE_LIFETIME:
         yield Problem(("lifetimes", "authorization_code"),
                       f"{code} is longer than the 10m RFC 6749 §4.1.2 allows; use 1m")
+    reuse = lifetimes["refresh_token_reuse_interval"]
+    if seconds(reuse) > MAX_REFRESH_TOKEN_REUSE_INTERVAL:
+        yield Problem(("lifetimes", "refresh_token_reuse_interval"),
+                      f"{reuse} is longer than the 1m allowed: a retry comes within seconds, "
+                      "and a longer window weakens reuse detection; use 30s (or 0s for none)")
     for idle, absolute in (("session_idle", "session_absolute"),
                            ("refresh_token_idle", "refresh_token_absolute")):
         if seconds(lifetimes[idle]) > seconds(lifetimes[absolute]):
@@ -201,6 +212,11 @@ def _check_client_type(app: Mapping[str, Any], here: tuple[str, int]) -> Iterato
         if method not in (None, "none"):
             yield Problem((*here, "token_endpoint_auth_method"),
                           "a public application authenticates with 'none'")
+        if app.get("require_pkce") is False:
+            yield Problem((*here, "require_pkce"), "a public application must use PKCE: it "
+                          "has no secret, so PKCE is what ties its code to it (RFC 9700 "
+                          "§2.1.1); remove require_pkce: false, or make the application "
+                          "confidential")
     else:
         if "client_secret" not in app:
             yield Problem(here, "a confidential application needs a client_secret (hash, env "
@@ -265,6 +281,73 @@ def check_users(document: Mapping[str, Any], context: RuleContext) -> Iterator[P
                 yield Problem(("users", index, "claims", claim), f"{claim!r} is set by confidp "
                               "itself (or by a user field of that name); remove it from claims",
                               at_key=True)
+        yield from _check_standard_claims(user, ("users", index))
+
+
+def birthdate_problem(value: str) -> str | None:
+    """OpenID Connect Core §5.1: YYYY-MM-DD, YYYY, or 0000-MM-DD (year omitted). The schema
+    checked the shape; this checks the day exists."""
+    if len(value) == 4:
+        return None
+    year, month, day = (int(part) for part in value.split("-"))
+    try:
+        date(year or 2000, month, day)  # 2000: a leap year, so 0000-02-29 is a birthday
+    except ValueError:
+        return f"{value!r} is not a date: write YYYY-MM-DD, YYYY, or 0000-MM-DD"
+    return None
+
+
+def updated_at_seconds(value: int | str) -> int | None:
+    """updated_at as the tenant file gives it -> seconds since 1970 (OpenID Connect Core
+    §5.1); None when it is not a time with a time zone from 1970 on."""
+    if isinstance(value, int):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.upper())
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.timestamp() < 0:
+        return None
+    return int(moment.timestamp())
+
+
+@cache
+def _time_zone_database() -> bool:
+    """Whether this machine has the IANA time zone database (without it, zoneinfo names are
+    checked by their shape only)."""
+    try:
+        ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def zoneinfo_problem(value: str) -> str | None:
+    if not _time_zone_database():
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return (f"{value!r} is not a time zone of the IANA database; write a name such as "
+                "Europe/Paris or America/New_York")
+    return None
+
+
+def _check_standard_claims(user: Mapping[str, Any],
+                           here: tuple[str, int]) -> Iterator[Problem]:
+    """What the schema cannot say about the OpenID Connect Core §5.1 claims of a user."""
+    if "birthdate" in user:
+        problem = birthdate_problem(user["birthdate"])
+        if problem:
+            yield Problem((*here, "birthdate"), problem)
+    if "zoneinfo" in user:
+        problem = zoneinfo_problem(user["zoneinfo"])
+        if problem:
+            yield Problem((*here, "zoneinfo"), problem)
+    if "updated_at" in user and updated_at_seconds(user["updated_at"]) is None:
+        yield Problem((*here, "updated_at"), f"{user['updated_at']!r} is not a time from 1970 "
+                      "on: write seconds since 1970, or an RFC 3339 time with a time zone such "
+                      "as 2025-01-01T09:30:00Z")
 
 
 def check_theme(document: Mapping[str, Any], context: RuleContext) -> Iterator[Problem]:

@@ -42,6 +42,7 @@ class Application:
     require_consent: bool
     id_token_signed_response_alg: str
     client_secret: ClientSecret | None = None
+    require_pkce: bool = True  # always True for public applications (config rules)
 
     @property
     def is_public(self) -> bool:
@@ -58,6 +59,9 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """A person of the tenant file. The standard claims (OpenID Connect Core §5.1) are fields,
+    released by the scopes of ``confidp.oauth.scopes``; ``claims`` holds the others."""
+
     username: str
     password_hash: Secret
     subject: str
@@ -69,6 +73,20 @@ class User:
     groups: tuple[str, ...] = ()
     claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     disabled: bool = False
+    middle_name: str | None = None
+    nickname: str | None = None
+    preferred_username: str | None = None  # None: the username
+    profile: str | None = None
+    picture: str | None = None
+    website: str | None = None
+    gender: str | None = None
+    birthdate: str | None = None
+    zoneinfo: str | None = None
+    locale: str | None = None
+    updated_at: int | None = None  # seconds since 1970
+    phone_number: str | None = None
+    phone_number_verified: bool = False
+    address: Mapping[str, str] | None = None  # OpenID Connect Core §5.1.1 members
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +106,7 @@ class Lifetimes:
     id_token: int
     refresh_token_idle: int
     refresh_token_absolute: int
+    refresh_token_reuse_interval: int  # 0: off (confidp.oauth.grants.refresh_token)
     session_idle: int
     session_absolute: int
     login: int

@@ -5,20 +5,36 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from confidp.model import Tenant, User
 
-_FIELD_CLAIMS = {
+# OpenID Connect Core §5.1: each standard claim from its user field. A *_verified claim is
+# released only with the value it qualifies.
+_FIELD_CLAIMS: Mapping[str, Callable[[User], Any]] = MappingProxyType({
     "name": lambda u: u.name,
     "given_name": lambda u: u.given_name,
     "family_name": lambda u: u.family_name,
-    "preferred_username": lambda u: u.username,
+    "middle_name": lambda u: u.middle_name,
+    "nickname": lambda u: u.nickname,
+    "preferred_username": lambda u: u.preferred_username or u.username,
+    "profile": lambda u: u.profile,
+    "picture": lambda u: u.picture,
+    "website": lambda u: u.website,
+    "gender": lambda u: u.gender,
+    "birthdate": lambda u: u.birthdate,
+    "zoneinfo": lambda u: u.zoneinfo,
+    "locale": lambda u: u.locale,
+    "updated_at": lambda u: u.updated_at,
     "email": lambda u: u.email,
     "email_verified": lambda u: u.email_verified if u.email else None,
+    "phone_number": lambda u: u.phone_number,
+    "phone_number_verified": lambda u: u.phone_number_verified if u.phone_number else None,
+    "address": lambda u: dict(u.address) if u.address else None,  # §5.1.1, a JSON object
     "groups": lambda u: list(u.groups) if u.groups else None,
-}
+})
 
 
 def user_claims(tenant: Tenant, user: User, scopes: Iterable[str]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def parse_credentials(authorization: str | None, form: dict[str, str]) -> Client
             raise InvalidClient("Unsupported Authorization scheme; use Basic.", basic=True)
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: not ASCII
             raise InvalidClient("Malformed Basic credentials.", basic=True) from None
         client_id, colon, secret = decoded.partition(":")
         if not colon or not client_id:

@@ -2,6 +2,12 @@
 page, JSON, or (only once the client and redirect URI are verified, and only for the errors
 that allow it) a redirect.
 
+An error is raised fresh every time, never kept in a module-level instance: an exception
+object raised again grows its ``__traceback__`` by every raise and so keeps every request's
+frames alive (tests/test_no_exception_instances.py). An error that always says the same thing
+is a class with a ``default_description`` (and ``default_detail``), as node-oidc-provider's
+errors are.
+
 The authorization endpoint's messages are the contract of the seed documents, word for word.
 """
 
@@ -25,9 +31,15 @@ class OAuthError(Exception):
     error: ClassVar[str] = "invalid_request"
     status: ClassVar[int] = 400
     redirectable: ClassVar[bool] = False  # may go back to a verified redirect URI
+    default_description: ClassVar[str] = "The request is invalid."
+    default_detail: ClassVar[str | None] = None
 
-    def __init__(self, description: str, detail: str | None = None,
+    def __init__(self, description: str | None = None, detail: str | None = None,
                  missing: tuple[str, ...] = ()) -> None:
+        if description is None:
+            description = self.default_description
+        if detail is None:
+            detail = self.default_detail
         super().__init__(description)
         self.description = description
         self.detail = detail
@@ -103,6 +115,13 @@ class ConsentRequired(OAuthError):
 class FlowError(OAuthError):
     """A problem with the sign-in flow itself (expired, another browser, another tenant):
     shown to the person, never redirected."""
+
+
+class SignInExpired(FlowError):
+    """A sign-in request that is unknown, expired or already used."""
+
+    default_description = "This sign-in request has expired or was already used."
+    default_detail = "Go back to the application and sign in again."
 
 
 class ServerUnavailable(OAuthError):

@@ -1,5 +1,9 @@
 """Request parameters as OAuth reads them (RFC 6749 §3.1): a parameter sent without a value is
-treated as omitted, none may be given twice, unknown ones are ignored."""
+treated as omitted, none may be given twice, unknown ones are ignored.
+
+RFC 6749 §3.1 says the server "MUST ignore unrecognized request parameters", so their number is
+not limited; the size of the whole query or form body is (``MAX_QUERY_LENGTH``), and so is each
+known parameter's value (``MAX_VALUE_LENGTH``)."""
 
 from __future__ import annotations
 
@@ -8,24 +12,29 @@ from urllib.parse import parse_qsl
 
 from confidp.oauth.errors import InvalidRequest
 
-MAX_PARAMETERS = 64
-MAX_VALUE_LENGTH = 2048
+MAX_QUERY_LENGTH = 16 * 1024  # characters of the percent-encoded query or form body
+MAX_VALUE_LENGTH = 2048  # characters of one known parameter's decoded value
+MALFORMED = "Malformed request parameters."
 
 
 def parse_query(query_string: str) -> list[tuple[str, str]]:
-    """All (name, value) pairs in order, blank values kept so they can be treated as absent."""
+    """All (name, value) pairs in order, blank values kept so they can be treated as absent.
+    However many there are: only the total size is limited."""
+    if len(query_string) > MAX_QUERY_LENGTH:
+        raise InvalidRequest(MALFORMED, f"The parameters must be at most {MAX_QUERY_LENGTH} "
+                             "characters in all (16 KiB).")
     try:
-        return parse_qsl(query_string, keep_blank_values=True, max_num_fields=MAX_PARAMETERS,
-                         errors="strict")
+        return parse_qsl(query_string, keep_blank_values=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("Malformed request parameters.",
-                             f"The query must be at most {MAX_PARAMETERS} well-formed, UTF-8 "
-                             "parameters.") from None
+        raise InvalidRequest(MALFORMED, "The parameters must be well-formed, percent-encoded "
+                             "UTF-8.") from None
 
 
-def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str]) -> dict[str, str]:
+def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str],
+                  unread: Collection[str] = ()) -> dict[str, str]:
     """The known parameters that have a value. Raises when one is given twice (even once
-    blank) or is too long."""
+    blank) or is too long; the ``unread`` ones (known only to be refused, such as a request
+    object) are not held to the length limit."""
     wanted = known if isinstance(known, (set, frozenset)) else frozenset(known)
     given: dict[str, str] = {}
     twice: set[str] = set()
@@ -39,8 +48,9 @@ def single_values(pairs: Iterable[tuple[str, str]], known: Collection[str]) -> d
                              f"Given more than once: {', '.join(sorted(twice))} (RFC 6749 "
                              "§3.1).")
     values = {name: value for name, value in given.items() if value != ""}
-    too_long = sorted(name for name, value in values.items() if len(value) > MAX_VALUE_LENGTH)
+    too_long = sorted(name for name, value in values.items()
+                      if len(value) > MAX_VALUE_LENGTH and name not in unread)
     if too_long:
-        raise InvalidRequest("Malformed request parameters.",
+        raise InvalidRequest(MALFORMED,
                              f"Longer than {MAX_VALUE_LENGTH} characters: {', '.join(too_long)}.")
     return values

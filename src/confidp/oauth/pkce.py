@@ -1,5 +1,5 @@
-"""Proof Key for Code Exchange (RFC 7636). The one PKCE check; every grant that needs it calls
-``verify``."""
+"""Proof Key for Code Exchange (RFC 7636). The one PKCE check at the token endpoint,
+``check_verifier``; every grant that needs it calls it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import base64
 import hashlib
 import hmac
 import re
+
+from confidp.model import Application
+from confidp.oauth.tokens import InvalidGrant
 
 S256 = "S256"
 # RFC 7636 §4.1 code_verifier and §4.2 code_challenge: unreserved characters, 43 to 128.
@@ -33,3 +36,23 @@ def verify(verifier: str, challenge: str) -> bool:
     if not verifier_is_well_formed(verifier):
         return False
     return hmac.compare_digest(s256(verifier).encode(), challenge.encode())
+
+
+def check_verifier(challenge: str | None, verifier: str | None,
+                   application: Application) -> None:
+    """RFC 7636 §4.5, §4.6 and RFC 9700 §2.1.1. A code issued with a challenge needs the
+    matching verifier. A code issued without one (an application with ``require_pkce: false``)
+    refuses a verifier: "authorization servers MUST ... ensure that if there is no
+    code_challenge in the authorization request, any request to the token endpoint containing
+    a code_verifier is rejected" (RFC 9700 §2.1.1, the PKCE downgrade attack). And if the
+    application requires PKCE by now (a reload), a code issued without it is refused."""
+    if challenge is None:
+        if verifier is not None:
+            raise InvalidGrant("code_verifier was sent, but the authorization request had no "
+                               "code_challenge (RFC 9700 §2.1.1).")
+        if application.require_pkce:
+            raise InvalidGrant("The application requires PKCE, and this code was issued "
+                               "without it.")
+        return
+    if verifier is None or not verify(verifier, challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge.")

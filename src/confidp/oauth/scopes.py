@@ -11,11 +11,15 @@ from types import MappingProxyType
 OPENID = "openid"
 OFFLINE_ACCESS = "offline_access"
 
+# OpenID Connect Core §5.4: the claims the profile scope requests
+PROFILE_CLAIMS = ("name", "family_name", "given_name", "middle_name", "nickname",
+                  "preferred_username", "profile", "picture", "website", "gender", "birthdate",
+                  "zoneinfo", "locale", "updated_at")
+
 # scope -> (description shown on the consent page, claims it releases)
 STANDARD_SCOPES: MappingProxyType[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "openid": ("Sign you in", ("sub",)),
-    "profile": ("Your name and username", ("name", "given_name", "family_name",
-                                           "preferred_username")),
+    "profile": ("Your name, username and profile details", PROFILE_CLAIMS),
     "email": ("Your email address", ("email", "email_verified")),
     "address": ("Your postal address", ("address",)),
     "phone": ("Your phone number", ("phone_number", "phone_number_verified")),
@@ -28,6 +32,6 @@ STANDARD_SCOPES: MappingProxyType[str, tuple[str, tuple[str, ...]]] = MappingPro
 RESERVED_CLAIMS = frozenset({
     "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "auth_time", "nonce", "acr", "amr", "azp",
     "at_hash", "c_hash", "s_hash", "sid", "scope", "client_id", "cnf", "typ",
-    "name", "given_name", "family_name", "preferred_username", "email", "email_verified",
-    "groups",
+    *PROFILE_CLAIMS, "email", "email_verified", "address", "phone_number",
+    "phone_number_verified", "groups",
 })

@@ -2,14 +2,17 @@
 
 Access tokens are JWTs, and also recorded in the store by ``jti`` for as long as they live, so
 that revocation, a replayed code and refresh-token reuse can end them (userinfo and
-introspection look the record up). Refresh tokens are random, stored by their SHA-256 only,
-and rotated on every use; all refresh tokens issued from one code form a family that is
-revoked whole when a rotated token comes back.
+introspection look the record up). Refresh tokens are stored by their SHA-256 only and rotated
+on every use; all refresh tokens issued from one code form a family that is revoked whole when a
+rotated token comes back. The first of a family is random; each next one is derived from the one
+it replaces under the server key (``successor``), so that a retry gets the same one back
+(confidp.oauth.grants.refresh_token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import secrets
 import time
@@ -21,12 +24,14 @@ from confidp.model import Application, Tenant, User
 from confidp.oauth.claims import access_token_claims, id_token_claims
 from confidp.oauth.errors import OAuthError
 from confidp.oauth.scopes import OFFLINE_ACCESS, OPENID
+from confidp.server_key import ServerKey
 from confidp.store import Store
 from confidp.store.base import Write
 from confidp.store.kinds import ACCESS, FAMILY, FAMILY_REVOKED, REFRESH
 from confidp.store.tenant import TenantStore
 
 ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name, not a secret
+SUCCESSOR_PURPOSE = b"refresh token successor"
 
 
 class InvalidGrant(OAuthError):
@@ -75,6 +80,7 @@ class Grant:
     family: str | None = None  # the grant family: every user grant has one
     family_record: dict[str, Any] | None = None  # its stored record, when it has one
     refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
+    refresh_token: str | None = None  # the refresh token to issue, when chosen (a successor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +92,19 @@ class Issued:
 
 
 class TokenService:
-    def __init__(self, store: Store, keys: KeyStore) -> None:
+    def __init__(self, store: Store, keys: KeyStore, server_key: ServerKey | None = None) -> None:
         self._store = store
         self.keys = keys
+        self._server_key = server_key or ServerKey.ephemeral()
+
+    def successor(self, tenant: Tenant, family: str, token: str) -> str:
+        """The refresh token that replaces ``token``: HMAC-SHA256 under the server key of the
+        tenant, the family and the token, as 43 base64url characters like a random one (256
+        bits). The same token always has the same successor, so a retry can be given it again;
+        no one can compute it without the server key and the token, and with them alone not
+        without the family's id, which only the store holds."""
+        mac = self._server_key.mac(SUCCESSOR_PURPOSE, tenant.id, family, token)
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
     def store(self, tenant: Tenant) -> TenantStore:
         """The store, in ``tenant``'s namespace."""
@@ -152,7 +168,7 @@ class TokenService:
             "subject": grant.user.subject, "created_at": now, "jtis": []}
         age = now - record["created_at"]
         remaining = lifetimes.refresh_token_absolute - age
-        token = secrets.token_urlsafe(32)
+        token = grant.refresh_token or secrets.token_urlsafe(32)
         record["current"] = digest(token)
         record["jtis"] = [*record["jtis"][-49:], jti]
         writes.append((FAMILY, family, record, remaining))

@@ -44,8 +44,14 @@ class Store(Protocol):
     async def delete(self, kind: str, key: str) -> None: ...
 
     async def hit(self, kind: str, key: str, window: float) -> tuple[int, float]:
-        """Count one event in a window that starts at the first event; returns the count and
-        the seconds until the window ends."""
+        """Count one event in a window that starts at the first event, atomically: returns the
+        count this event made (of concurrent calls, each gets a different count) and the
+        seconds until the window ends."""
+
+    async def refund(self, kind: str, key: str) -> None:
+        """Take back one event ``hit`` counted, atomically: the count goes down by one, never
+        below zero, and the window keeps its end; nothing when there is no count (the window
+        ended)."""
 
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         """The current count and seconds left, without counting (0, 0.0 when none)."""

@@ -9,5 +9,8 @@ THROTTLE = "throttle"  # user or ip -> failed logins (counter)
 ACCESS = "access"  # jti -> a live access token
 REFRESH = "refresh"  # sha256(refresh token) -> the grant it continues
 REFRESH_USED = "refresh_used"  # sha256(rotated refresh token) -> its family
+# sha256(rotated refresh token) -> its successor, while it may be presented again (its reuse
+# interval): written in the step that rotates it, so it expires that long after the step ran
+REFRESH_REUSE = "refresh_reuse"
 FAMILY = "family"  # id -> a grant family: the refresh token and access tokens of one login
 FAMILY_REVOKED = "family_revoked"  # id -> present once the family is revoked (never cleared)

@@ -107,6 +107,11 @@ class MemoryStore:
             self._sweep()
         return count, expires - now
 
+    async def refund(self, kind: str, key: str) -> None:
+        expires, count = self._counters.get((kind, key), (0.0, 0))
+        if expires > self._clock() and count > 0:
+            self._counters[(kind, key)] = (expires, count - 1)
+
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         now = self._clock()
         expires, count = self._counters.get((kind, key), (0.0, 0))

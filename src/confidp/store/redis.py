@@ -6,23 +6,33 @@ a key is ``confidp:<tenant>:<kind>:<id>``. ``claim`` and ``consume`` are one Lua
 Redis runs atomically: the key that decides (created with SET NX, or deleted with DEL) and
 everything the winner writes, or nothing; so of two requests racing for one code exactly one
 gets it, and a connection lost halfway leaves no code used up with no tokens issued. Counters
-and multi-record writes run in MULTI/EXEC transactions. Every Redis
-failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by itself
-when Redis is back.
+and multi-record writes run in MULTI/EXEC transactions; taking back a count is a script. Every
+Redis failure surfaces as ``StoreUnavailable`` (a 503 to the client); the client reconnects by
+itself when Redis is back.
+
+A call is never retried by the client library (retries are turned off explicitly: redis-py's
+defaults differ between versions and constructors): a script whose reply was lost may have
+run, and running it again would take the call for a second use; and each retry would add its
+socket timeout to the request. A call waits at most 2 s, and all the calls of one request
+together at most what is left of the request's store deadline (confidp.store.deadline).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from confidp.store import redacted
 from confidp.store.base import Record, StoreUnavailable, Write
+from confidp.store.deadline import seconds_left
 
 T = TypeVar("T")
 DEFAULT_PREFIX = "confidp:"
@@ -44,6 +54,15 @@ return 1
 """
 
 
+# KEYS[1] is a counter: one down, never below zero, keeping its expiry (DECR does); a counter
+# that has expired is not created again.
+_REFUND = """
+local count = tonumber(redis.call("GET", KEYS[1]))
+if count and count > 0 then return redis.call("DECR", KEYS[1]) end
+return 0
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
@@ -58,15 +77,25 @@ class RedisStore:
         self.prefix = prefix
         self._redis = aioredis.Redis.from_url(
             url, socket_connect_timeout=1.0, socket_timeout=2.0, decode_responses=False,
-            health_check_interval=10)
+            health_check_interval=10, retry=Retry(NoBackoff(), 0))
         self._decide_and_write = self._redis.register_script(_DECIDE_AND_WRITE)
+        self._refund = self._redis.register_script(_REFUND)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}{kind}:{key}"
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        left = seconds_left()
         try:
-            return await operation()
+            if left is None:
+                return await operation()
+            if left <= 0:
+                raise TimeoutError("the request's time for the store is used up")
+            async with asyncio.timeout(left):
+                return await operation()
+        except TimeoutError:  # the deadline (an OSError too, so first)
+            raise StoreUnavailable(f"Redis at {redacted(self.url)}: no answer within the "
+                                   "request's store deadline") from None
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis at {redacted(self.url)}: {exc}") from None
 
@@ -126,6 +155,10 @@ class RedisStore:
                 return result
         count, _, ttl = await self._call(run)
         return int(count), max(int(ttl), 0) / 1000
+
+    async def refund(self, kind: str, key: str) -> None:
+        name = self._key(kind, key)
+        await self._call(lambda: self._refund([name]))
 
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         name = self._key(kind, key)

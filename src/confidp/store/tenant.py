@@ -43,5 +43,8 @@ class TenantStore:
     async def hit(self, kind: str, key: str, window: float) -> tuple[int, float]:
         return await self._store.hit(self._prefix + kind, key, window)
 
+    async def refund(self, kind: str, key: str) -> None:
+        await self._store.refund(self._prefix + kind, key)
+
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         return await self._store.count(self._prefix + kind, key)

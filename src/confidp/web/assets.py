@@ -30,12 +30,17 @@ def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTT
 
 async def asset(request: Request, tenant: Tenant, snapshot: Snapshot,
                 relative: str) -> HTTPResponse:
-    path = request.app.ctx.themes.static_file(effective_theme(tenant, snapshot), relative)
-    if path is None:
+    themes = request.app.ctx.themes
+    try:  # a name too long for the file system, a file removed meanwhile: not found
+        path = themes.static_file(effective_theme(tenant, snapshot), relative)
+        body = path.read_bytes() if path is not None else None
+    except OSError:
+        path = body = None
+    if path is None or body is None:
         return _not_found()
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     cache = _LONG_CACHE if request.args.get("v") else "public, max-age=300"
-    return _cached(request, path.read_bytes(), content_type, cache)
+    return _cached(request, body, content_type, cache)
 
 
 async def theme_css(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:

@@ -25,6 +25,7 @@ from confidp.model import Application, Tenant, User
 from confidp.oauth.authorize import (
     AuthorizationRequest,
     authorization_response_uri,
+    error_response_uri,
     needs_consent,
     needs_login,
     revalidate,
@@ -36,6 +37,7 @@ from confidp.oauth.errors import (
     InvalidRequest,
     LoginRequired,
     OAuthError,
+    SignInExpired,
 )
 from confidp.oauth.tokens import digest
 from confidp.sealing import Sealer
@@ -53,8 +55,6 @@ SIGN_IN_PURPOSE = b"confidp sign-in request"
 # usual request seals to about 500 characters
 MAX_SEALED_LENGTH = 6 * 1024
 _TOUCH_AFTER = 60.0  # at most this many seconds between writes that extend an idle session
-_EXPIRED = FlowError("This sign-in request has expired or was already used.",
-                     "Go back to the application and sign in again.")
 
 
 def session_cookie(tenant: Tenant) -> str:
@@ -143,30 +143,30 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
     for this tenant, in this browser, is within its lifetime (the shorter of the lifetime it
     was given and the tenant's current one) and was not used yet."""
     if not pending_id or len(pending_id) > MAX_SEALED_LENGTH:
-        raise _EXPIRED
+        raise SignInExpired()
     data = sealer_of(request).unseal(pending_id, SIGN_IN_PURPOSE)
     if data is None:
-        raise _EXPIRED
+        raise SignInExpired()
     try:
         version, tenant_id, created_at, expires_at, binding_digest, csrf, fields = \
             json.loads(data)
         auth_request = AuthorizationRequest.from_fields(fields)
     except (ValueError, TypeError):  # sealed by this key, so only by another confidp version
-        raise _EXPIRED from None
+        raise SignInExpired() from None
     if version != _SEALED_VERSION:
-        raise _EXPIRED
+        raise SignInExpired()
     if tenant_id != tenant.id:
         raise FlowError(TENANT_MISMATCH, "This sign-in request was started for another "
                         "tenant. Go back to the application and sign in again.")
     if time.time() >= min(expires_at, created_at + tenant.lifetimes.login):
-        raise _EXPIRED
+        raise SignInExpired()
     binding = read_cookie(request, flow_cookie(tenant)) or ""
     if not hmac.compare_digest(digest(binding), binding_digest):
         raise FlowError("This sign-in request was started in another browser.",
                         "Go back to the application and sign in again. If this keeps "
                         "happening, allow cookies for this site.")
     if await store_of(request, tenant).get(PENDING_USED, digest(pending_id)) is not None:
-        raise _EXPIRED
+        raise SignInExpired()
     return Pending(pending_id, auth_request, created_at, expires_at, csrf)
 
 
@@ -314,9 +314,8 @@ async def finish_with_error(request: Request, tenant: Tenant, pending: Pending,
     RFC 9207)."""
     assert error.redirectable
     await use_pending(store_of(request, tenant), tenant, pending)
-    return redirect(authorization_response_uri(pending.request.redirect_uri, {
-        "error": error.error, "error_description": error.description,
-        "state": pending.request.state, "iss": tenant.issuer}), status)
+    return redirect(error_response_uri(pending.request.redirect_uri, error,
+                                       pending.request.state, tenant.issuer), status)
 
 
 async def issue_code(request: Request, tenant: Tenant, application: Application,
@@ -337,6 +336,6 @@ async def issue_code(request: Request, tenant: Tenant, application: Application,
         "issued_at": time.time()}
     if not await use_pending(store_of(request, tenant), tenant, pending, [
             (CODE, digest(code), record, tenant.lifetimes.authorization_code)]):
-        raise _EXPIRED
+        raise SignInExpired()
     return redirect(authorization_response_uri(auth_request.redirect_uri, {
         "code": code, "state": auth_request.state, "iss": tenant.issuer}), status)

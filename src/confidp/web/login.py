@@ -1,4 +1,6 @@
-"""GET and POST {issuer}/login: the themed login form for a pending sign-in request."""
+"""GET and POST {issuer}/login: the themed login form for a pending sign-in request. The
+password is checked only after the attempt was counted by the login throttle
+(confidp.throttle)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from sanic import HTTPResponse, Request
 from confidp.model import Tenant
 from confidp.oauth.authorize import revalidate
 from confidp.registry import Snapshot
-from confidp.store.kinds import THROTTLE
+from confidp.throttle import count_attempt, refund
 from confidp.web.flow import (
     Pending,
     check_csrf,
@@ -52,24 +54,6 @@ async def login_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HT
     return _login_page(request, tenant, snapshot, pending)
 
 
-def _throttle_keys(username: str, ip: str) -> tuple[str, str]:
-    return f"user\x1f{username.casefold()}", f"ip\x1f{ip}"  # in the tenant's namespace
-
-
-async def _retry_after(request: Request, tenant: Tenant, username: str) -> float | None:
-    """Seconds until a login may be tried again, when a limit is reached."""
-    store = store_of(request, tenant)
-    user_key, ip_key = _throttle_keys(username, client_ip(request))
-    limits = tenant.login_throttle
-    waits = []
-    for key, limit in ((user_key, limits.max_failures_per_user),
-                       (ip_key, limits.max_failures_per_ip)):
-        count, left = await store.count(THROTTLE, key)
-        if count >= limit:
-            waits.append(left)
-    return max(waits) if waits else None
-
-
 async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     form = request.form
     pending = await load_pending(request, tenant, form.get("request"))
@@ -80,22 +64,22 @@ async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
     if not username or not password or len(password) > MAX_PASSWORD:
         return _login_page(request, tenant, snapshot, pending, status=400, username=username,
                            error="Enter your username and password.")
-    wait = await _retry_after(request, tenant, username)
-    if wait is not None:
+    store = store_of(request, tenant)
+    attempt = await count_attempt(store, tenant.login_throttle, username, client_ip(request))
+    if attempt.retry_after is not None:
+        wait = max(1, math.ceil(attempt.retry_after))
         minutes = max(1, math.ceil(wait / 60))
         return _login_page(request, tenant, snapshot, pending, status=429, username=username,
                            error=f"Too many failed sign-in attempts. Try again in {minutes} "
                            f"minute{'s' if minutes > 1 else ''}.",
-                           headers={"Retry-After": str(math.ceil(wait))})
+                           headers={"Retry-After": str(wait)})
     user = tenant.user(username)
     verified = await request.app.ctx.passwords.verify(
         user.password_hash.reveal() if user else None, password)
-    if not verified or user is None or user.disabled:
-        store = store_of(request, tenant)
-        for key in _throttle_keys(username, client_ip(request)):
-            await store.hit(THROTTLE, key, tenant.login_throttle.window)
+    if not verified or user is None or user.disabled:  # the attempt stays counted
         return _login_page(request, tenant, snapshot, pending, status=401, username=username,
                            error=FAILED)
+    await refund(store, attempt)
     session, session_id = await start_session(request, tenant, user)
     response = await proceed(request, tenant, pending, session, 303)
     set_cookie(response, tenant, session_cookie(tenant), session_id)

@@ -1,4 +1,9 @@
-"""Operator endpoints: liveness, readiness, reload status and metrics. Never any secret."""
+"""Operator endpoints: liveness, readiness, reload status and metrics. Never any secret.
+
+/healthz and /readyz answer on both listeners (simple probes need no second port); /status and
+/metrics only on the operations listener (``confidp.web.listeners``): on the public one their
+paths belong to the tenants' routing, like any other path, so they get the tenants' 404.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,14 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from confidp.oauth.echo import quoted
 from confidp.registry import FileStatus, Snapshot
+from confidp.web import tenant_routes
+from confidp.web.listeners import on_ops_listener
 from confidp.web.responses import json, raw
 
 bp = Blueprint("ops")
+PROBE_METHODS = ["GET", "HEAD"]
+_READ = frozenset(PROBE_METHODS)
+_ALL_METHODS = tenant_routes.METHODS
 
 
 def _iso(moment: float | None) -> str | None:
@@ -26,9 +36,9 @@ def _authorized(request: Request) -> bool:
     token = request.app.ctx.settings.status_token
     if token is None:
         return True
-    given = request.headers.get("authorization", "")
-    expected = f"Bearer {token.reveal()}"
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # a header that is not UTF-8 arrives with lone surrogates: back to its own bytes
+    given = request.headers.get("authorization", "").encode(errors="surrogateescape")
+    return hmac.compare_digest(given, f"Bearer {token.reveal()}".encode())
 
 
 def _unauthorized() -> HTTPResponse:
@@ -59,12 +69,27 @@ def file_status(status: FileStatus) -> dict[str, object]:
     }
 
 
-@bp.get("/healthz")
+async def _gate(request: Request) -> HTTPResponse | None:
+    """The response when ``request`` may not reach an operations-only endpoint: on the public
+    listener, the tenants' routing (their 404); on the operations listener, 405 for a method
+    other than GET and HEAD, or 401 without the status token. None when it may."""
+    if not on_ops_listener(request):
+        return await tenant_routes.dispatch(request)
+    if request.method not in _READ:
+        return json({"error": "method_not_allowed", "error_description": "Use GET or HEAD."},
+                    status=405, headers={"Allow": ", ".join(PROBE_METHODS),
+                                         "Cache-Control": "no-store"})
+    if not _authorized(request):
+        return _unauthorized()
+    return None
+
+
+@bp.route("/healthz", methods=PROBE_METHODS)
 async def healthz(request: Request) -> HTTPResponse:
     return json({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-@bp.get("/readyz")
+@bp.route("/readyz", methods=PROBE_METHODS)
 async def readyz(request: Request) -> HTTPResponse:
     registry = request.app.ctx.registry
     if registry is None or not request.app.ctx.watching:
@@ -76,10 +101,10 @@ async def readyz(request: Request) -> HTTPResponse:
                 headers={"Cache-Control": "no-store"})
 
 
-@bp.get("/status")
+@bp.route("/status", methods=_ALL_METHODS)
 async def status(request: Request) -> HTTPResponse:
-    if not _authorized(request):
-        return _unauthorized()
+    if (refused := await _gate(request)) is not None:
+        return refused
     snapshot: Snapshot = request.app.ctx.registry.snapshot
     files = [file_status(s) for s in snapshot.files.values()]
     return json({
@@ -92,10 +117,10 @@ async def status(request: Request) -> HTTPResponse:
     }, headers={"Cache-Control": "no-store"})
 
 
-@bp.get("/status/<name:str>")
+@bp.route("/status/<name:str>", methods=_ALL_METHODS)
 async def status_one(request: Request, name: str) -> HTTPResponse:
-    if not _authorized(request):
-        return _unauthorized()
+    if (refused := await _gate(request)) is not None:
+        return refused
     snapshot: Snapshot = request.app.ctx.registry.snapshot
     for file in snapshot.files.values():
         if name in (file.source, file.tenant_id):
@@ -105,8 +130,8 @@ async def status_one(request: Request, name: str) -> HTTPResponse:
                 status=404, headers={"Cache-Control": "no-store"})
 
 
-@bp.get("/metrics")
+@bp.route("/metrics", methods=_ALL_METHODS)
 async def metrics(request: Request) -> HTTPResponse:
-    if not _authorized(request):
-        return _unauthorized()
+    if (refused := await _gate(request)) is not None:
+        return refused
     return raw(request.app.ctx.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -4,8 +4,13 @@ which cost as much as the headers themselves), and a cheaper header-value check.
 
 Sanic strips CR, LF and NUL from every header name and value with ``str.translate``, about
 1.5 µs for a long Location or Set-Cookie, on every response; here the translation runs only
-when one of those characters is present, which gives the same bytes. Responses Sanic builds
-itself (errors raised before a handler runs, e.g. 413) get the headers from ``ErrorHandler``.
+when one of those characters is present, which gives the same bytes. Errors Sanic raises
+itself (before a handler runs, e.g. 413) are rendered with these too
+(``confidp.web.http_errors``).
+
+Text from a request header that is not UTF-8 reaches handlers as lone surrogates (Sanic
+decodes the head with ``surrogateescape``); a page that shows it (escaped) is encoded with
+``replace``, so such text never makes a response fail.
 """
 
 from __future__ import annotations
@@ -14,8 +19,7 @@ import json as _json
 from collections.abc import Iterator
 from typing import Any
 
-from sanic import HTTPResponse, Request
-from sanic.handlers import ErrorHandler as SanicErrorHandler
+from sanic import HTTPResponse
 from sanic.helpers import has_message_body
 
 SECURITY_HEADERS = {
@@ -59,7 +63,7 @@ def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) ->
 
 
 def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, status, headers, "text/html; charset=utf-8")
+    return Response(body.encode(errors="replace"), status, headers, "text/html; charset=utf-8")
 
 
 def raw(body: bytes, status: int = 200, headers: dict[str, str] | None = None,
@@ -70,13 +74,3 @@ def raw(body: bytes, status: int = 200, headers: dict[str, str] | None = None,
 def empty(status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(None, status, headers)
 
-
-class ErrorHandler(SanicErrorHandler):
-    """Sanic's own error responses (a malformed request, a body over the size limit, a
-    request timeout) carry the same security headers as ours."""
-
-    def default(self, request: Request, exception: Exception) -> HTTPResponse:
-        response = super().default(request, exception)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response

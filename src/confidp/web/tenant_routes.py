@@ -16,6 +16,7 @@ from confidp.oauth.echo import shown
 from confidp.oauth.errors import OAuthError, ServerUnavailable
 from confidp.registry import Snapshot
 from confidp.store.base import StoreUnavailable
+from confidp.store.deadline import store_deadline
 from confidp.web import (
     assets,
     authorize,
@@ -28,6 +29,8 @@ from confidp.web import (
     token,
     userinfo,
 )
+from confidp.web.http_errors import ops_not_found
+from confidp.web.listeners import on_ops_listener
 from confidp.web.negotiation import prefers_json
 from confidp.web.pages import error_response
 from confidp.web.responses import html as html_page
@@ -61,7 +64,7 @@ API_PATHS = frozenset({"/token", "/userinfo", "/revoke", "/introspect", "/jwks"}
 ASSETS_PREFIX = "/assets/"
 RFC8414_PREFIX = "/.well-known/oauth-authorization-server/"
 _MAX_LISTED = 50
-_METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]
+METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]  # routed here
 
 
 def request_host(request: Request) -> str:
@@ -95,9 +98,19 @@ def not_found(request: Request, snapshot: Snapshot, message: str,
     return html_page(page, status=404, headers=headers)
 
 
-@bp.route("/", methods=_METHODS, name="root")
-@bp.route("/<path:path>", methods=_METHODS, name="under_issuer")
+def unrouted(request: Request) -> HTTPResponse:
+    """The public listener's 404 for a path no route matches (e.g. ``*``)."""
+    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    return not_found(request, snapshot, "No tenant has an issuer at "
+                     f"{shown(request_host(request) + request.path, 200)}.",
+                     list_issuers=True)
+
+
+@bp.route("/", methods=METHODS, name="root")
+@bp.route("/<path:path>", methods=METHODS, name="under_issuer")
 async def dispatch(request: Request, path: str = "") -> HTTPResponse:
+    if on_ops_listener(request):  # it serves only confidp.web.ops
+        return ops_not_found(request)
     snapshot: Snapshot = request.app.ctx.registry.snapshot
     path = request.path
     if path.startswith(RFC8414_PREFIX):
@@ -107,9 +120,7 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
             return await discovery.configuration(request, found[0], snapshot)
     found = snapshot.resolve(request_host(request), path)
     if found is None:
-        return not_found(request, snapshot, "No tenant has an issuer at "
-                         f"{shown(request_host(request) + request.path, 200)}.",
-                         list_issuers=True)
+        return unrouted(request)
     tenant, sub_path = found
     if sub_path.startswith(ASSETS_PREFIX) and request.method in ("GET", "HEAD"):
         return await assets.asset(request, tenant, snapshot, sub_path[len(ASSETS_PREFIX):])
@@ -126,7 +137,8 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
                      "error_description": f"Use {allowed} for {sub_path}."},
                     status=405, headers={"Allow": allowed})
     try:
-        response = await handler(request, tenant, snapshot)
+        with store_deadline():  # a stalled store: 503 within seconds, never a hanging request
+            response = await handler(request, tenant, snapshot)
         if sub_path in cors.CORS_PATHS:
             cors.allow(request, tenant, response)
         return response

@@ -1,10 +1,17 @@
 """RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5, §4.6): the code exists, is unexpired and unused,
-was issued to this client in this tenant with this redirect URI, and the verifier matches.
+was issued to this client in this tenant with this redirect URI, and the verifier matches (or,
+for a code issued without PKCE, none is sent: RFC 9700 §2.1.1).
 A replayed code fails and revokes the tokens it issued (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
 
 The code is used up in the same atomic step that records its tokens (``consume``): of two
 requests racing with one code exactly one gets tokens, and a store lost before that step leaves the
-code unused, so the client's retry works instead of being taken for a replay."""
+code unused, so the client's retry works instead of being taken for a replay.
+
+Unlike a refresh token, a code has no window for retries: RFC 6749 §4.1.2 says a code used
+twice MUST be denied, so a retry after a step that ran but whose answer was lost (a dropped
+connection, a step Redis ran after a stall) is denied and revokes what the first use issued,
+which the client never got. Nothing durable is lost: the person's session is untouched, so the
+application's new sign-in completes without a password."""
 
 from __future__ import annotations
 
@@ -42,9 +49,7 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         if record["redirect_uri"] != redirect_uri:
             raise InvalidGrant("redirect_uri differs from the one of the authorization "
                                "request.")
-        verifier = form.get("code_verifier")
-        if not verifier or not pkce.verify(verifier, record["code_challenge"]):
-            raise InvalidGrant("code_verifier does not match the code_challenge.")
+        pkce.check_verifier(record.get("code_challenge"), form.get("code_verifier"), client)
         user, scopes = still_valid(tenant, client, record)
     except InvalidGrant:
         await store.delete(CODE, key)  # a failed attempt uses the code up

@@ -1,21 +1,42 @@
 """RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use returns a new refresh token; a
-rotated token used again revokes its whole family. Scope may narrow, never widen."""
+rotated token used again revokes its whole family. Scope may narrow, never widen.
+
+A retry is not reuse. The new refresh token (the successor) is derived from the one presented
+under the server key (``TokenService.successor``), and the step that uses a token up also
+writes a reuse-window marker that the store expires ``lifetimes.refresh_token_reuse_interval``
+after that step ran (30 s by default; ``0s``: no window). Presented again while the marker
+lives and while the successor is unused, the token gets the same successor back, with a fresh
+access and ID token: a response lost on the way, or a 503 after a store stall whose step the
+store ran late, costs the client nothing. Two concurrent uses of one token both succeed, with
+the same successor. Outside the window, or once the successor was used, it is reuse, as RFC
+9700 §4.14.2 says: the family is revoked.
+
+The window is timed by the store's own clock from when the step actually ran, never from when
+the request began: a step that Redis runs seconds late (after a stall) opens its window then,
+and the window always closes ``interval`` later.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from confidp.model import Application, Tenant
 from confidp.oauth.echo import quoted_list
 from confidp.oauth.errors import InvalidRequest, InvalidScope
 from confidp.oauth.scopes import OFFLINE_ACCESS
 from confidp.oauth.tokens import Grant, InvalidGrant, TokenService, digest, still_valid
-from confidp.store.kinds import REFRESH, REFRESH_USED
+from confidp.store.base import Record
+from confidp.store.kinds import REFRESH, REFRESH_REUSE, REFRESH_USED
 
 GRANT_TYPE = "refresh_token"
-REUSED = InvalidGrant("The refresh token was already used; every token issued with it is "
-                      "revoked.")
+
+
+class RefreshTokenReused(InvalidGrant):
+    """RFC 9700 §4.14.2: a rotated refresh token presented again."""
+
+    default_description = ("The refresh token was already used; every token issued with it "
+                           "is revoked.")
 
 
 async def run(service: TokenService, tenant: Tenant, client: Application,
@@ -27,18 +48,77 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     key = digest(token)
     record = await store.get(REFRESH, key)
     if record is None:
-        used = await store.get(REFRESH_USED, key)
-        if used is not None and used["tenant"] == tenant.id:
-            await service.revoke_family(used["family"], tenant)
-            raise REUSED
+        return await _presented_again(service, tenant, client, form, token)
+    _check_client(record, tenant, client)
+    family = await _live_family(service, tenant, record)
+    successor = service.successor(tenant, record["family"], token)
+    issued = await service.prepare(tenant, _grant(tenant, client, form, record, family,
+                                                  successor))
+    # Using the token up is the one arbiter, in the same atomic step as recording what it
+    # issues and opening its reuse window: of concurrent uses exactly one does it; the others
+    # (and a retry of a step the store ran after the request gave up) find the window open
+    # and get the same successor. A store lost before this step leaves the token unused.
+    remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
+    writes = [(REFRESH_USED, key, {"tenant": tenant.id, "family": record["family"]},
+               max(remaining, 1))]
+    interval = tenant.lifetimes.refresh_token_reuse_interval
+    if interval > 0:
+        writes.append((REFRESH_REUSE, key, {"tenant": tenant.id, "family": record["family"],
+                                            "successor": digest(successor)}, interval))
+    if not await store.consume(REFRESH, key, [*writes, *issued.writes]):
+        return await _presented_again(service, tenant, client, form, token)
+    return issued.response
+
+
+async def _presented_again(service: TokenService, tenant: Tenant, client: Application,
+                           form: dict[str, str], token: str) -> dict[str, Any]:
+    """A token that is not (or no longer) there: unknown, or used. A used one gets its
+    successor again within its reuse window while the successor is unused; otherwise it is
+    reuse, and its family is revoked."""
+    store = service.store(tenant)
+    key = digest(token)
+    used = await store.get(REFRESH_USED, key)
+    if used is None or used["tenant"] != tenant.id:
         raise InvalidGrant("The refresh token is invalid or expired.")
+    window = await store.get(REFRESH_REUSE, key) \
+        if tenant.lifetimes.refresh_token_reuse_interval > 0 else None
+    successor = service.successor(tenant, used["family"], token)
+    if window is None or window["tenant"] != tenant.id:
+        await _reused(service, tenant, used["family"])
+    if window["successor"] != digest(successor):
+        # the server key changed since the token was used: the successor cannot be given
+        # again, but this is still a retry within the window, not reuse
+        raise InvalidGrant("The refresh token was already used; use the one issued for it.")
+    record = await store.get(REFRESH, window["successor"])
+    if record is None or record["client_id"] != client.client_id:
+        await _reused(service, tenant, used["family"])  # the successor was used (or revoked)
+    _check_client(record, tenant, client)
+    family = await _live_family(service, tenant, record)
+    issued = await service.prepare(tenant, _grant(tenant, client, form, record, family,
+                                                  successor))
+    # the successor is written again as it is, in one step that fails if it was used since
+    if not await store.consume(REFRESH, window["successor"], issued.writes):
+        await _reused(service, tenant, used["family"])
+    return issued.response
+
+
+def _check_client(record: Record, tenant: Tenant, client: Application) -> None:
     if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
         raise InvalidGrant("The refresh token was not issued to this client.")
     if "refresh_token" not in client.grant_types or OFFLINE_ACCESS not in client.scopes:
         raise InvalidGrant("This client may no longer use refresh tokens.")
+
+
+async def _live_family(service: TokenService, tenant: Tenant, record: Record) -> Record:
     family = await service.live_family(tenant, record)
     if family is None:
         raise InvalidGrant("The refresh token was revoked or has expired.")
+    return family
+
+
+def _grant(tenant: Tenant, client: Application, form: dict[str, str], record: Record,
+           family: Record, successor: str) -> Grant:
+    """The grant a refresh token's ``record`` continues, with the scope narrowed as asked."""
     user, granted = still_valid(tenant, client, record)
     scopes = granted
     if form.get("scope"):
@@ -48,16 +128,12 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
             raise InvalidScope("The scope may only narrow on refresh.",
                                f"Not granted: {quoted_list(wider)}.")
         scopes = requested
-    issued = await service.prepare(tenant, Grant(
-        client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
-        family=record["family"], family_record=family, refresh_scopes=granted))
-    # Using the token up is the one arbiter, in the same atomic step as recording what it
-    # issues: of concurrent uses exactly one succeeds, and the others are reuse (RFC 9700
-    # §4.14.2), which revokes the family; a store lost before this step leaves the token unused.
-    remaining = tenant.lifetimes.refresh_token_absolute - (time.time() - family["created_at"])
-    used = (REFRESH_USED, key, {"tenant": tenant.id, "family": record["family"]},
-            max(remaining, 1))
-    if not await store.consume(REFRESH, key, [used, *issued.writes]):
-        await service.revoke_family(record["family"], tenant)
-        raise REUSED
-    return issued.response
+    return Grant(client=client, scopes=scopes, user=user, auth_time=record.get("auth_time"),
+                 family=record["family"], family_record=family, refresh_scopes=granted,
+                 refresh_token=successor)
+
+
+async def _reused(service: TokenService, tenant: Tenant, family: str) -> NoReturn:
+    """RFC 9700 §4.14.2: revoke the family, then refuse."""
+    await service.revoke_family(family, tenant)
+    raise RefreshTokenReused()

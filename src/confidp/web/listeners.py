@@ -1,0 +1,66 @@
+"""The two listeners: the public one (the issuers, plus /healthz and /readyz for simple
+probes) and the operations one (/healthz, /readyz, /status, /metrics), as Dex and Ory Hydra
+separate them. One Sanic app serves both; the operations listener's connections run
+``OpsProtocol``, so a handler knows which listener a request came in on from its connection,
+whatever the addresses.
+
+The sockets are bound here, in the main process, before Sanic starts: an address already in
+use is one line and exit status 2 rather than a traceback (or, for a second listener, a warning
+while the server runs without it). Sanic hands the bound sockets to every worker.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from sanic import Request
+from sanic.server.protocols.http_protocol import HttpProtocol
+from sanic.server.socket import bind_socket
+
+
+class OpsProtocol(HttpProtocol):
+    """HTTP/1.1 on the operations listener: Sanic's protocol, only its class differs."""
+
+    __slots__ = ()
+
+
+def on_ops_listener(request: Request) -> bool:
+    """True when ``request`` arrived on the operations listener."""
+    transport = request.transport
+    return transport is not None and isinstance(transport.get_protocol(), OpsProtocol)
+
+
+class ListenError(Exception):
+    """An address that cannot be listened on, said in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A bound, listening socket and what it is for."""
+
+    role: str  # "public" or "operations"
+    sock: socket.socket
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{show_address(host, port)}"
+
+
+def show_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def bind(role: str, host: str, port: int) -> Listener:
+    """Listen on ``host:port`` (a name, an IPv4 or an IPv6 address) or raise ListenError."""
+    try:
+        return Listener(role, bind_socket(host, port, backlog=100))
+    except OSError as exc:  # in use, not an address of this machine, unknown name, privileged
+        raise ListenError(f"cannot listen on {show_address(host, port)}: {_reason(exc)}") \
+            from None

@@ -1,0 +1,92 @@
+"""SIGTERM (podman stop, a Kubernetes rollout) drains: the listener closes at once, so new
+connections are refused, while a request already in flight is answered in full; then the
+process exits 0."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.e2e.flow import (
+    VERIFIER,
+    authorize_url,
+    location,
+    query_of,
+    seed_params,
+    submit_consent,
+    submit_login,
+)
+from tests.support import free_port, running_server, tenant_doc, wait_until, write_tenant
+
+pytestmark = pytest.mark.e2e
+CALLBACK = "http://127.0.0.1:9999/callback"
+
+
+def _code(base: str) -> str:
+    with httpx.Client(base_url=base, follow_redirects=False) as browser:
+        login = location(browser.get(authorize_url("/acme", seed_params(scope="openid"))))
+        after = location(submit_login(browser, login, "alice", "wonderland"))
+        if "/consent?" in after:
+            after = location(submit_consent(browser, after, "approve"))
+        return query_of(after)["code"]
+
+
+def _refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a response: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in
+               (line.split(":", 1) for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed in the middle of the body"
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_sigterm_finishes_the_request_in_flight_and_refuses_new_ones(
+        tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(f"http://127.0.0.1:{port}/acme"))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server:
+        code = _code(server.base)
+        body = urlencode({"grant_type": "authorization_code", "code": code,
+                          "redirect_uri": CALLBACK, "client_id": "portal-spa",
+                          "code_verifier": VERIFIER}).encode()
+        request = (f"POST /acme/token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(request + body[:20])
+            # "100 Continue" says the server has parsed the headers: the request is in flight
+            assert slow.recv(100).startswith(b"HTTP/1.1 100 Continue")
+            server.process.send_signal(signal.SIGTERM)
+            wait_until(lambda: _refused(port), timeout=5)
+            assert server.process.poll() is None  # still draining the request in flight
+            slow.sendall(body[20:])  # the rest of the body comes after the listener closed
+            status, _, answer = _read_response(slow)
+        assert status == 200, answer
+        tokens = json.loads(answer)
+        assert tokens["token_type"] == "Bearer" and tokens["access_token"]
+        assert server.process.wait(timeout=20) == 0
+        assert _refused(port)
+        assert "Traceback" not in server.log()
