@@ -403,16 +403,23 @@ def _check(args: argparse.Namespace) -> int:
     if args.format == "json":
         json.dump({"valid": not failed, "themes_checked": themes is not None,
                    "files": [{"file": r.source, "tenant": r.tenant_id, "valid": r.ok,
-                              "errors": [e.to_dict() for e in r.errors]} for r in results]},
+                              "errors": [e.to_dict() for e in r.errors],
+                              "warnings": [w.to_dict() for w in r.warnings]}
+                             for r in results]},
                   sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        # Errors and warnings of a file in the order of its lines; a warning says
+        # "warning:" after its path and never fails the check.
         for result in results:
-            for error in result.errors:
-                print(error)
+            for problem in sorted([*result.errors, *result.warnings],
+                                  key=lambda p: (p.line, p.col, p.path)):
+                print(problem)
         errors = sum(len(r.errors) for r in results)
+        warnings = sum(len(r.warnings) for r in results)
         summary = (f"{len(results) - len(failed)} of {len(results)} tenant file(s) valid"
-                   + (f", {errors} error(s)" if errors else ""))
+                   + (f", {errors} error(s)" if errors else "")
+                   + (f", {warnings} warning(s)" if warnings else ""))
         if themes is None:
             summary += f" (theme names not checked: no themes directory {themes_dir})"
         print(summary, file=sys.stderr)
