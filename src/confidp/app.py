@@ -21,7 +21,7 @@ from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import open_store
 from confidp.themes import Themes
-from confidp.web import ops, tenant_routes
+from confidp.web import listeners, ops, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
@@ -52,6 +52,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.registry = None
     app.ctx.watching = False
     app.ctx.stopped_listeners = 0
+    app.ctx.stopping = False
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
     app.ctx.themes = Themes(settings.themes_dir)
     app.ctx.metadata = MetadataCache()
@@ -83,6 +84,8 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         app.ctx.sealer = Sealer.from_state_dir(settings.state_dir)
         app.ctx.server_key = ServerKey.from_state_dir(settings.state_dir)
         app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys, app.ctx.server_key)
+
+    app.before_server_stop(listeners.stop_keeping_alive)
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:

@@ -281,7 +281,7 @@ def _run(settings: Settings) -> int:
 
     from confidp.app import create_app
     from confidp.metrics import MULTIPROCESS_DIR
-    from confidp.web.listeners import ListenError, OpsProtocol, bind
+    from confidp.web.listeners import ListenError, OpsProtocol, PublicProtocol, bind
 
     try:  # bound here, so that an address in use is one line, for either listener
         public = bind("public", settings.host, settings.port)
@@ -295,7 +295,7 @@ def _run(settings: Settings) -> int:
     options = {"motd": False, "access_log": settings.access_log}
     if settings.workers == 1:
         app = create_app(settings, name="confidp")
-        app.prepare(sock=public.sock, single_process=True, **options)
+        app.prepare(sock=public.sock, protocol=PublicProtocol, single_process=True, **options)
         app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, **options)
         Sanic.serve_single(primary=app)
         return 0
@@ -307,7 +307,8 @@ def _run(settings: Settings) -> int:
     try:
         loader = AppLoader(factory=partial(create_app, settings, "confidp"))
         app = loader.load()
-        app.prepare(sock=public.sock, workers=settings.workers, **options)
+        app.prepare(sock=public.sock, protocol=PublicProtocol, workers=settings.workers,
+                    **options)
         app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers, **options)
         Sanic.serve(primary=app, app_loader=loader)
     finally:
