@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def _env_path(name: str) -> Path | None:
 class UsageError(Exception):
     """A mistake in the command line or its environment: ``main`` prints it as one line and
     exits 2."""
+
+
+def _duration(text: str) -> int:
+    """An argparse type: a duration as tenant files write them (30s, 5m), in seconds."""
+    from confidp.config.durations import seconds
+
+    try:
+        return seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: a whole number and "
+                                         "s, m, h or d (30s, 5m)") from None
 
 
 def _themes_dir(given: Path | None) -> Path | None:
@@ -130,9 +142,11 @@ def _parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="manage a tenant's signing keys",
                                description="Signing keys live in STATE_DIR/keys/TENANT. rotate "
-                               "adds a new key for each algorithm, which signs from then on; "
-                               "the JWKS keeps publishing older keys until retire. A running "
-                               "server sees the change without restart.")
+                               "adds a new key for each algorithm, published in the JWKS at "
+                               "once and signing from --sign-after later (5 minutes, the time "
+                               "relying parties may cache the JWKS); the JWKS keeps publishing "
+                               "older keys until retire. A running server sees the change "
+                               "without restart.")
     keys.add_argument("action", choices=["list", "rotate", "retire"],
                       help="list only reads; rotate and retire change the keys")
     keys.add_argument("tenant", help="the tenant id (its file name without .yaml); it must "
@@ -142,6 +156,11 @@ def _parser() -> argparse.ArgumentParser:
                       "(CONFIDP_TENANTS; default: tenants)")
     keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                       help="(CONFIDP_STATE_DIR; default: state)")
+    keys.add_argument("--sign-after", type=_duration, default="5m", metavar="DURATION",
+                      help="rotate: how long the new keys are published before they sign "
+                      "(30s, 5m, ...; default 5m, the JWKS's cache lifetime). 0s signs at once, "
+                      "for a key that must stop signing now: relying parties holding a cached "
+                      "JWKS then refuse the new tokens until they fetch it again")
 
     sealing = commands.add_parser(
         "sealing-key", help="show or rotate the key that seals sign-ins in progress",
@@ -438,7 +457,7 @@ def _keys(args: argparse.Namespace) -> int:
     store = KeyStore(args.state_dir)
     try:
         if args.action == "rotate":
-            for kid in store.rotate(args.tenant):
+            for kid in store.rotate(args.tenant, sign_after=args.sign_after):
                 print(f"added {kid}")
         elif args.action == "retire":
             retired = store.retire(args.tenant)
@@ -457,6 +476,9 @@ def _keys(args: argparse.Namespace) -> int:
     signing = {key.kid for key in ring.signing.values()}
     for key in ring.jwks["keys"]:
         role = "signs" if key["kid"] in signing else "verifies only"
+        if key["kid"] in ring.upcoming:
+            moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ring.upcoming[key["kid"]]))
+            role = f"published, signs from {moment}"
         print(f"{key['alg']} {key['kid']} {role}")
     return 0
 
