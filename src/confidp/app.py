@@ -3,9 +3,11 @@ server starts, never at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import secrets
+import signal
 import sys
 
 from sanic import Sanic
@@ -114,6 +116,14 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
         served = sum(1 for _ in app.ctx.registry.snapshot.tenants())
         log.info("serving %d tenant(s) from %s", served, settings.tenants_dir)
+
+    @app.after_server_start
+    async def delay_shutdown(app: Sanic) -> None:
+        if settings.shutdown_delay > 0:  # else Sanic's own handlers: stop at once
+            # (with --workers, the main process passes SIGTERM on as SIGINT to each worker)
+            for number in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(
+                    number, listeners.stop_after_delay, app, settings.shutdown_delay)
 
     @app.after_server_start
     async def start_watcher(app: Sanic) -> None:

@@ -18,6 +18,7 @@ from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
 DEFAULT_THEMES_DIR = "themes"
+MAX_SHUTDOWN_DELAY = 60  # seconds; orchestrators kill a process that takes much longer
 
 
 def _env(name: str, default: str) -> str:
@@ -116,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=int(_env("WORKERS", "1")),
                        help="worker processes (CONFIDP_WORKERS; default: 1); more than one "
                        "needs --store redis://")
+    serve.add_argument("--shutdown-delay", type=float,
+                       default=float(_env("SHUTDOWN_DELAY", "0")), metavar="SECONDS",
+                       help="at SIGTERM, answer /readyz with 503 and keep serving this long "
+                       "before closing the listeners, so a load balancer's health check takes "
+                       "the replica out first (CONFIDP_SHUTDOWN_DELAY; default: 0)")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="log level (CONFIDP_LOG_LEVEL; default: INFO)")
@@ -232,6 +238,10 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"confidp: {flag} must be a port number from 1 to 65535{note}",
                   file=sys.stderr)
             return 2
+    if not 0 <= args.shutdown_delay <= MAX_SHUTDOWN_DELAY:
+        print(f"confidp: --shutdown-delay must be from 0 to {MAX_SHUTDOWN_DELAY} seconds",
+              file=sys.stderr)
+        return 2
     if args.ops_port == args.port:
         print(f"confidp: --ops-port must differ from --port ({args.port}): the operations "
               "endpoints have a listener of their own", file=sys.stderr)
@@ -267,7 +277,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port, state_dir=args.state_dir.absolute(), reload_poll=args.reload_poll,
         trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
         log_level=args.log_level, store=args.store, workers=args.workers,
-        ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log)
+        ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log,
+        shutdown_delay=args.shutdown_delay)
     return _run(settings)
 
 

@@ -125,3 +125,36 @@ def test_sigterm_ends_keep_alive_so_the_process_exits_when_requests_are_done(
             assert kept.recv(100) == b""
         assert server.process.wait(timeout=10) == 0
         assert "Traceback" not in server.log()
+
+
+def test_shutdown_delay_reports_unready_and_keeps_serving_before_it_stops(
+        tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    """``--shutdown-delay``: at SIGTERM /readyz answers 503 at once, on both listeners, so a
+    load balancer's health check takes the replica out of rotation while it still serves
+    whatever reaches it (each response closing its connection); only after the delay are the
+    listeners closed and the requests in flight drained."""
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(f"http://127.0.0.1:{port}/acme"))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port,
+                        ("--shutdown-delay", "3")) as server:
+        server.process.send_signal(signal.SIGTERM)
+
+        def unready() -> bool:
+            with httpx.Client(base_url=server.ops_base) as fresh:
+                return fresh.get("/readyz").status_code == 503
+        wait_until(unready, timeout=2)
+        for base in (server.base, server.ops_base):
+            with httpx.Client(base_url=base) as fresh:
+                response = fresh.get("/readyz")
+                assert response.status_code == 503
+                assert response.json() == {"status": "stopping"}
+                assert response.headers["connection"] == "close"
+        assert not _refused(port)  # still accepting: whatever still arrives is served
+        with httpx.Client(base_url=server.base) as fresh:
+            served = fresh.get("/acme/.well-known/openid-configuration")
+        assert served.status_code == 200 and served.headers["connection"] == "close"
+        assert server.process.poll() is None
+        wait_until(lambda: _refused(port), timeout=10)  # then the listeners close
+        assert server.process.wait(timeout=20) == 0
+        assert "stopping in 3 s" in server.log()
+        assert "Traceback" not in server.log()

@@ -11,13 +11,18 @@ while the server runs without it). Sanic hands the bound sockets to every worker
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 from dataclasses import dataclass
+from functools import partial
 
 from sanic import Request, Sanic
 from sanic.http import Http
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.socket import bind_socket
+
+log = logging.getLogger("confidp.server")
 
 
 class DrainingHttp(Http):
@@ -53,6 +58,21 @@ async def stop_keeping_alive(app: Sanic) -> None:
     """A ``before_server_stop`` listener: from now on responses end their connections (see
     ``DrainingHttp``)."""
     app.ctx.stopping = True
+
+
+def stop_after_delay(app: Sanic, delay: float) -> None:
+    """The SIGTERM (and SIGINT) handler with ``--shutdown-delay``: /readyz answers 503
+    (``stopping``) at once and responses end their connections, but the listeners keep
+    serving for ``delay`` seconds, time for a load balancer's health check to take this
+    replica out of rotation; then the server stops as it does without a delay (listeners
+    closed, requests in flight drained). A second signal stops at once."""
+    if app.ctx.stopping:
+        app.stop(terminate=False)
+        return
+    app.ctx.stopping = True
+    log.info("stopping in %g s: /readyz answers 503 until then, requests are still served",
+             delay)
+    asyncio.get_running_loop().call_later(delay, partial(app.stop, terminate=False))
 
 
 def on_ops_listener(request: Request) -> bool:
