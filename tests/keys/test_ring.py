@@ -126,3 +126,22 @@ def test_a_key_rotated_at_once_signs_at_once(tmp_path: Path) -> None:
     clock.now += PUBLISH_AHEAD_SECONDS
     assert _kids(store.ring("acme")) == set(urgent)
     assert set(store.retire("acme")) >= set(waiting)
+
+
+def test_a_key_added_within_one_tick_of_the_file_clock_is_seen(tmp_path: Path) -> None:
+    """Replicas notice a rotation by the key directory's modification time, but file times
+    can be as coarse as a timer tick (Linux before 6.13 stamps files from a clock that moves
+    every few milliseconds; some network file systems keep whole seconds): a key linked into
+    the directory just after a replica read it can leave that time unchanged. The replica must
+    not keep, for good, a ring without the key that the others publish and sign with."""
+    import os
+
+    replica = KeyStore(tmp_path)
+    old_kids = _kids(replica.ring("acme"))
+    directory = tmp_path / "keys" / "acme"
+    before = directory.stat()
+    new_kids = KeyStore(tmp_path).rotate("acme", sign_after=0)  # `confidp keys rotate`
+    os.utime(directory, ns=(before.st_atime_ns, before.st_mtime_ns))  # within the same tick
+    ring = replica.cached("acme") or replica.ring("acme")
+    assert set(new_kids) <= {key["kid"] for key in ring.jwks["keys"]}
+    assert _kids(ring) == set(new_kids) != old_kids

@@ -44,6 +44,10 @@ ALGORITHMS = ("RS256", "ES256")
 # used that long by a relying party that caches it as the response allows
 PUBLISH_AHEAD_SECONDS = 300
 _KEY_FILE_MODE = 0o600
+# File times can be as coarse as a timer tick (Linux before 6.13 stamps files from a clock
+# that moves every few milliseconds) or, on some network file systems, a second: a directory
+# time less than this old may hide a change made within the same tick.
+_FILE_TICK_NS = 2_000_000_000
 
 
 class TokenError(Exception):
@@ -81,6 +85,17 @@ class KeyRing:
         return dict(decoded.header), dict(decoded.claims)
 
 
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    """A key ring as read, and how to tell that its directory has not changed since."""
+
+    mtime_ns: int  # the directory's modification time when it was read
+    # its entries then, kept while that time was too recent to trust: a change made within
+    # the same tick of the file clock leaves the time as it was (None: the time is enough)
+    names: frozenset[str] | None
+    ring: KeyRing
+
+
 class KeyStore:
     """The key rings of all tenants, read from the state directory and cached until the
     tenant's key directory changes (a rotation by the CLI is seen without restart)."""
@@ -88,7 +103,7 @@ class KeyStore:
     def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.root = state_dir / "keys"
         self._clock = clock
-        self._cache: dict[str, tuple[int, KeyRing]] = {}
+        self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
     def directory(self, tenant_id: str) -> Path:
@@ -96,39 +111,62 @@ class KeyStore:
 
     def cached(self, tenant_id: str) -> KeyRing | None:
         """The tenant's key ring if it is cached and its directory has not changed since: one
-        stat, safe on the event loop (it never waits for the lock a key creation holds)."""
-        cached = self._cache.get(tenant_id)
-        if cached is None or self._clock() >= cached[1].changes_at:
+        stat (and a listing, shortly after a change), safe on the event loop (it never waits
+        for the lock a key creation holds)."""
+        entry = self._cache.get(tenant_id)
+        if entry is None or not self._current(tenant_id, entry):
             return None
+        return entry.ring
+
+    def _current(self, tenant_id: str, entry: _Cached) -> bool:
+        """Whether ``entry`` still is the tenant's ring: no key's time to sign has come, and
+        the directory has not changed (once its time is old enough to be trusted alone, the
+        entry stops listing it)."""
+        if self._clock() >= entry.ring.changes_at:
+            return False
+        directory = self.directory(tenant_id)
         try:
-            version = self.directory(tenant_id).stat().st_mtime_ns
+            if directory.stat().st_mtime_ns != entry.mtime_ns:
+                return False
+            if entry.names is None:
+                return True
+            if frozenset(os.listdir(directory)) != entry.names:
+                return False
         except FileNotFoundError:
-            return None
-        return cached[1] if cached[0] == version else None
+            return False
+        if time.time_ns() - entry.mtime_ns > _FILE_TICK_NS and \
+                self._cache.get(tenant_id) is entry:
+            self._cache[tenant_id] = _Cached(entry.mtime_ns, None, entry.ring)
+        return True
 
     def ring(self, tenant_id: str) -> KeyRing:
         """The tenant's key ring, creating its first keys if it has none (blocking: call from
         a thread)."""
         directory = self.directory(tenant_id)
         with self._lock:
-            try:
-                version = directory.stat().st_mtime_ns
-            except FileNotFoundError:
-                version = -1
-            cached = self._cache.get(tenant_id)
-            if cached is not None and cached[0] == version \
-                    and self._clock() < cached[1].changes_at:
-                return cached[1]
+            entry = self._cache.get(tenant_id)
+            if entry is not None and self._current(tenant_id, entry):
+                return entry.ring
+            mtime_ns, names = self._version(directory)
             keys = self._read(directory)
             missing = [alg for alg in ALGORITHMS if not any(k.alg == alg for k, _ in keys)]
             for alg in missing:
                 self._create(directory, alg, sign_after=None)
             if missing:
+                mtime_ns, names = self._version(directory)
                 keys = self._read(directory)
-                version = directory.stat().st_mtime_ns
             ring = self._ring(keys, self._clock())
-            self._cache[tenant_id] = (version, ring)
+            recent = time.time_ns() - mtime_ns <= _FILE_TICK_NS
+            self._cache[tenant_id] = _Cached(mtime_ns, names if recent else None, ring)
             return ring
+
+    @staticmethod
+    def _version(directory: Path) -> tuple[int, frozenset[str]]:
+        """The directory's modification time and entries, read before its files."""
+        try:
+            return directory.stat().st_mtime_ns, frozenset(os.listdir(directory))
+        except FileNotFoundError:
+            return -1, frozenset()
 
     def read(self, tenant_id: str) -> KeyRing | None:
         """The tenant's key ring as it is on disk, or None when it has no keys yet. Only
