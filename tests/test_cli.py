@@ -320,7 +320,13 @@ def test_keys_rotate_list_retire(key_dirs: tuple[Path, Path]) -> None:
     assert "nothing to retire" in retired.stderr and "Traceback" not in retired.stderr
     first = confidp("keys", "rotate", "globex", env=env)
     assert first.returncode == 0, first.stderr
-    second = confidp("keys", "rotate", "globex", env=env)
+    waiting = [line.split()[1] for line in first.stdout.splitlines() if line.startswith("added")]
+    listed = confidp("keys", "list", "globex", env=env).stdout.splitlines()
+    # published at once, signing 5 minutes later (relying parties may cache the JWKS so long)
+    assert sorted(line.split()[1] for line in listed if " published, signs from 20" in line) \
+        == sorted(waiting)
+    assert len([line for line in listed if line.endswith(" signs")]) == 2
+    second = confidp("keys", "rotate", "globex", "--sign-after", "0s", env=env)
     added = [line.split()[1] for line in second.stdout.splitlines() if line.startswith("added")]
     listed = confidp("keys", "list", "globex", env=env).stdout.splitlines()
     assert len(listed) == 6
@@ -330,6 +336,15 @@ def test_keys_rotate_list_retire(key_dirs: tuple[Path, Path]) -> None:
     assert len([line for line in done.stdout.splitlines() if line.startswith("retired")]) == 4
     assert confidp("keys", "list", "globex", env=env).stdout.splitlines() == \
         [line for line in listed if line.endswith(" signs")]
+
+
+def test_keys_rotate_refuses_a_bad_delay(key_dirs: tuple[Path, Path]) -> None:
+    tenants, state = key_dirs
+    done = confidp("keys", "rotate", "acme", "--sign-after", "5 minutes", "--tenants",
+                   str(tenants), "--state-dir", str(state))
+    assert done.returncode == 2
+    assert "argument --sign-after: '5 minutes' is not a duration" in done.stderr
+    assert not state.exists()
 
 
 def test_keys_need_the_tenants_directory(tmp_path: Path) -> None:
