@@ -170,7 +170,7 @@ async def _every_page(browser: Browser, site: Site, tenant_name: str, scheme: st
         return problems
 
 
-def test_the_page_list_covers_every_template() -> None:
+async def test_the_page_list_covers_every_template() -> None:
     assert {case.template for case in PAGES} >= set(REQUIRED_TEMPLATES) - {"base.html"}
 
 
