@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
+from confidp.themes import BUILTIN_DEFAULT
 from tests.e2e.flow import (
     VERIFIER,
     authorize_url,
@@ -157,7 +158,9 @@ class Fuzzer:
         self.rng = rng
         self.report = Report()
         self.host = f"127.0.0.1:{server.port}".encode()
-        self.static = {p.read_bytes() for p in (REPO / "themes").glob("*/static/**/*")
+        # the repository's themes and the built-in default theme (confidp.themes)
+        static_dirs = [*(REPO / "themes").glob("*/static"), BUILTIN_DEFAULT / "static"]
+        self.static = {p.read_bytes() for d in static_dirs for p in d.glob("**/*")
                        if p.is_file()}
 
     # ---- values --------------------------------------------------------------------------
