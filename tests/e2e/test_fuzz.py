@@ -22,7 +22,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from confidp.themes import BUILTIN_DEFAULT
 from tests.e2e.flow import (
     VERIFIER,
     authorize_url,
@@ -158,10 +157,9 @@ class Fuzzer:
         self.rng = rng
         self.report = Report()
         self.host = f"127.0.0.1:{server.port}".encode()
-        # the repository's themes and the built-in default theme (confidp.themes)
-        static_dirs = [*(REPO / "themes").glob("*/static"), BUILTIN_DEFAULT / "static"]
-        self.static = {p.read_bytes() for d in static_dirs for p in d.glob("**/*")
-                       if p.is_file()}
+        theme_roots = [*(REPO / "themes").glob("*"), REPO / "src" / "confidp" / "default_theme"]
+        self.static = {p.read_bytes() for root in theme_roots
+                       for p in root.glob("static/**/*") if p.is_file()}
 
     # ---- values --------------------------------------------------------------------------
     def text(self) -> str:
