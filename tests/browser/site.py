@@ -95,7 +95,7 @@ def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, A
     else:
         app["client_uri"] = "https://billing.globex.example/"
     doc["theme"]["logo_url"] = f"/{name}/assets/test-logo.svg"
-    doc["links"] = {"forgot_password": f"https://{name}.example/reset",
+    doc["links"] = {"account_recovery": f"https://{name}.example/reset",
                     "help": f"https://{name}.example/help"}
     doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
                              "window": "15m"}

@@ -38,12 +38,12 @@ def test_languages_and_overrides_build_the_model() -> None:
         languages={"supported": ["de", "en"], "default": "de"},
         messages={"de": {"Sign in": "Bei Acme anmelden",
                          THROTTLE: ["Eine Minute warten.", "%(num)d Minuten warten."]}},
-        links={"help": "https://acme.example/help", "forgot_password": "/acme/reset"})
+        links={"help": "https://acme.example/help", "account_recovery": "/acme/reset"})
     assert not problems and tenant is not None
     assert tenant.languages.supported == ("de", "en") and tenant.languages.default == "de"
     assert tenant.messages["de"]["Sign in"] == "Bei Acme anmelden"
     assert tenant.messages["de"][THROTTLE] == ("Eine Minute warten.", "%(num)d Minuten warten.")
-    assert tenant.links.forgot_password == "/acme/reset"
+    assert tenant.links.account_recovery == "/acme/reset"
 
 
 def test_the_default_language_must_be_supported() -> None:

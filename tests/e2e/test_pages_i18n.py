@@ -55,7 +55,7 @@ def _doc(issuer: str, **overrides: Any) -> dict[str, Any]:
         scopes=[{"name": "orders.read", "description": "Read your orders",
                  "localized_description": {"de": "Ihre Bestellungen lesen"}}],
         users=[{"username": "alice", "password_hash": ALICE_HASH, "name": "Alice Liddell"}],
-        links={"forgot_password": "https://acme.example/reset",
+        links={"account_recovery": "https://acme.example/reset",
                "help": "https://acme.example/help"},
         login_throttle={"max_failures_per_user": 1, "max_failures_per_ip": 1000,
                         "window": "15m"},

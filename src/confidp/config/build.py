@@ -191,5 +191,5 @@ def page_settings(document: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "languages": Languages(tuple(languages["supported"]), languages["default"]),
         "messages": MappingProxyType(messages),
-        "links": Links(forgot_password=links.get("forgot_password"), help=links.get("help")),
+        "links": Links(account_recovery=links.get("account_recovery"), help=links.get("help")),
     }

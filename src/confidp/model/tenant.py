@@ -144,7 +144,7 @@ class Languages:
 class Links:
     """Links shown on the tenant's pages when set: https URLs or paths on this server."""
 
-    forgot_password: str | None = None
+    account_recovery: str | None = None
     help: str | None = None
 
 
