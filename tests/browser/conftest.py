@@ -8,6 +8,7 @@ tenants, tests/browser/pages.py the list of pages every check goes through.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -30,7 +31,9 @@ class _Callback(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        # the tab may move on before reading
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
