@@ -145,6 +145,13 @@ def _parser() -> argparse.ArgumentParser:
                         "a tenant file. At least 8 and at most 1024 characters (NIST SP "
                         "800-63B); fewer than 15 is accepted with a warning.")
     commands.add_parser("schema", help="print the tenant file JSON Schema")
+    messages = commands.add_parser(
+        "messages", help="list the pages' messages, to override them in a tenant file",
+        description="Print every message of the login, consent, error and sign-out pages "
+        "in LANGUAGE, one line each: the English text (the key to use under "
+        "messages.LANGUAGE in a tenant file) and the text shown now.")
+    messages.add_argument("language", nargs="?", default="en",
+                          choices=["en", "de", "fr", "es", "ja", "ar"])
 
     keys = commands.add_parser("keys", help="manage a tenant's signing keys",
                                description="Signing keys live in STATE_DIR/keys/TENANT. rotate "
@@ -214,6 +221,11 @@ def _command(args: argparse.Namespace) -> int:
             return _keys(args)
         case "sealing-key":
             return _sealing_key(args)
+        case "messages":
+            from confidp.i18n.listing import listing
+
+            sys.stdout.write(listing(args.language))
+            return 0
         case "state":
             return _state_init(args)
         case _:
