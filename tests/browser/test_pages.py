@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import time
@@ -52,6 +53,8 @@ def _has_japanese_font() -> bool:
     return bool(listed.strip())
 
 
+if os.environ.get("CI") and not _has_japanese_font():
+    raise RuntimeError("no Japanese font in CI: .ci/run must install fonts-ipafont-gothic")
 SCREENSHOT_LANGUAGES = ("en", "de", "ar", *(("ja",) if _has_japanese_font() else ()))
 _RGB = re.compile(r"rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)")
 
