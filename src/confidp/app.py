@@ -3,9 +3,11 @@ server starts, never at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import secrets
+import signal
 import sys
 
 from sanic import Sanic
@@ -24,7 +26,7 @@ from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import Store, open_store
 from confidp.themes import Themes
-from confidp.web import ops, tenant_routes
+from confidp.web import listeners, ops, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
@@ -95,6 +97,8 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         context.tokens = TokenService(context.store, context.keys, context.server_key,
                                       clock=clock, sources=context.sources)
 
+    app.before_server_stop(listeners.stop_keeping_alive)
+
     @app.after_server_stop
     async def close_resources(app: App) -> None:
         """Once every listener of this process has stopped. Sanic runs the listeners after
@@ -122,6 +126,14 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
         served = sum(1 for _ in context.snapshot.tenants())
         log.info("serving %d tenant(s) from the tenants directory", served)
+
+    @app.after_server_start
+    async def delay_shutdown(app: App) -> None:
+        if settings.shutdown_delay > 0:  # else Sanic's own handlers: stop at once
+            # (with --workers, the main process passes SIGTERM on as SIGINT to each worker)
+            for number in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(
+                    number, listeners.stop_after_delay, app, settings.shutdown_delay)
 
     @app.after_server_start
     async def start_watcher(app: App) -> None:

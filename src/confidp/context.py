@@ -52,6 +52,7 @@ class Context:
     registry: Registry | None = None  # None until the tenants are first loaded
     watching: bool = False  # the reload watcher runs (readiness)
     stopped_listeners: int = 0
+    stopping: bool = False  # a stop is under way: keep-alive connections are not kept
     # opened when the server starts (confidp.app.create_app)
     store: Store = field(init=False)
     passwords: PasswordVerifier = field(init=False)

@@ -13,13 +13,16 @@ from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.page_rules import APPLICATION_PAGE_LINKS
 from confidp.config.reading import MAX_SECRET_BYTES, UnreadableFile, read_regular_file
 from confidp.config.rules import updated_at_seconds
 from confidp.config.schema import defaults, defaults_of
 from confidp.model import (
     Application,
     ClientSecret,
+    Languages,
     Lifetimes,
+    Links,
     LoginThrottle,
     Scope,
     Secret,
@@ -108,7 +111,9 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
               for name, (description, claims) in STANDARD_SCOPES.items()}
     for scope_spec in document["scopes"]:
         spec = {**scope_defaults, **scope_spec}
-        scopes[spec["name"]] = Scope(spec["name"], spec["description"], tuple(spec["claims"]))
+        scopes[spec["name"]] = Scope(spec["name"], spec["description"], tuple(spec["claims"]),
+                                     localized_descriptions=MappingProxyType(
+                                         dict(spec.get("localized_description", {}))))
     applications = {}
     for index, app_spec in enumerate(document["applications"]):
         spec = {**application_defaults, **app_spec}
@@ -128,6 +133,7 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             id_token_signed_response_alg=spec["id_token_signed_response_alg"],
             client_secret=secrets.get(index),
             require_pkce=public or spec["require_pkce"],
+            **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
         )
     users = {}
     for user_spec in document["users"]:
@@ -161,7 +167,10 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             name=theme["name"],
             title=theme.get("title", document["display_name"]),  # documented: the display name
             logo_url=theme.get("logo_url"),
-            colors=MappingProxyType(dict(theme.get("colors", {}))),
+            colors=MappingProxyType({name: value for name, value in
+                                     theme.get("colors", {}).items() if name != "dark"}),
+            dark_colors=MappingProxyType(dict(theme.get("colors", {}).get("dark", {}))),
+            favicon_url=theme.get("favicon_url"),
         ),
         lifetimes=Lifetimes(**{key: seconds(value) for key, value in lifetimes.items()}),
         login_throttle=LoginThrottle(
@@ -174,4 +183,21 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
         users=MappingProxyType(users),
         secure=issuer.startswith("https://"),
         users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
+        **page_settings(document),
     )
+
+
+def page_settings(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The tenant's languages, message overrides and links (confidp.web.locale,
+    confidp.i18n)."""
+    languages = {**defaults("languages"), **document.get("languages", {})}
+    messages = {
+        language: MappingProxyType({key: tuple(value) if isinstance(value, list) else value
+                                    for key, value in overrides.items()})
+        for language, overrides in document.get("messages", {}).items()}
+    links = document.get("links", {})
+    return {
+        "languages": Languages(tuple(languages["supported"]), languages["default"]),
+        "messages": MappingProxyType(messages),
+        "links": Links(account_recovery=links.get("account_recovery"), help=links.get("help")),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from confidp.context import AppRequest
 from confidp.model import Tenant
-from confidp.oauth.errors import MalformedBearerRequest, NoBearerToken, TokenSentTwice
+from confidp.oauth.bearer import MalformedBearerRequest, NoBearerToken, TokenSentTwice
 from confidp.web.forms import form_value
 
 

@@ -31,6 +31,7 @@ from confidp.web.negotiation import prefers_json
 from confidp.web.pages import NO_STORE, TOKEN_NO_STORE, page, redirect
 from confidp.web.responses import html as html_page
 from confidp.web.responses import json
+from confidp.web.way_back import way_back
 
 _MAX_LISTED = 50  # issuers listed by a 404
 
@@ -57,9 +58,11 @@ class HttpError(OAuthError):
     def headers(self) -> dict[str, str]:
         return dict(self._headers)
 
-    def listing(self) -> str:
-        """HTML the plain page shows below the description."""
-        return ""
+    def plain_page(self) -> str:
+        """The page for a person when there is no tenant (so no theme) to show it in."""
+        title = html.escape(self.title)
+        return (f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+                f"<h1>{title}</h1><p>{html.escape(self.description)}</p></html>")
 
 
 class NotFound(HttpError):
@@ -78,14 +81,18 @@ class NotFound(HttpError):
                 body["more_issuers"] = len(self.issuers) - _MAX_LISTED
         return body
 
-    def listing(self) -> str:
-        if not self.issuers:
-            return ""
-        shown = self.issuers[:_MAX_LISTED]
-        items = "".join(f"<li><code>{html.escape(issuer)}</code></li>" for issuer in shown)
-        more = len(self.issuers) - len(shown)
-        return f"<p>Known issuers:</p><ul>{items}</ul>" + (f"<p>and {more} more.</p>"
-                                                           if more else "")
+    def plain_page(self) -> str:
+        listing = ""
+        if self.issuers:
+            shown = self.issuers[:_MAX_LISTED]
+            items = "".join(f"<li><code>{html.escape(issuer)}</code></li>" for issuer in shown)
+            more = len(self.issuers) - len(shown)
+            listing = f"<p>Known issuers:</p><ul>{items}</ul>" + (
+                f"<p>and {more} more.</p>" if more else "")
+        return (f"<!doctype html><html lang=en><meta charset=utf-8>"
+                f"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
+                f"<title>Not found</title><main><h1>Not found</h1>"
+                f"<p>{html.escape(self.description)}</p>{listing}</main></html>")
 
 
 class MethodNotAllowed(HttpError):
@@ -115,17 +122,20 @@ def error_response(request: AppRequest, error: OAuthError, *, tenant: Tenant | N
     if prefers_json(request):
         return json(error.to_json(), status=error.status, headers=headers)
     if tenant is not None and snapshot is not None:
-        response = page(request, tenant, snapshot, "error.html",
-                        page_title="Something went wrong", status=error.status,
-                        message=error.description, detail=error.detail,
-                        missing=list(error.missing), error_code=error.error)
+        if isinstance(error, NotFound):
+            response = page(request, tenant, snapshot, "not_found.html",
+                            page_title="Page not found", status=404, message=error.description)
+        else:
+            response = page(request, tenant, snapshot, "error.html",
+                            page_title="Something went wrong", status=error.status,
+                            message=error.description, detail=error.detail,
+                            missing=list(error.missing), error_code=error.error,
+                            way_back=way_back(request, tenant))
         response.headers.update(error.headers())
         return response
-    title = html.escape(error.title if isinstance(error, HttpError) else phrase(error.status))
-    listing = error.listing() if isinstance(error, HttpError) else ""
-    body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-            f"<h1>{title}</h1><p>{html.escape(error.description)}</p>{listing}</html>")
-    return html_page(body, status=error.status,
+    plain = error if isinstance(error, HttpError) else HttpError(
+        error.status, error.error, error.description)
+    return html_page(plain.plain_page(), status=error.status,
                      headers={**headers, "Content-Security-Policy": "default-src 'none'"})
 
 

@@ -64,7 +64,8 @@ class Pending:
 
     def passing(self, step: str, identity: Identity | None) -> Pending:
         """This request with ``step`` passed (and who it established), to seal anew."""
-        return replace(self, passed=(*self.passed, step),
+        passed = self.passed if step in self.passed else (*self.passed, step)
+        return replace(self, passed=passed,
                        identity=identity if identity is not None else self.identity,
                        sealed=None)
 
@@ -133,6 +134,9 @@ async def load_pending(request: AppRequest, tenant: Tenant, sealed: str | None) 
     if tenant_id != tenant.id:
         raise FlowError(TENANT_MISMATCH, "This sign-in request was started for another "
                         "tenant. Go back to the application and sign in again.")
+    # this tenant's own request from here on: its pages (and an error page's way back to the
+    # application) follow it (confidp.web.locale, confidp.web.way_back)
+    request.ctx.sign_in_request = pending.request
     if ctx.clock() >= min(pending.expires_at, pending.created_at + tenant.lifetimes.login):
         raise SignInExpired()
     binding = read_cookie(request, flow_cookie(tenant)) or ""

@@ -117,7 +117,8 @@ async def dispatch(request: AppRequest, path: str = "") -> HTTPResponse:
     methods = routes.endpoints.get(sub_path)
     if methods is None:
         return error_response(request, NotFound(
-            f"{tenant.issuer} has no endpoint {shown(sub_path or '/', 200)}."))
+            f"{tenant.issuer} has no endpoint {shown(sub_path or '/', 200)}."),
+            tenant=tenant, snapshot=snapshot)
     if request.method == "OPTIONS" and sub_path in cors.CORS_PATHS:
         return cors.preflight(request, tenant, routes.allowed[sub_path])
     handler = methods.get("GET" if request.method == "HEAD" else request.method)

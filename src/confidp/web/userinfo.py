@@ -8,8 +8,8 @@ from sanic import HTTPResponse
 from confidp.context import AppRequest
 from confidp.identity.identity import LOCAL, Identity
 from confidp.model import Tenant
+from confidp.oauth.bearer import InsufficientScope, InvalidToken
 from confidp.oauth.claims import user_claims
-from confidp.oauth.errors import InsufficientScope, InvalidToken
 from confidp.oauth.liveness import live_access_token
 from confidp.oauth.scopes import OPENID
 from confidp.registry import Snapshot

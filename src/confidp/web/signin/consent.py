@@ -5,6 +5,8 @@ and application) for as long as a refresh token can live."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sanic import HTTPResponse
 
 from confidp.model import Tenant
@@ -12,10 +14,14 @@ from confidp.oauth.authorize import needs_consent
 from confidp.oauth.errors import AccessDenied, ConsentRequired, InvalidRequest, OAuthError
 from confidp.oauth.records import Consent, load, save
 from confidp.store.tenant import TenantStore
+from confidp.web.cookies import clear_cookie, session_cookie
 from confidp.web.forms import form_value
 from confidp.web.pages import page
+from confidp.web.sessions import end_session
 from confidp.web.signin.finish import finisher_of
-from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
+from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage, proceed
+
+SWITCH_ACCOUNT = "switch_account"  # the "Use another account" button's decision
 
 
 def consent_key(subject: str, client_id: str) -> str:
@@ -32,6 +38,17 @@ async def remember_consent(store: TenantStore, tenant: Tenant, subject: str, cli
     granted = await granted_scopes(store, subject, client_id)
     await save(store, Consent(tuple(sorted(set(granted) | set(scopes)))),
                consent_key(subject, client_id), tenant.lifetimes.refresh_token_absolute)
+
+
+async def switch_account(sign_in: SignIn) -> HTTPResponse:
+    """"Not you? Use another account": end this browser's session of the tenant and go on to
+    the sign-in's first step, which is needed again without it (the form carried the CSRF
+    token, so no other site can sign anyone out this way)."""
+    if sign_in.session is not None:
+        await end_session(sign_in.request, sign_in.tenant, sign_in.session)
+    response = await proceed(replace(sign_in, session=None), 303)
+    clear_cookie(response, sign_in.tenant, session_cookie(sign_in.tenant))
+    return response
 
 
 class ConsentStep:
@@ -55,15 +72,20 @@ class ConsentStep:
     async def show(self, sign_in: SignIn) -> HTTPResponse:
         pending, tenant = sign_in.pending, sign_in.tenant
         identity = sign_in.identity
+        name = identity.claims.get("name") if identity else None
         return page(sign_in.request, tenant, sign_in.snapshot, "consent.html",
                     page_title="Allow access?", form_targets=[pending.request.redirect_uri],
                     action=f"{tenant.issuer_path}{self.path}", request_id=pending.sealed,
                     csrf_token=pending.csrf_token, application_name=sign_in.application.name,
+                    application=sign_in.application,
                     scopes=[tenant.scopes[name] for name in pending.request.scopes],
-                    username=identity.username if identity else "")
+                    username=identity.username if identity else "",
+                    person_name=name if isinstance(name, str) else None)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
         decision = form_value(sign_in.request, "decision")
+        if decision == SWITCH_ACCOUNT:
+            return await switch_account(sign_in)
         if decision == "deny":
             return await finisher_of(sign_in.pending).fail(sign_in, AccessDenied(
                 "The user denied the request."), 303)

@@ -10,6 +10,7 @@ import math
 
 from sanic import HTTPResponse
 
+from confidp.i18n import Message, lazy, lazy_plural
 from confidp.identity.identity import Identity
 from confidp.identity.sources import SourceContext
 from confidp.oauth.authorize import needs_login
@@ -19,7 +20,8 @@ from confidp.web.forms import form_value
 from confidp.web.pages import page
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
-FAILED = "The username or password is incorrect."
+FAILED = lazy("The username or password is incorrect.")
+INCOMPLETE = lazy("Enter your username and password.")
 MAX_USERNAME = 128
 MAX_PASSWORD = 1024
 
@@ -49,16 +51,18 @@ class PasswordStep:
         username = (form_value(sign_in.request, "username") or "").strip()[:MAX_USERNAME]
         password = form_value(sign_in.request, "password") or ""
         if not username or not password or len(password) > MAX_PASSWORD:
-            return self._page(sign_in, status=400, username=username,
-                              error="Enter your username and password.")
+            return self._page(sign_in, status=400, username=username, error=INCOMPLETE)
         attempt = await count_attempt(sign_in.store, sign_in.tenant.login_throttle, username,
                                       client_ip(sign_in))
         if attempt.retry_after is not None:
             wait = max(1, math.ceil(attempt.retry_after))
             minutes = max(1, math.ceil(wait / 60))
             return self._page(sign_in, status=429, username=username,
-                              error=f"Too many failed sign-in attempts. Try again in {minutes} "
-                              f"minute{'s' if minutes > 1 else ''}.",
+                              error=lazy_plural(
+                                  "Too many failed sign-in attempts. Try again in %(num)d "
+                                  "minute.",
+                                  "Too many failed sign-in attempts. Try again in %(num)d "
+                                  "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
         identity = await authenticate(sign_in, username, password)
         if identity is None:  # the attempt stays counted
@@ -66,7 +70,7 @@ class PasswordStep:
         await refund(sign_in.store, attempt)
         return Passed(identity)
 
-    def _page(self, sign_in: SignIn, *, status: int = 200, error: str | None = None,
+    def _page(self, sign_in: SignIn, *, status: int = 200, error: Message | None = None,
               username: str = "", headers: dict[str, str] | None = None) -> HTTPResponse:
         pending = sign_in.pending
         return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "login.html",

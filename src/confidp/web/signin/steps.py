@@ -153,10 +153,17 @@ class Steps:
             yield other
 
 
+def passed(sign_in: SignIn, step: Step) -> bool:
+    """Whether ``step`` passed in this sign-in and still stands: an authentication step only
+    while the identity it established is there (not once the session ended meanwhile)."""
+    return step.name in sign_in.pending.passed and (
+        step.stage >= Stage.CONSENT or sign_in.identity is not None)
+
+
 async def first_needed(sign_in: SignIn, steps: Iterable[Step]) -> Step | None:
     """The first of ``steps`` this sign-in needs and has not passed."""
     for step in steps:
-        if step.name not in sign_in.pending.passed and await step.needed(sign_in):
+        if not passed(sign_in, step) and await step.needed(sign_in):
             return step
     return None
 
