@@ -1,0 +1,147 @@
+"""A write counts as done only once ``wait_replicas`` replicas have it (Redis's WAIT, on the
+connection that wrote, in the same round trip): what a failover could lose is never
+acknowledged. Real Redis processes: a master with a replica, the Cluster and Sentinel sets."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from confidp.store import StoreUnavailable
+from confidp.store.redis import RedisStore
+from confidp.store.tenant import TenantStore
+from tests.support import (
+    REPO,
+    RedisCluster,
+    RedisNode,
+    RedisSentinel,
+    RedisServer,
+    free_port,
+    wait_until,
+)
+
+
+@pytest.fixture
+def replicated(tmp_path: Path, redis_server: RedisServer) -> Iterator[RedisNode]:
+    """A replica of ``redis_server``, in sync."""
+    port = free_port()
+    replica = RedisNode(tmp_path / "replica", port, [
+        "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--replicaof", "127.0.0.1", str(redis_server.port)])
+    replica.start()
+
+    def in_sync() -> bool:
+        with replica.client() as client:
+            return bool(client.info("replication")["master_link_status"] == "up")
+    wait_until(in_sync, timeout=20)
+    yield replica
+    replica.stop()
+
+
+async def test_a_write_waits_for_its_replica(redis_server: RedisServer,
+                                             replicated: RedisNode) -> None:
+    store = RedisStore(f"{redis_server.url}?wait_replicas=1&wait_timeout=0.2")
+    unconfirmed = RedisStore(redis_server.url)  # wait_replicas=0: a single Redis's default
+    try:
+        await store.put("acme:session", "s", {"v": 1}, 30)
+        with replicated.client() as replica:  # confirmed: the replica has it already
+            assert replica.get("confidp:{acme}:session:s") == '{"v":1}'
+        replicated.signal(signal.SIGSTOP)
+        try:
+            for write in (store.put("acme:session", "t", {}, 30),
+                          store.consume("acme:session", "s", [("acme:code", "c", {}, 30)]),
+                          store.put_many([("acme:access", "a", {}, 30)]),
+                          store.delete("acme:session", "t"),
+                          store.hit("acme:throttle", "u", 60)):
+                with pytest.raises(StoreUnavailable, match="confirmed by 0 of the 1 replica"):
+                    await write
+            await unconfirmed.put("acme:session", "u", {}, 30)  # no waiting asked
+            assert await store.get("acme:session", "u") == {}  # reads never wait
+        finally:
+            replicated.signal(signal.SIGCONT)
+        await store.put("acme:session", "v", {}, 30)  # confirmed again, once it is back
+    finally:
+        await store.close()
+        await unconfirmed.close()
+
+
+async def test_cluster_writes_wait_for_the_replica_of_their_shard(
+        redis_cluster: RedisCluster) -> None:
+    """A tenant's writes go to one shard and wait for that shard's replica; a stalled replica
+    stops the writes of the tenants on its shard only."""
+    store = RedisStore(redis_cluster.url + "?wait_timeout=0.2")
+    try:
+        master = redis_cluster.master_of("acme")
+        other = next(tenant for tenant in (f"t{n}" for n in range(100))
+                     if redis_cluster.master_of(tenant) != master)
+        acme, elsewhere = TenantStore(store, "acme"), TenantStore(store, other)
+        await acme.put("session", "s", {}, 30)
+        replica = redis_cluster.nodes[redis_cluster.replica_of(master)]
+        replica.signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreUnavailable, match="confirmed by 0 of the 1 replica"):
+                await acme.consume("session", "s", [("code", "c", {}, 30)])
+            await elsewhere.put_many([("session", "s", {"ok": True}, 30)])
+            assert await elsewhere.get("session", "s") == {"ok": True}
+        finally:
+            replica.signal(signal.SIGCONT)
+        await acme.put("session", "t", {}, 30)
+    finally:
+        await store.close()
+
+
+async def test_the_replicas_a_write_waits_for_must_exist(
+        redis_server: RedisServer, replicated: RedisNode, redis_cluster: RedisCluster,
+        redis_sentinel: RedisSentinel) -> None:
+    """Checked at start (confidp serve): a master with fewer replicas than wait_replicas, or
+    a redis:// URL that names a replica, would fail every write."""
+    cases = {
+        f"{redis_cluster.url}?wait_replicas=2": "has 1 replica(s) connected, and every "
+                                                "write waits for 2 (wait_replicas)",
+        f"{redis_sentinel.url}?wait_replicas=2": "of 'confidp' has 1 replica(s) connected",
+        f"redis://127.0.0.1:{replicated.port}/0?wait_replicas=1": "is a replica, not a master",
+        redis_cluster.url: None, redis_sentinel.url: None,
+        f"{redis_server.url}?wait_replicas=1": None,
+    }
+    for url, problem in cases.items():
+        store = RedisStore(url)
+        try:
+            found = await store.replication_problem()
+        finally:
+            await store.close()
+        if problem is None:
+            assert found is None, (url, found)
+        else:
+            assert found is not None and problem in found, (url, found)
+
+
+def test_serve_refuses_replicas_it_cannot_have(tmp_path: Path,
+                                               redis_server: RedisServer) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(REPO / "tenants"),
+         "--state-dir", str(tmp_path / "state"), "--port", str(free_port()),
+         "--store", f"{redis_server.url}?wait_replicas=1"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert (f"the store {redis_server.url}?wait_replicas=1: the master 127.0.0.1:"
+            f"{redis_server.port} has 0 replica(s) connected") in done.stderr
+
+
+async def test_a_cluster_store_used_at_once_from_the_start(redis_cluster: RedisCluster) -> None:
+    """Many first calls at once, before the client has read the cluster's slots (a server
+    that starts under load): none fails (redis-py's cluster client, with its retries off,
+    broke connections of concurrent first calls)."""
+    for query in ("?wait_replicas=0", ""):
+        store = RedisStore(redis_cluster.url + query)
+        try:
+            await asyncio.gather(*(store.put("acme:session", str(n), {}, 30)
+                                   for n in range(16)))
+            assert await store.get("acme:session", "15") == {}
+        finally:
+            await store.close()
