@@ -336,3 +336,21 @@ async def test_redis_keys_carry_the_tenant_as_hash_tag(redis_server: RedisServer
     finally:
         await raw.aclose()
         await store.close()
+
+
+async def test_redis_client_failing_unexpectedly_is_store_unavailable(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the client library raises is a store that failed, a 503, never a 500: in a
+    failover redis-py's cluster client lets through AttributeError and RuntimeError from
+    connections another task closed (seen in tests/e2e/test_failover.py)."""
+    store = RedisStore(redis_server.url)
+
+    async def broken(*command: object) -> object:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+    monkeypatch.setattr(store._client, "read", broken)
+    monkeypatch.setattr(store._client, "write", broken)
+    with pytest.raises(StoreUnavailable, match="the client failed: AttributeError"):
+        await store.get("session", "x")
+    with pytest.raises(StoreUnavailable, match="the client failed"):
+        await store.consume("code", "c", [("code_used", "c", {}, 10)])
+    await store.close()

@@ -145,3 +145,38 @@ async def test_a_cluster_store_used_at_once_from_the_start(redis_cluster: RedisC
             assert await store.get("acme:session", "15") == {}
         finally:
             await store.close()
+
+
+async def test_a_lagging_replica_promoted_has_all_that_was_acknowledged(
+        redis_server: RedisServer, replicated: RedisNode) -> None:
+    """The hard case of a failover: the replica stops receiving while its master still takes
+    writes (its link cut: it follows a master that is not there), then the master dies and
+    that replica is promoted. Confirmed writes lose nothing: while the replica lagged they
+    were refused (503), so what the promoted replica lacks, nobody was told was done. A store
+    that does not wait was told its write was done, and the write is gone: what waiting
+    prevents."""
+    confirmed = RedisStore(f"{redis_server.url}?wait_replicas=1&wait_timeout=0.1")
+    unconfirmed = RedisStore(redis_server.url)
+    acme, loose = TenantStore(confirmed, "acme"), TenantStore(unconfirmed, "acme")
+    promoted = RedisStore(f"redis://127.0.0.1:{replicated.port}/0")
+    try:
+        await acme.put("refresh", "r1", {"family": "f"}, 60)
+        await acme.put("code", "c1", {"v": 1}, 60)
+        with replicated.client() as client:
+            client.replicaof("127.0.0.1", free_port())  # the link is cut, the data kept
+        with pytest.raises(StoreUnavailable, match="confirmed by 0"):
+            await acme.consume("refresh", "r1", [("refresh", "r2", {"family": "f"}, 60)])
+        await loose.put("session", "told-done", {}, 60)  # acknowledged at once
+        assert redis_server.process is not None
+        redis_server.process.kill()  # the master dies
+        with replicated.client() as client:
+            client.replicaof("NO", "ONE")  # and the replica is promoted
+        view = TenantStore(promoted, "acme")
+        assert await view.get("refresh", "r1") == {"family": "f"}  # everything confirmed
+        assert await view.get("code", "c1") == {"v": 1}
+        assert await view.get("refresh", "r2") is None  # refused: r1 may be presented again
+        assert await view.get("session", "told-done") is None  # acknowledged, and lost
+    finally:
+        await confirmed.close()
+        await unconfirmed.close()
+        await promoted.close()
