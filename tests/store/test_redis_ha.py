@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,9 +28,17 @@ from tests.support import (
 )
 
 
+def redis_server_client(server: RedisServer) -> Any:
+    import redis
+
+    return redis.Redis(port=server.port, socket_timeout=5)
+
+
 @pytest.fixture
 def replicated(tmp_path: Path, redis_server: RedisServer) -> Iterator[RedisNode]:
     """A replica of ``redis_server``, in sync."""
+    with redis_server_client(redis_server) as master:  # its copy at once, not after 5 s
+        master.config_set("repl-diskless-sync-delay", 0)
     port = free_port()
     replica = RedisNode(tmp_path / "replica", port, [
         "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -100,12 +109,12 @@ async def test_the_replicas_a_write_waits_for_must_exist(
         redis_server: RedisServer, replicated: RedisNode, redis_cluster: RedisCluster,
         redis_sentinel: RedisSentinel) -> None:
     """Checked at start (confidp serve): a master with fewer replicas than wait_replicas, or
-    a redis:// URL that names a replica, would fail every write."""
+    a redis:// URL that names a replica (whatever wait_replicas), would fail every write."""
     cases = {
         f"{redis_cluster.url}?wait_replicas=2": "has 1 replica(s) connected, and every "
                                                 "write waits for 2 (wait_replicas)",
         f"{redis_sentinel.url}?wait_replicas=2": "of 'confidp' has 1 replica(s) connected",
-        f"redis://127.0.0.1:{replicated.port}/0?wait_replicas=1": "is a replica, not a master",
+        f"redis://127.0.0.1:{replicated.port}/0": "is a replica, not a master",
         redis_cluster.url: None, redis_sentinel.url: None,
         f"{redis_server.url}?wait_replicas=1": None,
     }

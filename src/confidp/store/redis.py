@@ -208,8 +208,8 @@ class RedisStore:
         return await self._client.ping()
 
     async def replication_problem(self) -> str | None:
-        """Why writes cannot be confirmed as ``wait_replicas`` asks (too few replicas), or
-        None; ``StoreUnavailable`` when Redis cannot be asked."""
+        """Why writes would fail now (a replica named as the master, fewer replicas than
+        ``wait_replicas``), or None; ``StoreUnavailable`` when Redis cannot be asked."""
         return await self._call(self._client.replication_problem)
 
     async def close(self) -> None:

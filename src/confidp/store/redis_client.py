@@ -64,7 +64,8 @@ class RedisClient(Protocol):
     async def ping(self) -> bool: ...
 
     async def replication_problem(self) -> str | None:
-        """Why writes could not be confirmed now (a master with too few replicas), or None."""
+        """Why writes would fail now (a replica where a master should be, a master with fewer
+        replicas than ``wait_replicas``), or None."""
 
     async def close(self) -> None: ...
 
@@ -103,9 +104,11 @@ def _wait_command(address: RedisAddress) -> tuple[str, int, int]:
 
 
 def _replicas_problem(name: str, info: dict[str, Any], address: RedisAddress) -> str | None:
-    if info.get("role") != "master":
+    if info.get("role") != "master":  # every write would fail
         return (f"{name} is a replica, not a master: point the store URL at the master, or "
                 "use redis+sentinel:// or redis+cluster://")
+    if not address.wait_replicas:
+        return None
     replicas = int(info.get("connected_slaves", 0))
     if replicas < address.wait_replicas:
         return (f"the master {name} has {replicas} replica(s) connected, and every write "
@@ -164,8 +167,6 @@ class ServerClient:
             return False
 
     async def replication_problem(self) -> str | None:
-        if not self._address.wait_replicas:
-            return None
         info = await self._redis.info("replication")
         pool = self._redis.connection_pool.connection_kwargs
         name = f"{pool.get('host', 'Redis')}:{pool.get('port', '')}" \
