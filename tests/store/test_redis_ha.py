@@ -189,3 +189,64 @@ async def test_a_lagging_replica_promoted_has_all_that_was_acknowledged(
         await confirmed.close()
         await unconfirmed.close()
         await promoted.close()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_rediss_verifies_the_server(tmp_path: Path, redis_binary: str) -> None:
+    """rediss:// speaks TLS and checks the server's certificate against ssl_ca_certs; a
+    certificate it cannot verify is a store that cannot be reached."""
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    server = RedisNode(tmp_path / "tls", port, [
+        "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-auth-clients", "no"])
+    server.start(wait=False)
+    try:
+        store = RedisStore(f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}")
+        try:
+            for _ in range(100):  # until it listens
+                if await store.ping():
+                    break
+                await asyncio.sleep(0.05)
+            await store.put("acme:session", "s", {"tls": True}, 30)
+            assert await store.get("acme:session", "s") == {"tls": True}
+        finally:
+            await store.close()
+        unverified = RedisStore(f"rediss://127.0.0.1:{port}/0")  # the system's CAs only
+        try:
+            assert not await unverified.ping()
+            with pytest.raises(StoreUnavailable, match="certificate verify failed"):
+                await unverified.get("acme:session", "s")
+        finally:
+            await unverified.close()
+    finally:
+        server.stop()
