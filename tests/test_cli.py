@@ -356,3 +356,128 @@ def test_serve_refuses_a_themes_directory_that_does_not_exist(tmp_path: Path) ->
     assert done.stderr == (f"confidp: the themes directory {tmp_path / 'nope'} does not exist "
                            "(leave --themes and CONFIDP_THEMES unset to use only the built-in "
                            "default theme)\n")
+
+
+def test_state_init_makes_every_key_once(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    for name in ("acme.yaml", "globex.yml", ".hidden.yaml", "notes.txt"):
+        (tenants / name).write_text("issuer: x\n")
+    state = tmp_path / "state"
+    first = confidp("state", "init", "--tenants", str(tenants), "--state-dir", str(state))
+    assert first.returncode == 0, first.stderr
+    assert "signing keys of 2 tenant(s): acme globex" in first.stdout
+    made = {p.relative_to(state): p.read_bytes() for p in state.rglob("*") if p.is_file()}
+    assert {Path("sealing.key"), Path("server.key")} <= set(made)
+    assert {p.parts[1] for p in made if p.parts[0] == "keys"} == {"acme", "globex"}
+    again = confidp("state", "init", "--tenants", str(tenants), "--state-dir", str(state))
+    assert again.returncode == 0, again.stderr
+    assert {p.relative_to(state): p.read_bytes() for p in state.rglob("*")
+            if p.is_file()} == made  # kept, not replaced
+    missing = confidp("state", "init", "--tenants", str(tmp_path / "none"),
+                      "--state-dir", str(state))
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
+
+
+DEEP_FILES = {
+    "flow-lists.yaml": "a: " + "[" * 30_000 + "]" * 30_000 + "\n",
+    "flow-mappings.yaml": "a: " + "{a: " * 15_000 + "\n",
+    "compact-lists.yaml": "a:\n  " + "- " * 30_000 + "x\n",
+}
+
+
+def test_check_refuses_deep_nesting_instead_of_crashing(tmp_path: Path) -> None:
+    """The issue's 60 KB files: PyYAML would recurse until the C stack overflows (exit -11 or
+    139). Each is an ordinary error instead, at the first level past the limit."""
+    for name, text in DEEP_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "acme.yaml").write_bytes(dump(tenant_doc("https://id.example.com")))
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    message = ("$: lists and mappings nest more than 64 levels deep here (a tenant file needs "
+               "no more than 5): look for a '[' or '{' that is never closed, or for indentation "
+               "that keeps growing")
+    assert done.stdout.splitlines() == [
+        f"{tmp_path / 'compact-lists.yaml'}:2:129: {message}",
+        f"{tmp_path / 'flow-lists.yaml'}:1:67: {message}",
+        f"{tmp_path / 'flow-mappings.yaml'}:1:256: {message}",
+    ]
+    assert "1 of 4 tenant file(s) valid, 3 error(s)" in done.stderr
+
+
+PLAINTEXT = "correct-horse-battery-staple"
+
+
+def test_check_never_prints_a_plaintext_password(tmp_path: Path) -> None:
+    doc = tenant_doc("https://id.example.com", users=[
+        {"username": "alice", "password_hash": PLAINTEXT}],
+        applications=[{"client_id": "billing", "name": "Billing", "type": "confidential",
+                       "client_secret": f"{PLAINTEXT}-2", "grant_types": ["client_credentials"],
+                       "scopes": ["openid"]}])
+    (tmp_path / "acme.yaml").write_bytes(dump(doc))
+    text = confidp("check", str(tmp_path / "acme.yaml"))
+    as_json = confidp("check", "--format", "json", str(tmp_path / "acme.yaml"))
+    for done in (text, as_json):
+        assert done.returncode == 1
+        assert PLAINTEXT not in done.stdout + done.stderr
+    assert text.stdout.splitlines() == [
+        f"{tmp_path / 'acme.yaml'}:8:18: $.applications[0].client_secret: this looks like a "
+        "plaintext secret, which a tenant file never holds: give one of {hash: …}, {env: …} "
+        "or {file: …} instead, e.g. {hash: <the output of `confidp hash-password`>} (the value "
+        "is not shown)",
+        f"{tmp_path / 'acme.yaml'}:15:18: $.users[0].password_hash: this looks like a plaintext "
+        "password: store `confidp hash-password`'s output instead",
+    ]
+    errors = json.loads(as_json.stdout)["files"][0]["errors"]
+    assert [error["message"] for error in errors][1] == (
+        "this looks like a plaintext password: store `confidp hash-password`'s output instead")
+
+
+def test_check_prints_warnings_and_passes(tmp_path: Path) -> None:
+    """A localhost redirect URI (RFC 8252 §8.3: NOT RECOMMENDED) is accepted with a warning:
+    printed like an error with "warning:", counted, and the check still passes."""
+    doc = tenant_doc("https://id.example.com")
+    doc["applications"][0]["redirect_uris"].append("http://localhost:5173/callback")
+    (tmp_path / "acme.yaml").write_bytes(dump(doc))
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 0, done.stdout
+    [line] = done.stdout.splitlines()
+    assert line.startswith(f"{tmp_path / 'acme.yaml'}:11:5: $.applications[0].redirect_uris[2]:"
+                           " warning: 'http://localhost:5173/callback' uses the name localhost")
+    assert "1 of 1 tenant file(s) valid, 1 warning(s)" in done.stderr
+    report = json.loads(confidp("check", "--format", "json", str(tmp_path)).stdout)
+    assert report["valid"] is True
+    [file] = report["files"]
+    assert file["valid"] is True and file["errors"] == []
+    [warning] = file["warnings"]
+    assert (warning["line"], warning["col"], warning["severity"]) == (11, 5, "warning")
+    assert warning["path"] == "$.applications[0].redirect_uris[2]"
+
+
+def test_check_reports_names_that_are_not_regular_files(tmp_path: Path) -> None:
+    """A pipe must not hang the check, /dev/zero must not fill memory, and nothing is skipped
+    without a word."""
+    import os
+
+    (tmp_path / "acme.yaml").write_bytes(dump(tenant_doc("https://id.example.com")))
+    os.mkfifo(tmp_path / "pipe.yaml")
+    os.symlink("/dev/zero", tmp_path / "zero.yaml")
+    os.symlink("loop.yaml", tmp_path / "loop.yaml")
+    os.symlink("nowhere.yaml", tmp_path / "dangling.yaml")
+    (tmp_path / "folder.yaml").mkdir()
+    done = confidp("check", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{tmp_path / 'dangling.yaml'}:1:1: $: the file is a symbolic link to a file that does "
+        "not exist",
+        f"{tmp_path / 'folder.yaml'}:1:1: $: the file is a directory, not a tenant file; rename "
+        "it or move it out of the directory",
+        f"{tmp_path / 'loop.yaml'}:1:1: $: the file is a symbolic link that loops (it leads "
+        "back to itself): it is not read",
+        f"{tmp_path / 'pipe.yaml'}:1:1: $: the file is a named pipe (FIFO), not a regular file: "
+        "it is not read",
+        f"{tmp_path / 'zero.yaml'}:1:1: $: the file is a device, not a regular file: it is not "
+        "read",
+    ]
+    assert "1 of 6 tenant file(s) valid, 5 error(s)" in done.stderr

@@ -110,7 +110,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         gc.collect()
         gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
         served = sum(1 for _ in app.ctx.registry.snapshot.tenants())
-        log.info("serving %d tenant(s) from %s", served, settings.tenants_dir)
+        log.info("serving %d tenant(s) from the tenants directory", served)
 
     @app.after_server_start
     async def start_watcher(app: Sanic) -> None:

@@ -161,6 +161,18 @@ def _parser() -> argparse.ArgumentParser:
     sealing.add_argument("action", choices=["list", "rotate"])
     sealing.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                          help="(CONFIDP_STATE_DIR; default: state)")
+
+    state = commands.add_parser(
+        "state", help="prepare a state directory ahead of serving",
+        description="init makes everything a server would otherwise make on first use: the "
+        "sealing key, the server key and the signing keys of every tenant file in --tenants. "
+        "Existing keys are kept. For servers whose state directory is read-only (keys from a "
+        "Kubernetes Secret).")
+    state.add_argument("action", choices=["init"])
+    state.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
+                       help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
+    state.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
+                       help="(CONFIDP_STATE_DIR; default: state)")
     return parser
 
 
@@ -185,6 +197,8 @@ def _command(args: argparse.Namespace) -> int:
             return _keys(args)
         case "sealing-key":
             return _sealing_key(args)
+        case "state":
+            return _state_init(args)
         case _:
             from confidp.config.schema import schema_text
 
@@ -413,16 +427,23 @@ def _check(args: argparse.Namespace) -> int:
     if args.format == "json":
         json.dump({"valid": not failed, "themes_checked": themes is not None,
                    "files": [{"file": r.source, "tenant": r.tenant_id, "valid": r.ok,
-                              "errors": [e.to_dict() for e in r.errors]} for r in results]},
+                              "errors": [e.to_dict() for e in r.errors],
+                              "warnings": [w.to_dict() for w in r.warnings]}
+                             for r in results]},
                   sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        # Errors and warnings of a file in the order of its lines; a warning says
+        # "warning:" after its path and never fails the check.
         for result in results:
-            for error in result.errors:
-                print(error)
+            for problem in sorted([*result.errors, *result.warnings],
+                                  key=lambda p: (p.line, p.col, p.path)):
+                print(problem)
         errors = sum(len(r.errors) for r in results)
+        warnings = sum(len(r.warnings) for r in results)
         summary = (f"{len(results) - len(failed)} of {len(results)} tenant file(s) valid"
-                   + (f", {errors} error(s)" if errors else ""))
+                   + (f", {errors} error(s)" if errors else "")
+                   + (f", {warnings} warning(s)" if warnings else ""))
         if themes is None:
             summary += f" (theme names not checked: no themes directory {themes_dir})"
         print(summary, file=sys.stderr)
@@ -495,6 +516,35 @@ def _sealing_key(args: argparse.Namespace) -> int:
         return 2
     for index, key in enumerate(keys):
         print(f"{fingerprint(key)} {'seals' if index == 0 else 'opens only'}")
+    return 0
+
+
+def _state_init(args: argparse.Namespace) -> int:
+    from joserfc.errors import JoseError
+
+    from confidp.config.loader import is_tenant_file_name, tenant_id_of
+    from confidp.keys import KeyStore
+    from confidp.sealing import SealingKeyError, load_or_create_keys
+    from confidp.server_key import ServerKeyError
+    from confidp.server_key import load_or_create as load_or_create_server_key
+
+    if not args.tenants.is_dir():
+        print(f"confidp: the tenants directory {args.tenants} does not exist", file=sys.stderr)
+        return 2
+    tenants = sorted(tenant_id_of(p) for p in args.tenants.iterdir()
+                     if is_tenant_file_name(p.name))
+    try:
+        args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        load_or_create_keys(args.state_dir)
+        load_or_create_server_key(args.state_dir)
+        store = KeyStore(args.state_dir)
+        for tenant in tenants:
+            store.ring(tenant)
+    except (SealingKeyError, ServerKeyError, OSError, ValueError, JoseError) as exc:
+        print(f"confidp: the state directory {args.state_dir}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.state_dir}: sealing.key, server.key and the signing keys of "
+          f"{len(tenants)} tenant(s){': ' if tenants else ''}{' '.join(tenants)}")
     return 0
 
 

@@ -30,6 +30,7 @@ class FileStatus:
     errors: tuple[ConfigError, ...] = ()
     rejected_hash: str | None = None
     rejected_at: float | None = None
+    warnings: tuple[ConfigError, ...] = ()  # of the version served: accepted, advised against
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,16 +62,45 @@ def test_bad_issuers(issuer: str, why: str) -> None:
 @pytest.mark.parametrize("uri", [
     "https://app.example.com/callback", "https://app.example.com:8443/cb?x=1",
     "http://127.0.0.1:9999/callback", "http://[::1]:8080/cb", "com.example.app:/oauth",
+    "http://localhost:5173/callback", "http://localhost/cb",
 ])
 def test_good_redirect_uris(uri: str) -> None:
     assert redirect_uri_problem(uri) is None
+
+
+def test_localhost_redirect_uris_are_accepted_with_a_warning() -> None:
+    """RFC 8252 §8.3: localhost is NOT RECOMMENDED, not forbidden; a single-page application's
+    development server runs on it."""
+    doc = tenant_doc("https://id.example.com", applications=[
+        app(redirect_uris=["https://web.example.com/cb", "http://localhost:5173/callback"],
+            post_logout_redirect_uris=["http://LocalHost:5173/"])])
+    result = result_of(doc)
+    assert result.errors == [] and result.tenant is not None
+    assert [(w.line, w.col, w.path, w.severity) for w in result.warnings] == [
+        (10, 5, "$.applications[0].redirect_uris[1]", "warning"),
+        (14, 5, "$.applications[0].post_logout_redirect_uris[0]", "warning")]
+    assert str(result.warnings[0]) == (
+        "acme.yaml:10:5: $.applications[0].redirect_uris[1]: warning: "
+        "'http://localhost:5173/callback' uses the name localhost, which RFC 8252 §8.3 advises "
+        "against (it may resolve to another address, and another program may listen on that "
+        "port): fine for a development server; elsewhere use 'http://127.0.0.1:5173/callback'")
+    assert "'http://127.0.0.1:5173/'" in result.warnings[1].message
+
+
+@pytest.mark.parametrize("uri", ["https://localhost:8443/cb", "http://127.0.0.1:5173/cb",
+                                 "http://localhost.example.com/cb"])
+def test_no_localhost_warning_for_other_uris(uri: str) -> None:
+    doc = tenant_doc("https://id.example.com", applications=[app(redirect_uris=[uri])])
+    result = result_of(doc)
+    assert result.warnings == []
+    assert bool(result.errors) == uri.startswith("http://localhost.")
 
 
 @pytest.mark.parametrize(("uri", "why"), [
     ("https://app.example.com/cb#frag", "fragment"),
     ("/callback", "absolute URI"),
     ("http://app.example.com/cb", "must use https"),
-    ("http://localhost:3000/cb", "not localhost"),
+    ("http://localhost.example.com/cb", "must use https"),
     ("https://*.example.com/cb", "wildcards"),
     ("javascript:alert(1)", "not allowed"),
     ("myapp:/cb", "reverse domain"),
@@ -90,7 +119,7 @@ def test_redirect_uri_rule_is_applied_with_the_uri_position() -> None:
             post_logout_redirect_uris=["https://ok.example.com/#x"])])
     assert messages(doc) == [
         "$.applications[0].redirect_uris[1]: 'http://bad.example.com/cb' must use https "
-        "(http is allowed only for 127.0.0.1 and [::1])",
+        "(http is allowed only for 127.0.0.1, [::1] and, with a warning, localhost)",
         "$.applications[0].post_logout_redirect_uris[0]: 'https://ok.example.com/#x' must not "
         "have a fragment (RFC 6749 §3.1.2)",
     ]

@@ -131,7 +131,8 @@ MISTAKES = [
     (BASE + "lifetimes:\n  access_token: 600\n",
      "acme.yaml:10:17: $.lifetimes.access_token: must be a string, not a whole number"),
     (BASE + "users:\n  - username: bob\n    password_hash: hunter2\n",
-     "acme.yaml:11:20: $.users[0].password_hash: 'hunter2' is not valid here: An argon2id hash"),
+     "acme.yaml:11:20: $.users[0].password_hash: this looks like a plaintext password: store "
+     "`confidp hash-password`'s output instead"),
     (BASE + "theme:\n  colors:\n    primary: 'red;}body{display:none'\n",
      "acme.yaml:11:14: $.theme.colors.primary: 'red;}body{display:none' is not valid here"),
     (BASE.replace("scopes: [openid]", "scopes: []"),
@@ -141,13 +142,15 @@ MISTAKES = [
     (BASE + "login_throttle:\n  max_failures_per_user: 0\n",
      "acme.yaml:10:26: $.login_throttle.max_failures_per_user: must be at least 1 (got 0)"),
     (BASE.replace("    scopes: [openid]", "    scopes: [openid]\n    client_secret: {}"),
-     "acme.yaml:9:20: $.applications[0].client_secret: give exactly one of: env, file, hash"),
+     "acme.yaml:9:20: $.applications[0].client_secret: give exactly one of {hash: …}, {env: …} "
+     "or {file: …}"),
     (BASE + "users:\n  - username: bob\n    password_hash: "
      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n    claims:\n      bad key: 1\n",
      "acme.yaml:13:7: $.users[0].claims[\"bad key\"]: the key 'bad key' is not valid"),
     ("- just\n- a list\n", "acme.yaml:1:1: $: the top level must be a mapping"),
     ("", "acme.yaml:1:1: $: the file is empty"),
-    ("issuer: [unclosed\n", "acme.yaml:2:1: $: YAML syntax error"),
+    ("issuer: [unclosed\n", "acme.yaml:1:9: $: YAML syntax error: the list opened with '[' here "
+     "is never closed"),
 ]
 
 

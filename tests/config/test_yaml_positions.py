@@ -37,9 +37,9 @@ def test_non_string_key_is_a_problem() -> None:
 
 def test_syntax_error_has_line_and_column() -> None:
     with pytest.raises(YamlSyntaxError) as caught:
-        parse_yaml(b"a: [1,\nb: 2\n")
-    assert caught.value.line == 3
-    assert "YAML syntax error" in caught.value.message
+        parse_yaml(b"a: 1\nb: [1,\nc: 2\n")
+    assert (caught.value.line, caught.value.col) == (2, 4)  # the '[' never closed
+    assert caught.value.message.startswith("YAML syntax error: ")
 
 
 def test_not_utf8() -> None:
@@ -76,10 +76,6 @@ def test_empty_document() -> None:
     assert parse_yaml(b"# only a comment\n").data is None
 
 
-def test_deep_nesting_is_a_clear_error_not_a_crash() -> None:
-    with pytest.raises(YamlSyntaxError) as caught:
-        parse_yaml(b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n")
-    assert "nested too deeply" in caught.value.message or "YAML" in caught.value.message
 
 
 def test_duplicate_key_inside_a_list_names_its_path() -> None:

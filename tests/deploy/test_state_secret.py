@@ -35,19 +35,26 @@ def _unpack_command() -> list[str]:
 
 
 def _state_archive(tmp_path: Path, *tenants: str) -> tuple[Path, dict[str, set[str]]]:
-    """A state directory made by confidp itself, packed as the README says
-    (tar -C STATE -czf state.tar.gz sealing.key keys); returns the archive and each tenant's
-    key ids."""
+    """A state directory made by ``confidp state init`` and packed as the README says
+    (tar -C STATE -czf state.tar.gz sealing.key server.key keys); returns the archive and
+    each tenant's key ids."""
     from confidp.keys import KeyStore
-    from confidp.sealing import load_or_create_keys
 
     state = tmp_path / "made"
-    load_or_create_keys(state)
+    tenants_dir = tmp_path / "made-tenants"
+    tenants_dir.mkdir()
+    for tenant in tenants:
+        (tenants_dir / f"{tenant}.yaml").write_text("issuer: x\n")  # only the names count
+    done = subprocess.run([sys.executable, "-m", "confidp.cli", "state", "init", "--tenants",
+                           str(tenants_dir), "--state-dir", str(state)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"the signing keys of {len(tenants)} tenant(s)" in done.stdout
     store = KeyStore(state)
     kids = {t: {key["kid"] for key in store.ring(t).jwks["keys"]} for t in tenants}
     archive = tmp_path / "state.tar.gz"
-    subprocess.run(["tar", "-C", str(state), "-czf", str(archive), "sealing.key", "keys"],
-                   check=True)
+    subprocess.run(["tar", "-C", str(state), "-czf", str(archive), "sealing.key",
+                    "server.key", "keys"], check=True)
     return archive, kids
 
 
@@ -62,6 +69,8 @@ def test_unpacks_the_archive(tmp_path: Path) -> None:
     done = _unpack(archive, tmp_path / "state")
     assert done.returncode == 0, done.stderr
     assert "the signing keys of 2 tenant(s): acme globex" in done.stdout
+    assert (tmp_path / "state" / "server.key").read_bytes() == \
+        (tmp_path / "made" / "server.key").read_bytes()
     assert (tmp_path / "state" / "sealing.key").read_bytes() == \
         (tmp_path / "made" / "sealing.key").read_bytes()
     for tenant in kids:
@@ -69,13 +78,17 @@ def test_unpacks_the_archive(tmp_path: Path) -> None:
             sorted(p.name for p in (tmp_path / "made" / "keys" / tenant).iterdir())
 
 
-def test_refuses_an_archive_without_the_sealing_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("missing", ["sealing.key", "server.key"])
+def test_refuses_an_archive_without_a_key_file(tmp_path: Path, missing: str) -> None:
     archive = tmp_path / "state.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.addfile(tarfile.TarInfo("keys"), None)
+        for name in {"sealing.key", "server.key"} - {missing}:
+            info = tarfile.TarInfo(name)
+            info.size = 32
+            tar.addfile(info, io.BytesIO(bytes(32)))
     done = _unpack(archive, tmp_path / "state")
     assert done.returncode != 0
-    assert "has no sealing.key" in done.stderr
+    assert f"has no {missing}" in done.stderr
 
 
 @pytest.mark.parametrize("member", ["../outside", "/tmp/confidp-absolute-outside",

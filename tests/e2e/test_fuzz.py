@@ -157,8 +157,9 @@ class Fuzzer:
         self.rng = rng
         self.report = Report()
         self.host = f"127.0.0.1:{server.port}".encode()
-        self.static = {p.read_bytes() for p in (REPO / "themes").glob("*/static/**/*")
-                       if p.is_file()}
+        theme_roots = [*(REPO / "themes").glob("*"), REPO / "src" / "confidp" / "default_theme"]
+        self.static = {p.read_bytes() for root in theme_roots
+                       for p in root.glob("static/**/*") if p.is_file()}
 
     # ---- values --------------------------------------------------------------------------
     def text(self) -> str:

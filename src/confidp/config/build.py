@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.reading import MAX_SECRET_BYTES, UnreadableFile, read_regular_file
 from confidp.config.rules import updated_at_seconds
 from confidp.config.schema import defaults
 from confidp.model import (
@@ -72,17 +73,22 @@ def resolve_client_secrets(document: Mapping[str, Any], base_dir: FsPath,
                 continue
             secrets[index] = ClientSecret("env", Secret(value), f"env {spec['env']}")
         else:
-            path = base_dir / spec["file"]
+            # Messages name the file as the tenant file does: never the server's absolute
+            # path of a relative name, never a byte of what the file holds.
+            named = spec["file"]
             try:
-                value = path.read_text("utf-8").rstrip("\r\n")
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                problems.append(Problem((*here, "file"), f"cannot read {path}: {reason}"))
+                value = read_regular_file(base_dir / named, MAX_SECRET_BYTES).decode(
+                    "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                problems.append(Problem((*here, "file"), f"{named} is not UTF-8 text"))
+                continue
+            except UnreadableFile as exc:
+                problems.append(Problem((*here, "file"), f"{named} {exc.message}"))
                 continue
             if not value:
-                problems.append(Problem((*here, "file"), f"{path} is empty"))
+                problems.append(Problem((*here, "file"), f"{named} is empty"))
                 continue
-            secrets[index] = ClientSecret("file", Secret(value), f"file {path}")
+            secrets[index] = ClientSecret("file", Secret(value), f"file {named}")
     return secrets, problems
 
 

@@ -1,4 +1,5 @@
-"""How a problem in a tenant file is reported: ``file:line:col: <json path>: <message>``."""
+"""How a problem in a tenant file is reported: ``file:line:col: <json path>: <message>``, and
+``file:line:col: <json path>: warning: <message>`` for what is accepted but advised against."""
 
 from __future__ import annotations
 
@@ -26,18 +27,25 @@ def json_path(path: Sequence[PathElement]) -> str:
     return "".join(out)
 
 
+ERROR = "error"
+WARNING = "warning"
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigError:
-    """One problem in one tenant file, with the place a person should look."""
+    """One problem in one tenant file, with the place a person should look. A warning does
+    not reject the file."""
 
     file: str
     line: int  # 1-based
     col: int  # 1-based
     path: str  # JSON path, "$" for the whole document
     message: str
+    severity: str = ERROR
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.path}: {self.message}"
+        label = "warning: " if self.severity == WARNING else ""
+        return f"{self.file}:{self.line}:{self.col}: {self.path}: {label}{self.message}"
 
     def to_dict(self) -> dict[str, str | int]:
         return {
@@ -46,6 +54,7 @@ class ConfigError:
             "col": self.col,
             "path": self.path,
             "message": self.message,
+            "severity": self.severity,
         }
 
 
@@ -57,3 +66,4 @@ class Problem:
     message: str
     at_key: bool = False  # point at the key rather than at its value
     where: tuple[int, int] | None = None  # an exact (line, col), when the path cannot say it
+    warning: bool = False  # accepted, but the person should know

@@ -5,7 +5,8 @@ can never disagree about what is valid:
 
     bytes --parse_yaml--> data + positions --schema--> --rules--> --secrets--> build_tenant
 
-Every problem of a file is collected and placed (file:line:col), not only the first.
+Every problem of a file is collected and placed (file:line:col), not only the first. Warnings
+(what is accepted but advised against) are collected the same way and never reject a file.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from confidp.config.build import build_tenant, resolve_client_secrets
-from confidp.config.errors import ConfigError, Problem, json_path
+from confidp.config.errors import WARNING, ConfigError, Problem, json_path
+from confidp.config.reading import UnreadableFile, read_tenant_file
 from confidp.config.rules import RuleContext, check_document
-from confidp.config.schema import schema_problems
+from confidp.config.schema import schema_problems, secret_path
 from confidp.config.yaml_positions import Positions, YamlSyntaxError, parse_yaml
 from confidp.model import ClientSecret, Tenant
 
@@ -52,6 +54,7 @@ class FileResult:
     source: str
     content_hash: str
     errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
     tenant: Tenant | None = None
     # The node tree behind positions is large: it is kept only while the file is validated,
     # then only the issuer's place (for the cross-file rule) is kept.
@@ -64,16 +67,38 @@ class FileResult:
 
     def add(self, problem: Problem) -> None:
         line, col = problem.where or self.positions.locate(problem.path, problem.at_key)
-        self.errors.append(ConfigError(self.source, line, col, json_path(problem.path),
-                                       problem.message))
+        if problem.warning:
+            self.warnings.append(ConfigError(self.source, line, col, json_path(problem.path),
+                                             problem.message, WARNING))
+        else:
+            self.errors.append(ConfigError(self.source, line, col, json_path(problem.path),
+                                           problem.message))
+
+
+def unreadable(source: str, message: str) -> FileResult:
+    """The result for a tenant-file name that could not be read (``confidp.config.reading``)."""
+    result = FileResult(tenant_id_of(source), source, "")
+    result.errors.append(ConfigError(source, 1, 1, "$", f"the file {message}"))
+    return result
+
+
+def _inside_secret(problem: Problem) -> Problem:
+    """A YAML-level problem (duplicate key, key that is not a string) inside a secret field,
+    said without the names it would quote: they may be the secret itself."""
+    for end in range(len(problem.path) + 1):
+        if secret_path(problem.path[:end]):
+            return Problem(problem.path[:end], "a key in here is duplicated or is not a string "
+                           "(not shown: this field holds a secret)", where=problem.where)
+    return problem
 
 
 def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
-                  environ: Mapping[str, str] | None) -> FileResult:
+                  environ: Mapping[str, str] | None,
+                  base_dir: FsPath | None = None) -> FileResult:
     """Validate one tenant file's bytes and build its model. ``source`` is the path shown in
-    errors; a relative client-secret file is looked up next to it. ``environ`` is where env
-    secrets are read from; None (``confidp check`` in a GitOps CI that has no secrets) checks
-    the file itself without reading env or file secrets."""
+    errors; a relative client-secret file is looked up in ``base_dir`` (default: the directory
+    of ``source``). ``environ`` is where env secrets are read from; None (``confidp check`` in a
+    GitOps CI that has no secrets) checks the file itself without reading env or file secrets."""
     tenant_id = tenant_id_of(source)
     result = FileResult(tenant_id, source, content_hash(raw))
     try:
@@ -83,7 +108,7 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
         return result
     result.positions = parsed.positions
     for problem in parsed.problems:
-        result.add(problem)
+        result.add(_inside_secret(problem))
     document = parsed.data
     if document is None and not parsed.problems:
         result.add(Problem((), "the file is empty: a tenant needs at least issuer and "
@@ -99,8 +124,10 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
     if not problems:
         problems = check_document(document, RuleContext(tenant_id, themes))
     secrets: dict[int, ClientSecret] = {}
-    if not problems and result.ok:
-        secrets, problems = resolve_client_secrets(document, FsPath(source).parent, environ)
+    if result.ok and not any(not problem.warning for problem in problems):
+        secrets, unresolved = resolve_client_secrets(
+            document, FsPath(source).parent if base_dir is None else base_dir, environ)
+        problems.extend(unresolved)
     for problem in problems:
         result.add(problem)
     if result.ok:
@@ -117,6 +144,7 @@ def _release_positions(result: FileResult) -> None:
 
 def _sort(result: FileResult) -> None:
     result.errors.sort(key=lambda e: (e.line, e.col, e.path))
+    result.warnings.sort(key=lambda e: (e.line, e.col, e.path))
 
 
 def settle_issuers(fresh: Mapping[str, FileResult], unchanged: Mapping[str, Tenant],
@@ -171,11 +199,9 @@ def check_files(paths: Iterable[FsPath], *, themes: frozenset[str] | None,
     for path in paths:
         source = str(path)
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            result = FileResult(tenant_id_of(path), source, "")
-            result.errors.append(ConfigError(source, 1, 1, "$", f"cannot read: {exc.strerror}"))
-            results.append(result)
+            raw = read_tenant_file(path)
+        except UnreadableFile as exc:
+            results.append(unreadable(source, exc.message))
             continue
         result = validate_file(source, raw, themes=themes, environ=environ)
         if result.tenant_id in by_id:

@@ -22,8 +22,11 @@ from confidp.oauth.scopes import RESERVED_CLAIMS, STANDARD_SCOPES
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-# RFC 8252 §7.3: loopback redirects use the IP literal; "localhost" is NOT RECOMMENDED (§8.3).
+# RFC 8252 §7.3: loopback redirects use the IP literal; "localhost" is NOT RECOMMENDED (§8.3)
+# but not forbidden: it is what a single-page application's development server uses, so it is
+# accepted with a warning.
 LOOPBACK_REDIRECT_HOSTS = frozenset({"127.0.0.1", "::1"})
+LOCALHOST = "localhost"
 _DANGEROUS_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "blob", "about"})
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # RFC 3986 unreserved characters: the issuer path is also the cookies' Path attribute
@@ -125,11 +128,9 @@ def redirect_uri_problem(uri: str) -> str | None:
             return "must not contain user information"
         if port == 0:
             return "the port must be between 1 and 65535"
-        if scheme == "http" and parts.hostname not in LOOPBACK_REDIRECT_HOSTS:
-            if parts.hostname == "localhost":
-                return ("must use http://127.0.0.1 or http://[::1], not localhost "
-                        "(RFC 8252 §8.3)")
-            return "must use https (http is allowed only for 127.0.0.1 and [::1])"
+        if scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            return ("must use https (http is allowed only for 127.0.0.1, [::1] and, with a "
+                    "warning, localhost)")
         return None
     if scheme in _DANGEROUS_SCHEMES:
         return f"the scheme {scheme!r} is not allowed"
@@ -137,6 +138,19 @@ def redirect_uri_problem(uri: str) -> str | None:
         return ("a private-use scheme must be a reverse domain name with a dot in it, "
                 "e.g. com.example.app:/callback (RFC 8252 §7.1)")
     return None
+
+
+def redirect_uri_warning(uri: str) -> str | None:
+    """RFC 8252 §8.3: "NOT RECOMMENDED" to use localhost, as the name may resolve elsewhere
+    and another program may listen on it; only called on URIs without a problem."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "http" or parts.hostname != LOCALHOST:
+        return None
+    loopback = parts.netloc.lower().replace(LOCALHOST, "127.0.0.1", 1)
+    suggestion = uri.replace(parts.netloc, loopback, 1)
+    return (f"{uri!r} uses the name localhost, which RFC 8252 §8.3 advises against (it may "
+            "resolve to another address, and another program may listen on that port): fine "
+            f"for a development server; elsewhere use {suggestion!r}")
 
 
 def check_lifetimes(document: Mapping[str, Any], context: RuleContext) -> Iterator[Problem]:
@@ -179,6 +193,8 @@ def check_applications(document: Mapping[str, Any], context: RuleContext) -> Ite
                 problem = redirect_uri_problem(uri)
                 if problem:
                     yield Problem((*here, key, position), f"{uri!r} {problem}")
+                elif warning := redirect_uri_warning(uri):
+                    yield Problem((*here, key, position), warning, warning=True)
         for position, scope in enumerate(app["scopes"]):
             if scope not in defined_scopes:
                 yield Problem((*here, "scopes", position), f"scope {scope!r} is not defined: "

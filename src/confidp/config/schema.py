@@ -3,13 +3,18 @@
 The schema (``tenant.schema.json``, JSON Schema 2020-12) is the single description of a tenant
 file: editors read it through the ``# yaml-language-server`` comment, ``confidp schema`` prints
 it, and this module checks it. jsonschema's own messages are rewritten here into what to change.
+
+A field the schema marks ``writeOnly`` holds a secret (a password hash, a client secret): its
+value is never repeated in a message, whatever is wrong with it, and a value that looks like a
+plaintext password is called that.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -18,7 +23,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from confidp.config.errors import Problem
+from confidp.config.errors import PathElement, Problem
 
 _TYPE_WORDS = {
     "object": "a mapping of keys",
@@ -29,6 +34,12 @@ _TYPE_WORDS = {
     "boolean": "true or false",
     "null": "empty",
 }
+LOOKS_PLAINTEXT = ("this looks like a plaintext password: store `confidp hash-password`'s "
+                      "output instead")
+# Validators whose message never repeats the value (the others may quote it)
+_NEVER_ECHOING = frozenset({"type", "required", "minLength", "maxLength", "minItems", "maxItems",
+                            "minProperties", "maxProperties"})
+_PHC_PREFIX = re.compile(r"^\$[a-z0-9-]+\$")  # "$argon2id$", "$2b$", "$6$": a hash of some kind
 
 
 def schema_text() -> str:
@@ -48,6 +59,36 @@ def defaults(*path: str) -> dict[str, Any]:
     for name in path:
         node = node["properties"][name]
     return {name: sub["default"] for name, sub in node["properties"].items() if "default" in sub}
+
+
+def secret_path(path: Sequence[PathElement]) -> bool:
+    """Whether ``path`` is, or is inside, a field the schema marks ``writeOnly``."""
+    return _secret_path(tuple(0 if isinstance(element, int) else element for element in path))
+
+
+@cache
+def _secret_path(path: tuple[PathElement, ...]) -> bool:
+    node: Any = tenant_schema()
+    for element in path:
+        node = _resolved(node)
+        if node.get("writeOnly"):
+            return True
+        if isinstance(element, int):
+            node = node.get("items")
+        else:
+            node = node.get("properties", {}).get(element, node.get("additionalProperties"))
+        if not isinstance(node, Mapping):
+            return False
+    return bool(_resolved(node).get("writeOnly"))
+
+
+def _resolved(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``node`` with the local definition its ``$ref`` names merged under it."""
+    reference = node.get("$ref")
+    if not isinstance(reference, str) or not reference.startswith("#/$defs/"):
+        return node
+    target: Mapping[str, Any] = tenant_schema()["$defs"][reference.removeprefix("#/$defs/")]
+    return {**_resolved(target), **node}
 
 
 @cache
@@ -104,9 +145,62 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _forms(schema: Mapping[str, Any]) -> str:
+    """"{hash: …}, {env: …} or {file: …}": the keys of a give-exactly-one-of mapping."""
+    forms = [f"{{{name}: …}}" for name in schema.get("properties", {})]
+    return ", ".join(forms[:-1]) + f" or {forms[-1]}" if len(forms) > 1 else "".join(forms)
+
+
+def _secret_value_problem(instance: Any) -> str:
+    """What is wrong with a value given where a hash of a secret belongs, without saying it."""
+    if isinstance(instance, str) and instance.startswith("$argon2id$"):
+        return ("is not a complete argon2id hash (was it cut when copied?): store "
+                "`confidp hash-password`'s output, whole (the value is not shown)")
+    if isinstance(instance, str) and _PHC_PREFIX.match(instance):
+        return ("is a hash of another kind; confidp takes argon2id only: store `confidp "
+                "hash-password`'s output instead (the value is not shown)")
+    return LOOKS_PLAINTEXT
+
+
+def _describe_secret(error: ValidationError, path: tuple[PathElement, ...],
+                     schema: Mapping[str, Any]) -> Iterator[Problem]:
+    """The problems of a field that holds a secret, never quoting what was written."""
+    instance = error.instance
+    scalar = isinstance(instance, (str, int, float)) and not isinstance(instance, bool)
+    match error.validator:
+        case "type" | "minProperties" | "maxProperties" if "maxProperties" in schema:
+            if scalar:
+                yield Problem(path, "this looks like a plaintext secret, which a tenant file "
+                              f"never holds: give one of {_forms(schema)} instead, e.g. "
+                              "{hash: <the output of `confidp hash-password`>} (the value is "
+                              "not shown)")
+            else:
+                yield Problem(path, f"give exactly one of {_forms(schema)}")
+        case "type" | "pattern" if scalar:
+            yield Problem(path, _secret_value_problem(instance))
+        case "additionalProperties":
+            allowed = ", ".join(sorted(schema.get("properties", {})))
+            yield Problem(path, "has a key that is not allowed (its name is not shown: it may be "
+                          f"the secret itself); allowed keys: {allowed}")
+        case validator if validator in _NEVER_ECHOING:
+            yield from _describe_public(error, path, schema)
+        case _:
+            what = schema.get("description")
+            yield Problem(path, "is not valid here (the value is not shown)"
+                          + (f": {what}" if what else ""))
+
+
 def _describe(error: ValidationError) -> Iterator[Problem]:
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if secret_path(path):
+        yield from _describe_secret(error, path, _resolved(schema))
+    else:
+        yield from _describe_public(error, path, schema)
+
+
+def _describe_public(error: ValidationError, path: tuple[PathElement, ...],
+                     schema: Mapping[str, Any]) -> Iterator[Problem]:
     value = error.validator_value
     instance = error.instance
     match error.validator:
@@ -156,8 +250,7 @@ def _describe(error: ValidationError) -> Iterator[Problem]:
         case "maximum":
             yield Problem(path, f"must be at most {value} (got {_shown(instance)})")
         case "minProperties" | "maxProperties":
-            keys = ", ".join(sorted(schema.get("properties", {})))
-            yield Problem(path, f"give exactly one of: {keys}")
+            yield Problem(path, f"give exactly one of {_forms(schema)}")
         case "anyOf" | "oneOf":
             yield Problem(path, f"must be a string, number, true/false or a list of them, not "
                           f"{_kind(instance)}")

@@ -4,7 +4,8 @@ PyYAML's C loader composes the node tree (with marks) and constructs plain Pytho
 a parallel walk over both records the line and column of every path. The walk also rejects what
 a plain ``safe_load`` lets through silently: duplicate keys (the last one would win), keys that
 are not strings (``on:`` is a boolean in YAML 1.1), recursive aliases, and alias "bombs" that
-expand to an enormous document.
+expand to an enormous document. Before any of it, nesting deeper than ``MAX_NESTING`` is refused
+(``confidp.config.nesting``): PyYAML would recurse on it until the process crashed.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from confidp.config.errors import Path, Problem
+from confidp.config.nesting import nesting_problem, too_deep_message
+from confidp.config.yaml_errors import explain
 
 try:
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing: the pure-Python loader is the same
     _Loader = yaml.SafeLoader
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
 _STR_TAG = "tag:yaml.org,2002:str"
 
@@ -82,14 +84,16 @@ class _Refused(Exception):
 
 def parse_yaml(raw: bytes) -> Parsed:
     """Parse one YAML document. Raises ``YamlSyntaxError`` when it is not well-formed YAML;
-    structural problems (duplicate keys, ...) come back as ``problems`` with positions."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise YamlSyntaxError(1, 1, f"the file is larger than {MAX_FILE_BYTES} bytes")
+    structural problems (duplicate keys, ...) come back as ``problems`` with positions. The
+    size is bounded where the file is read (``confidp.config.reading``)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlSyntaxError(line, 1, "the file is not valid UTF-8") from None
+    too_deep = nesting_problem(text)
+    if too_deep is not None:
+        raise YamlSyntaxError(*too_deep, too_deep_message())
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -101,14 +105,9 @@ def parse_yaml(raw: bytes) -> Parsed:
             return Parsed(None, Positions(node), [Problem((), str(refused))])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise YamlSyntaxError(line, col, f"YAML syntax error: {what}") from None
+        raise YamlSyntaxError(*explain(exc, text)) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(1, 1, f"YAML error: {exc}") from None
-    except RecursionError:
-        raise YamlSyntaxError(1, 1, "the document is nested too deeply") from None
     finally:
         loader.dispose()
     return Parsed(data, Positions(node), problems)

@@ -13,25 +13,46 @@ from confidp.web.responses import empty
 
 CORS_PATHS = frozenset({"/token", "/userinfo", "/revoke"})
 _MAX_AGE = "600"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _origin(uri: str) -> str | None:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+def origin_of(uri: str) -> str | None:
+    """The ASCII serialisation of an http(s) URI's origin (RFC 6454 §6.2): lower-case scheme
+    and host, IPv6 in brackets, the port only when it is not the scheme's default. This is
+    what a browser sends as ``Origin``, so ``http://LocalHost:80/cb`` and
+    ``http://localhost`` are one origin, and ``http://localhost:5173`` another."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
         return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def matching_origin(origin: str, tenant: Tenant) -> str | None:
+    """``origin`` (an ``Origin`` header) when a registered redirect URI of this tenant has
+    exactly that origin, else None. Only a header that is itself a serialised origin counts:
+    anything else (a path, upper case, "null") is never echoed back."""
+    if origin_of(origin) != origin:
+        return None
+    for application in tenant.applications.values():
+        if any(origin_of(uri) == origin for uri in application.redirect_uris):
+            return origin
+    return None
 
 
 def allowed_origin(request: Request, tenant: Tenant) -> str | None:
     """The request's Origin, when a registered redirect URI of this tenant has it."""
     origin = request.headers.get("origin")
-    if not origin:
-        return None
-    wanted = origin.lower()
-    for application in tenant.applications.values():
-        if any(_origin(uri) == wanted for uri in application.redirect_uris):
-            return origin
-    return None
+    return matching_origin(origin, tenant) if origin else None
 
 
 def preflight(request: Request, tenant: Tenant, methods: str) -> HTTPResponse:

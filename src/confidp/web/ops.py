@@ -48,6 +48,9 @@ def _unauthorized() -> HTTPResponse:
 
 
 def file_status(status: FileStatus) -> dict[str, object]:
+    """One tenant file. Files are named relative to the tenants directory, as in every message:
+    the status never shows the server's absolute paths, nor a secret (messages never quote a
+    secret field's value)."""
     tenant = status.serving
     return {
         "file": status.source,
@@ -62,6 +65,7 @@ def file_status(status: FileStatus) -> dict[str, object]:
         "error_details": [error.to_dict() for error in status.errors],
         "rejected_hash": status.rejected_hash,
         "rejected_at": _iso(status.rejected_at),
+        "warnings": [str(warning) for warning in status.warnings],
     }
 
 
@@ -106,7 +110,6 @@ async def status(request: Request) -> HTTPResponse:
     return json({
         "generation": snapshot.generation,
         "reloaded_at": _iso(snapshot.created_at),
-        "tenants_dir": str(request.app.ctx.settings.tenants_dir),
         "themes": sorted(snapshot.themes),
         "serving": sum(1 for f in files if f["serving"]),
         "failing": sum(1 for f in files if f["errors"]),
