@@ -6,7 +6,9 @@ only once a replica has it and a failover cannot lose it. This prints, with and 
 
 - the store alone: refresh rotations per second (``RedisStore.consume`` with the writes a
   refresh grant makes, the step that decides) at a fixed concurrency, and their p50/p99;
-- the whole server: refresh grants per second against ``confidp serve`` (one worker).
+- the whole server: refresh grants per second against ``confidp serve`` (one worker), and
+  how many were answered 503 (a replica that did not confirm within ``wait_timeout``) and
+  sent again.
 
 On a single Redis (no replica: the baseline), a Sentinel set (a master, a replica, three
 sentinels) and a Redis Cluster (3 masters, 3 replicas), all started here on 127.0.0.1 by the
@@ -25,7 +27,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
@@ -69,10 +74,73 @@ async def rotations(url: str, seconds: float, concurrency: int) -> dict[str, flo
             "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
 
 
+async def retried(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """A request sent again after a 503 (a write a replica did not confirm in time: on a
+    machine this busy, a starved replica), as a client would; any other failure stops."""
+    for _ in range(20):
+        response = await send()
+        if response.status_code != 503:
+            return response
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"503 twenty times in a row: {response.text[:200]}")
+
+
+async def refresh_grants(base: str, seconds: float, concurrency: int) -> dict[str, float]:
+    """``concurrency`` clients each refreshing its own token for ``seconds`` (one sign-in,
+    one code per client); a 503 is counted and the token presented again."""
+    async with httpx.AsyncClient(base_url=base, follow_redirects=False,
+                                 timeout=30) as browser:
+        login = (await retried(lambda: browser.get(flow.authorize_path()))).headers["location"]
+        page = await retried(lambda: browser.get(login))
+        fields = dict(flow.HIDDEN.findall(page.text))
+        after = await retried(lambda: browser.post("/acme/login", data={
+            **fields, "username": "alice", "password": "wonderland"}))
+        target = after.headers["location"]
+        if target.startswith("/acme/consent"):
+            page = await retried(lambda: browser.get(target))
+            await retried(lambda: browser.post("/acme/consent", data={
+                **dict(flow.HIDDEN.findall(page.text)), "decision": "approve"}))
+        tokens = []
+        for _ in range(concurrency):
+            answer = await retried(lambda: browser.get(flow.authorize_path()))
+            code = flow.query_of(answer.headers["location"])["code"]
+            redeemed = await retried(lambda code=code: browser.post("/acme/token", data={
+                "grant_type": "authorization_code", "code": code,
+                "redirect_uri": flow.CALLBACK, "code_verifier": flow.VERIFIER,
+                "client_id": "portal-spa"}))
+            tokens.append(redeemed.json()["refresh_token"])
+    unavailable = 0
+    clients = [httpx.AsyncClient(base_url=base, timeout=30) for _ in tokens]
+
+    async def make(index: int) -> Callable[[], Awaitable[None]]:
+        async def refresh() -> None:
+            nonlocal unavailable
+            while True:
+                answer = await clients[index].post("/acme/token", data={
+                    "grant_type": "refresh_token", "refresh_token": tokens[index],
+                    "client_id": "portal-spa"})
+                if answer.status_code != 503:
+                    break
+                unavailable += 1
+            assert answer.status_code == 200, answer.text
+            tokens[index] = answer.json()["refresh_token"]
+        return refresh
+    try:
+        result = await flow.closed_loop(seconds, concurrency, make)
+    finally:
+        for client in clients:
+            await client.aclose()
+    return {**result, "503": unavailable}
+
+
+SERVER_CPUS: set[int] | None = None  # main() places the server on a core of its own
+
+
 def line(name: str, result: dict[str, float], baseline: float | None) -> str:
     ratio = f"  {result['rate'] / baseline:5.0%} of wait_replicas=0" if baseline else ""
+    retried_after = f"  ({result['503']:.0f} answered 503)" if result.get("503") else ""
     return (f"  {name:<34} {result['rate']:8.0f}/s  p50 {result['p50']:6.2f} ms  "
-            f"p99 {result['p99']:6.2f} ms{ratio}")
+            f"p99 {result['p99']:6.2f} ms{ratio}{retried_after}")
 
 
 def measure(name: str, url: str, work: Path, seconds: float, concurrency: int,
@@ -90,8 +158,8 @@ def measure(name: str, url: str, work: Path, seconds: float, concurrency: int,
                 if what == "store":
                     result = asyncio.run(rotations(target, seconds, concurrency))
                 else:
-                    with flow.confidp(work, target, 1, None) as base:
-                        result = asyncio.run(flow.measure_refresh(base, seconds, concurrency))
+                    with flow.confidp(work, target, 1, SERVER_CPUS) as base:
+                        result = asyncio.run(refresh_grants(base, seconds, concurrency))
                 if wait not in best or result["rate"] > best[wait]["rate"]:
                     best[wait] = result
         label = "store rotations" if what == "store" else "refresh grants"
@@ -112,17 +180,24 @@ def main() -> int:
         print(f"bench/durability.py needs {', '.join(missing)}: apt-get install redis-server "
               "redis-sentinel redis-tools", file=sys.stderr)
         return 2
+    global SERVER_CPUS
+    every_cpu = os.sched_getaffinity(0)
     work = Path(tempfile.mkdtemp(prefix="confidp-durability-"))
     print(f"{os.cpu_count()} cores; {args.duration:g} s per run, {args.concurrency} "
-          f"concurrent, best of {args.rounds} runs; servers, Redis and the load share the "
-          "cores")
+          f"concurrent, best of {args.rounds} runs")
     single = RedisServer()
     sentinel = RedisSentinel(work / "sentinel")
     cluster = RedisCluster(work / "cluster")
     try:
-        single.start()
+        single.start()  # Redis may use every core
         sentinel.start()
         cluster.start()
+        if len(every_cpu) > 1:  # as bench/flow.py: the server on a core, the load on another
+            client_cpus = {min(every_cpu)}
+            SERVER_CPUS = every_cpu - client_cpus
+            os.sched_setaffinity(0, client_cpus)
+            print(f"server on CPU {sorted(SERVER_CPUS)}, load on CPU {sorted(client_cpus)}, "
+                  "Redis on all")
         for name, url in (("single Redis, no replica", single.url),
                           ("Sentinel: a master and a replica", sentinel.url),
                           ("Cluster: 3 masters, 3 replicas", cluster.url)):
