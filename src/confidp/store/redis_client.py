@@ -14,8 +14,10 @@ up would be usable again, and the tokens issued for it unknown. With ``wait_repl
 each write is followed on the same connection, in the same round trip, by ``WAIT N timeout``
 (Redis ≥ 3; ``WAITAOF`` needs 7.2); only when N replicas have the write does it count as done;
 otherwise the call fails (``ReplicasDidNotConfirm``) and the request answers 503, so nothing
-confidp acknowledged exists on the master alone. A failover promotes the replica with the most
-of the replication stream, which holds every write any replica confirmed.
+confidp acknowledged exists on the master alone. Sentinel and Redis Cluster prefer to promote
+the replica furthest along the replication stream, which holds every write any replica
+confirmed. A write that was not confirmed may still be done on the master: to the client it is
+an answer lost on the way (confidp.store.redis).
 
 Calls are never retried by the client library (a script whose answer was lost may have run);
 the one exception is a cluster write that the node refused with MOVED (it did not run it):
