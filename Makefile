@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# axe-core (npm) for the accessibility tests, pinned; installed outside git by `make axe-core`
+AXE_CORE_VERSION := 4.10.3
+AXE_DIR := tests/browser/.node
+AXE_STAMP := $(AXE_DIR)/.axe-core-$(AXE_CORE_VERSION)
 
-.PHONY: serve test lint check bench-reload clean
+.PHONY: serve test lint check bench-reload clean messages axe-core
 
 $(BIN)/confidp: pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
@@ -13,10 +17,18 @@ $(BIN)/confidp: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
+$(AXE_STAMP):
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: apt-get install npm"; exit 1; }
+	rm -rf $(AXE_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_CORE_VERSION)
+	@touch $@
+
+axe-core: $(AXE_STAMP)
+
 serve: $(BIN)/confidp
 	$(BIN)/confidp serve
 
-test: $(BIN)/confidp
+test: $(BIN)/confidp $(AXE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/confidp check tenants/
 	$(BIN)/hadolint Containerfile
@@ -26,8 +38,14 @@ test: $(BIN)/confidp
 check: $(BIN)/confidp
 	$(BIN)/confidp check tenants/
 
+# after changing a page's text: add new messages to every catalogue, drop unused ones; then
+# translate the new, empty entries (the test suite fails until every language has them)
+messages: $(BIN)/confidp
+	$(BIN)/python -m confidp.i18n.tool update
+	$(BIN)/python -m confidp.i18n.tool check || true
+
 bench-reload: $(BIN)/confidp
 	$(BIN)/python bench/reload.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache $(AXE_DIR)

@@ -225,6 +225,105 @@ class RedisServer:
         self.process = None
 
 
+class HAProxy:
+    """Debian's HAProxy on a free port of 127.0.0.1 running ``deploy/haproxy/haproxy.cfg``, the
+    configuration the README tells operators to copy, with only its ``bind`` and ``server``
+    lines replaced: round-robin over ``servers`` (name, public port, operations port), each
+    health-checked at its operations listener's ``/readyz``. An admin socket (added here)
+    tells which servers HAProxy considers up."""
+
+    CONFIG = REPO / "deploy" / "haproxy" / "haproxy.cfg"
+
+    def __init__(self, directory: Path, servers: list[tuple[str, int, int]],
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.directory = directory
+        self.socket_path = directory / "haproxy.sock"
+        self.config_path = directory / "haproxy.cfg"
+        self.log_path = directory / "haproxy.log"
+        self.servers = servers
+        self.process: subprocess.Popen[bytes] | None = None
+        self.config_path.write_text(self.config())
+
+    def config(self) -> str:
+        """The shipped configuration with this test's addresses."""
+        lines: list[str] = []
+        for line in self.CONFIG.read_text().splitlines():
+            stripped = line.strip()
+            if stripped == "global":
+                lines += [line, f"    stats socket {self.socket_path} mode 600 level admin"]
+            elif stripped.startswith("bind "):
+                lines.append(f"    bind 127.0.0.1:{self.port}")
+            elif stripped.startswith("server "):
+                if not any(existing.strip().startswith("server ") for existing in lines):
+                    lines += [f"    server {name} 127.0.0.1:{port} port {ops_port}"
+                              for name, port, ops_port in self.servers]
+            else:
+                lines.append(line)
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> None:
+        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        if not Path(binary).exists():
+            raise RuntimeError("haproxy is not installed (apt-get install haproxy)")
+        checked = subprocess.run([binary, "-c", "-q", "-f", str(self.config_path)],
+                                 capture_output=True, text=True)
+        if checked.returncode != 0:
+            raise RuntimeError(f"haproxy refuses its configuration:\n{checked.stderr}")
+        self._log = self.log_path.open("wb")
+        # -db: in the foreground, logging to stdout (the configuration's "log stdout")
+        self.process = subprocess.Popen([binary, "-db", "-f", str(self.config_path)],
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+
+        def up() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"haproxy exited:\n{self.log()}")
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_until(up, timeout=10)
+
+    def command(self, line: str) -> str:
+        """One command on the admin socket (HAProxy management guide §9.3), its answer."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.socket_path))
+            sock.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def server_states(self) -> dict[str, str]:
+        """Each server's status as HAProxy sees it ("UP", "DOWN", "UP 1/2", ...)."""
+        rows = self.command("show stat").splitlines()
+        header = rows[0].lstrip("# ").split(",")
+        states = {}
+        for row in rows[1:]:
+            values = dict(zip(header, row.split(","), strict=False))
+            if values.get("svname") not in (None, "FRONTEND", "BACKEND"):
+                states[values["svname"]] = values["status"]
+        return states
+
+    def wait_state(self, name: str, state: str, timeout: float = 15.0) -> None:
+        wait_until(lambda: self.server_states().get(name) == state, timeout=timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if hasattr(self, "_log"):
+            self._log.close()
+
+
 def _redis_up(port: int) -> bool:
     """A Redis (or Sentinel) answers PING on this port of 127.0.0.1."""
     import redis

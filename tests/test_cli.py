@@ -52,9 +52,10 @@ def test_check_a_broken_copy_reports_file_line_and_exits_1(tmp_path: Path) -> No
         f"{acme}:{window_line}:11: $.login_throttle.window: '15 minutes' is not valid here: "
         "A duration: a whole number followed by s, m, h or d.",
         f"{acme}:{redirect_line}:5: $.applications[0].redirect_uri: unknown key 'redirect_uri' "
-        "(did you mean 'redirect_uris'?); allowed keys: client_id, client_secret, grant_types, "
-        "id_token_signed_response_alg, name, post_logout_redirect_uris, redirect_uris, "
-        "require_consent, require_pkce, scopes, token_endpoint_auth_method, type",
+        "(did you mean 'redirect_uris'?); allowed keys: client_id, client_secret, client_uri, "
+        "grant_types, id_token_signed_response_alg, initiate_login_uri, logo_uri, name, "
+        "policy_uri, post_logout_redirect_uris, redirect_uris, require_consent, require_pkce, "
+        "scopes, token_endpoint_auth_method, tos_uri, type",
     ]
     assert "1 of 2 tenant file(s) valid, 2 error(s)" in done.stderr
 
@@ -320,7 +321,13 @@ def test_keys_rotate_list_retire(key_dirs: tuple[Path, Path]) -> None:
     assert "nothing to retire" in retired.stderr and "Traceback" not in retired.stderr
     first = confidp("keys", "rotate", "globex", env=env)
     assert first.returncode == 0, first.stderr
-    second = confidp("keys", "rotate", "globex", env=env)
+    waiting = [line.split()[1] for line in first.stdout.splitlines() if line.startswith("added")]
+    listed = confidp("keys", "list", "globex", env=env).stdout.splitlines()
+    # published at once, signing 5 minutes later (relying parties may cache the JWKS so long)
+    assert sorted(line.split()[1] for line in listed if " published, signs from 20" in line) \
+        == sorted(waiting)
+    assert len([line for line in listed if line.endswith(" signs")]) == 2
+    second = confidp("keys", "rotate", "globex", "--sign-after", "0s", env=env)
     added = [line.split()[1] for line in second.stdout.splitlines() if line.startswith("added")]
     listed = confidp("keys", "list", "globex", env=env).stdout.splitlines()
     assert len(listed) == 6
@@ -330,6 +337,15 @@ def test_keys_rotate_list_retire(key_dirs: tuple[Path, Path]) -> None:
     assert len([line for line in done.stdout.splitlines() if line.startswith("retired")]) == 4
     assert confidp("keys", "list", "globex", env=env).stdout.splitlines() == \
         [line for line in listed if line.endswith(" signs")]
+
+
+def test_keys_rotate_refuses_a_bad_delay(key_dirs: tuple[Path, Path]) -> None:
+    tenants, state = key_dirs
+    done = confidp("keys", "rotate", "acme", "--sign-after", "5 minutes", "--tenants",
+                   str(tenants), "--state-dir", str(state))
+    assert done.returncode == 2
+    assert "argument --sign-after: '5 minutes' is not a duration" in done.stderr
+    assert not state.exists()
 
 
 def test_keys_need_the_tenants_directory(tmp_path: Path) -> None:

@@ -67,3 +67,26 @@ async def test_env_and_file_secrets_compare_directly() -> None:
     assert not await checker.check("t", "api", secret, "")
     assert verifier.calls == 0
     verifier.close()
+
+
+async def test_waiting_for_the_hashing_pool_does_not_use_up_the_store_deadline() -> None:
+    """A login storm queues password checks; the request's store deadline (3 s for all its
+    store calls, confidp.store.deadline) must not run out while a request waits there, or a
+    right password ends in a 503 when its throttle count is taken back, and that count then
+    stays as a failure (five of them lock the user out with 429s)."""
+    import threading
+
+    from confidp.store.deadline import seconds_left, store_deadline
+
+    verifier = PasswordVerifier(workers=1)
+    busy = threading.Event()
+    verifier._pool.submit(busy.wait, 10)  # another login holds the only hashing thread
+    threading.Timer(0.3, busy.set).start()
+    try:
+        with store_deadline(0.2):
+            assert await verifier.verify(HASH, "s3cret")
+            left = seconds_left()
+            assert left is not None and 0.1 < left <= 0.2, left
+    finally:
+        busy.set()
+        verifier.close()

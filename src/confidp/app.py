@@ -3,9 +3,11 @@ server starts, never at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import secrets
+import signal
 import sys
 
 from sanic import Sanic
@@ -21,7 +23,7 @@ from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import open_store
 from confidp.themes import Themes
-from confidp.web import ops, tenant_routes
+from confidp.web import listeners, ops, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
@@ -52,6 +54,7 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
     app.ctx.registry = None
     app.ctx.watching = False
     app.ctx.stopped_listeners = 0
+    app.ctx.stopping = False
     app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
     app.ctx.themes = Themes(settings.themes_dir)
     app.ctx.metadata = MetadataCache()
@@ -84,6 +87,8 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         app.ctx.server_key = ServerKey.from_state_dir(settings.state_dir)
         app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys, app.ctx.server_key)
 
+    app.before_server_stop(listeners.stop_keeping_alive)
+
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
         """Once every listener of this process has stopped. Sanic runs the listeners after
@@ -111,6 +116,14 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
         gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
         served = sum(1 for _ in app.ctx.registry.snapshot.tenants())
         log.info("serving %d tenant(s) from the tenants directory", served)
+
+    @app.after_server_start
+    async def delay_shutdown(app: Sanic) -> None:
+        if settings.shutdown_delay > 0:  # else Sanic's own handlers: stop at once
+            # (with --workers, the main process passes SIGTERM on as SIGINT to each worker)
+            for number in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(
+                    number, listeners.stop_after_delay, app, settings.shutdown_delay)
 
     @app.after_server_start
     async def start_watcher(app: Sanic) -> None:

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
 DEFAULT_THEMES_DIR = "themes"
+MAX_SHUTDOWN_DELAY = 60  # seconds; orchestrators kill a process that takes much longer
 
 
 def _env(name: str, default: str) -> str:
@@ -35,6 +37,17 @@ def _env_path(name: str) -> Path | None:
 class UsageError(Exception):
     """A mistake in the command line or its environment: ``main`` prints it as one line and
     exits 2."""
+
+
+def _duration(text: str) -> int:
+    """An argparse type: a duration as tenant files write them (30s, 5m), in seconds."""
+    from confidp.config.durations import seconds
+
+    try:
+        return seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: a whole number and "
+                                         "s, m, h or d (30s, 5m)") from None
 
 
 def _themes_dir(given: Path | None) -> Path | None:
@@ -112,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=int(_env("WORKERS", "1")),
                        help="worker processes (CONFIDP_WORKERS; default: 1); more than one "
                        "needs --store redis://")
+    serve.add_argument("--shutdown-delay", type=float,
+                       default=float(_env("SHUTDOWN_DELAY", "0")), metavar="SECONDS",
+                       help="at SIGTERM, answer /readyz with 503 and keep serving this long "
+                       "before closing the listeners, so a load balancer's health check takes "
+                       "the replica out first (CONFIDP_SHUTDOWN_DELAY; default: 0)")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="log level (CONFIDP_LOG_LEVEL; default: INFO)")
@@ -135,12 +153,21 @@ def _parser() -> argparse.ArgumentParser:
                         "a tenant file. At least 8 and at most 1024 characters (NIST SP "
                         "800-63B); fewer than 15 is accepted with a warning.")
     commands.add_parser("schema", help="print the tenant file JSON Schema")
+    messages = commands.add_parser(
+        "messages", help="list the pages' messages, to override them in a tenant file",
+        description="Print every message of the login, consent, error and sign-out pages "
+        "in LANGUAGE, one line each: the English text (the key to use under "
+        "messages.LANGUAGE in a tenant file) and the text shown now.")
+    messages.add_argument("language", nargs="?", default="en",
+                          choices=["en", "de", "fr", "es", "ja", "ar"])
 
     keys = commands.add_parser("keys", help="manage a tenant's signing keys",
                                description="Signing keys live in STATE_DIR/keys/TENANT. rotate "
-                               "adds a new key for each algorithm, which signs from then on; "
-                               "the JWKS keeps publishing older keys until retire. A running "
-                               "server sees the change without restart.")
+                               "adds a new key for each algorithm, published in the JWKS at "
+                               "once and signing from --sign-after later (5 minutes, the time "
+                               "relying parties may cache the JWKS); the JWKS keeps publishing "
+                               "older keys until retire. A running server sees the change "
+                               "without restart.")
     keys.add_argument("action", choices=["list", "rotate", "retire"],
                       help="list only reads; rotate and retire change the keys")
     keys.add_argument("tenant", help="the tenant id (its file name without .yaml); it must "
@@ -150,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
                       "(CONFIDP_TENANTS; default: tenants)")
     keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
                       help="(CONFIDP_STATE_DIR; default: state)")
+    keys.add_argument("--sign-after", type=_duration, default="5m", metavar="DURATION",
+                      help="rotate: how long the new keys are published before they sign "
+                      "(30s, 5m, ...; default 5m, the JWKS's cache lifetime). 0s signs at once, "
+                      "for a key that must stop signing now: relying parties holding a cached "
+                      "JWKS then refuse the new tokens until they fetch it again")
 
     sealing = commands.add_parser(
         "sealing-key", help="show or rotate the key that seals sign-ins in progress",
@@ -197,6 +229,11 @@ def _command(args: argparse.Namespace) -> int:
             return _keys(args)
         case "sealing-key":
             return _sealing_key(args)
+        case "messages":
+            from confidp.i18n.listing import listing
+
+            sys.stdout.write(listing(args.language))
+            return 0
         case "state":
             return _state_init(args)
         case _:
@@ -235,6 +272,10 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"confidp: {flag} must be a port number from 1 to 65535{note}",
                   file=sys.stderr)
             return 2
+    if not 0 <= args.shutdown_delay <= MAX_SHUTDOWN_DELAY:
+        print(f"confidp: --shutdown-delay must be from 0 to {MAX_SHUTDOWN_DELAY} seconds",
+              file=sys.stderr)
+        return 2
     if args.ops_port == args.port:
         print(f"confidp: --ops-port must differ from --port ({args.port}): the operations "
               "endpoints have a listener of their own", file=sys.stderr)
@@ -276,7 +317,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port, state_dir=args.state_dir.absolute(), reload_poll=args.reload_poll,
         trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
         log_level=args.log_level, store=args.store, workers=args.workers,
-        ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log)
+        ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log,
+        shutdown_delay=args.shutdown_delay)
     return _run(settings)
 
 
@@ -309,7 +351,7 @@ def _run(settings: Settings) -> int:
 
     from confidp.app import create_app
     from confidp.metrics import MULTIPROCESS_DIR
-    from confidp.web.listeners import ListenError, OpsProtocol, bind
+    from confidp.web.listeners import ListenError, OpsProtocol, PublicProtocol, bind
 
     try:  # bound here, so that an address in use is one line, for either listener
         public = bind("public", settings.host, settings.port)
@@ -323,7 +365,7 @@ def _run(settings: Settings) -> int:
     options = {"motd": False, "access_log": settings.access_log}
     if settings.workers == 1:
         app = create_app(settings, name="confidp")
-        app.prepare(sock=public.sock, single_process=True, **options)
+        app.prepare(sock=public.sock, protocol=PublicProtocol, single_process=True, **options)
         app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, **options)
         Sanic.serve_single(primary=app)
         return 0
@@ -335,7 +377,8 @@ def _run(settings: Settings) -> int:
     try:
         loader = AppLoader(factory=partial(create_app, settings, "confidp"))
         app = loader.load()
-        app.prepare(sock=public.sock, workers=settings.workers, **options)
+        app.prepare(sock=public.sock, protocol=PublicProtocol, workers=settings.workers,
+                    **options)
         app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers, **options)
         Sanic.serve(primary=app, app_loader=loader)
     finally:
@@ -482,7 +525,7 @@ def _keys(args: argparse.Namespace) -> int:
     store = KeyStore(args.state_dir)
     try:
         if args.action == "rotate":
-            for kid in store.rotate(args.tenant):
+            for kid in store.rotate(args.tenant, sign_after=args.sign_after):
                 print(f"added {kid}")
         elif args.action == "retire":
             retired = store.retire(args.tenant)
@@ -501,6 +544,9 @@ def _keys(args: argparse.Namespace) -> int:
     signing = {key.kid for key in ring.signing.values()}
     for key in ring.jwks["keys"]:
         role = "signs" if key["kid"] in signing else "verifies only"
+        if key["kid"] in ring.upcoming:
+            moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ring.upcoming[key["kid"]]))
+            role = f"published, signs from {moment}"
         print(f"{key['alg']} {key['kid']} {role}")
     return 0
 

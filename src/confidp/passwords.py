@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from confidp.model import ClientSecret
+from confidp.store.deadline import paused
 
 _HASHER = PasswordHasher()
 
@@ -53,8 +54,9 @@ class PasswordVerifier:
         """True when ``password`` matches ``hashed``; with ``hashed`` None (no such user) the
         same work is done against a dummy hash and the answer is False."""
         loop = asyncio.get_running_loop()
-        matched = await loop.run_in_executor(self._pool, _verify, hashed or self._dummy,
-                                             password)
+        with paused():  # queued behind other logins: not the store's time (store.deadline)
+            matched = await loop.run_in_executor(self._pool, _verify, hashed or self._dummy,
+                                                 password)
         return matched and hashed is not None
 
     def close(self) -> None:

@@ -24,3 +24,4 @@ class Settings:
     store: str = "memory"  # or redis://host:port/db
     workers: int = 1
     access_log: bool = False
+    shutdown_delay: float = 0.0  # seconds between SIGTERM (unready at once) and closing

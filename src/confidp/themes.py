@@ -12,21 +12,39 @@ file. A file is looked up in these layers, the first that has it wins:
 A theme may therefore override only some templates or static files. Environments are cached
 per (theme, themes_version): when any theme file changes, ``scan``'s version changes and the
 next render rebuilds.
+
+A theme's colours are in its ``theme.json`` (looked up in the same layers): ``colors``, the
+five colours of ``confidp.palette``, and optionally ``dark``, the five for
+``prefers-color-scheme: dark``. The stylesheets use only the CSS variables that
+``{issuer}/theme.css`` derives from them and the tenant's colours (``confidp.web.branding``).
+
+Templates are rendered with Jinja2's i18n extension bound to the page's translator
+(``confidp.i18n.jinja``): every render gets ``i18n``, ``lang`` and ``dir``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
 
+from confidp.i18n import jinja as i18n_jinja
+from confidp.palette import COLOR_NAMES, is_color
+
 DEFAULT = "default"
 BUILTIN_DEFAULT = Path(__file__).resolve().parent / "default_theme"
 REQUIRED_TEMPLATES = ("base.html", "login.html", "consent.html", "error.html",
-                      "logged_out.html", "logout_confirm.html")
+                      "logged_out.html", "logout_confirm.html", "not_found.html")
+PALETTE_FILE = "theme.json"
+log = logging.getLogger("confidp.themes")
 
 
 class ThemeError(Exception):
@@ -87,10 +105,46 @@ def scan(themes_dir: Path | None) -> tuple[frozenset[str], str]:
     return frozenset(names), digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True, slots=True)
+class ThemePalette:
+    """A theme's colours (``theme.json``): ``colors`` for the light (or only) scheme, ``dark``
+    for ``prefers-color-scheme: dark`` when the theme has a dark variant."""
+
+    colors: Mapping[str, str]
+    dark: Mapping[str, str] | None
+
+
+def _palette_problem(data: Any) -> str | None:
+    if not isinstance(data, dict) or not set(data) <= {"colors", "dark"} or "colors" not in data:
+        return "must be an object with 'colors' and, optionally, 'dark'"
+    for key, colors in data.items():
+        if not isinstance(colors, dict) or set(colors) != set(COLOR_NAMES):
+            return f"{key!r} must give exactly {', '.join(COLOR_NAMES)}"
+        for name, value in colors.items():
+            if not is_color(value):
+                return f"{key}.{name} must be a hex colour such as #0b5fff"
+    return None
+
+
+def read_palette(path: Path) -> ThemePalette:
+    """Raises ThemeError for a file that cannot be read or is not a palette."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ThemeError(f"{path}: {exc}") from None
+    problem = _palette_problem(data)
+    if problem:
+        raise ThemeError(f"{path}: {problem}")
+    dark = data.get("dark")
+    return ThemePalette(MappingProxyType(dict(data["colors"])),
+                        MappingProxyType(dict(dark)) if dark else None)
+
+
 class Themes:
     def __init__(self, themes_dir: Path | None) -> None:
         self.themes_dir = themes_dir
         self._environments: dict[str, tuple[str, jinja2.Environment]] = {}
+        self._palettes: dict[str, tuple[str, ThemePalette]] = {}
 
     def environment(self, theme: str, version: str) -> jinja2.Environment:
         cached = self._environments.get(theme)
@@ -100,9 +154,28 @@ class Themes:
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(path) for path in search]),
             autoescape=True, auto_reload=False, undefined=jinja2.StrictUndefined,
-            trim_blocks=True, lstrip_blocks=True)
+            trim_blocks=True, lstrip_blocks=True, extensions=i18n_jinja.EXTENSIONS,
+            finalize=i18n_jinja.finalize)
+        i18n_jinja.install(environment)
         self._environments[theme] = (version, environment)
         return environment
+
+    def palette(self, theme: str, version: str) -> ThemePalette:
+        """The first layer's ``theme.json``; a broken one is logged and the built-in default
+        theme's palette used instead (the theme's pages stay readable)."""
+        cached = self._palettes.get(theme)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        builtin = BUILTIN_DEFAULT / PALETTE_FILE
+        path = next((layer / PALETTE_FILE for layer in layers(self.themes_dir, theme)
+                     if (layer / PALETTE_FILE).is_file()), builtin)
+        try:
+            palette = read_palette(path)
+        except ThemeError as exc:
+            log.error("theme %s: %s; using the built-in default colours", theme, exc)
+            palette = read_palette(builtin)
+        self._palettes[theme] = (version, palette)
+        return palette
 
     def render(self, theme: str, themes_version: str, template: str, **context: Any) -> str:
         return self.environment(theme, themes_version).get_template(template).render(**context)

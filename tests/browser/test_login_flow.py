@@ -1,157 +1,71 @@
-"""Real Chromium (Debian's, driven by Playwright) through the seed's authorization URL: themed
-login page, login, consent, and back to a local callback server with code, state and iss.
-Screenshots of the login and consent pages of both themes go to test-artifacts/.
+"""Real Chromium (Debian's, driven by Playwright's async API) through the seed's authorization
+URL: themed login page, login, consent, and back to a local callback server with code, state
+and iss; the language a request asks for, kept through the sign-in; the ways out of a dead end.
 
-Run in their own pytest process (``make test`` does): Playwright's sync API keeps an event
-loop running that would break asyncio tests in the same process.
+Run in their own pytest process (``make test`` does).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page
 
-from tests.support import REPO, Server, free_port, running_server, write_tenant
+from tests.browser.pages import consent_page, expired_page, login_page
+from tests.browser.site import Site, TenantSite
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium")
-                 if os.path.exists(p)), None)
-ARTIFACTS = REPO / "test-artifacts"
-CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (apt-get install chromium); CI installs it")
+pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-class _Callback(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<!doctype html><title>callback</title><p>callback reached</p>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+@pytest_asyncio.fixture(loop_scope="session")
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    made = await browser.new_context(viewport={"width": 1000, "height": 760}, locale="en-US",
+                                     extra_http_headers={"Accept-Language": "en-US,en;q=0.8"})
+    yield made
+    await made.close()
 
 
-def _callback_port() -> int:
-    """The seed's local redirect URI uses port 9999; take another only if it is busy."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", 9999))
-            return 9999
-        except OSError:
-            return free_port()
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
 
 
-@pytest.fixture(scope="module")
-def callback() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", _callback_port()), _Callback)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/callback"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory, callback: str) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
-    tenants = root / "tenants"
-    tenants.mkdir()
-    shutil.copytree(REPO / "themes", root / "themes")
-    port = free_port()
-    for name in ("acme.yaml", "globex.yaml"):
-        doc = yaml.safe_load((REPO / "tenants" / name).read_text())
-        doc["issuer"] = doc["issuer"].replace("localhost:8000", f"127.0.0.1:{port}")
-        app = doc["applications"][0]
-        app["redirect_uris"] = [callback]
-        app["require_consent"] = True
-        write_tenant(tenants, name, doc)
-    with running_server(tenants, root / "themes", root / "state", port) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1000, "height": 760})
-    yield context.new_page()
-    context.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def _sign_in(page: Page, idp: Server, callback: str, tenant: str, client_id: str,
-             username: str, password: str, scope: str) -> dict[str, str]:
-    query = urlencode({"client_id": client_id, "redirect_uri": callback,
-                       "response_type": "code", "scope": scope, "state": "9d4f8dd1",
-                       "code_challenge": CHALLENGE, "code_challenge_method": "S256"})
-    page.goto(f"{idp.base}/{tenant}/authorize?{query}")
-    assert page.get_by_role("heading", name="Sign in").is_visible()
-    _shot(page, f"{tenant}-login.png")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{idp.base}/{tenant}/consent?request=*")
-    assert page.get_by_role("heading", name="Allow access?").is_visible()
-    _shot(page, f"{tenant}-consent.png")
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{callback}?*")
-    assert page.get_by_text("callback reached").is_visible()
+async def _sign_in(page: Page, site: Site, tenant: TenantSite) -> dict[str, str]:
+    await page.goto(site.authorize_url(tenant))
+    assert await page.get_by_role("heading", name="Sign in").is_visible()
+    await page.get_by_label("Username").fill(tenant.username)
+    await page.get_by_label("Password").fill(tenant.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{site.base}/{tenant.name}/consent?request=*")
+    assert await page.get_by_role("heading", name="Allow access?").is_visible()
+    await page.get_by_role("button", name="Allow").click()
+    await page.wait_for_url(f"{site.callback}?*")
+    assert await page.get_by_text("callback reached").is_visible()
     return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
 
 
-def test_acme_seed_flow_default_theme(page: Page, idp: Server, callback: str) -> None:
-    values = _sign_in(page, idp, callback, "acme", "portal-spa", "alice", "wonderland",
-                      "openid profile email offline_access orders.read")
+async def test_acme_seed_flow_default_theme(page: Page, site: Site) -> None:
+    values = await _sign_in(page, site, site.tenants["acme"])
     assert values["state"] == "9d4f8dd1"
-    assert values["iss"] == f"{idp.base}/acme"
+    assert values["iss"] == f"{site.base}/acme"
     assert len(values["code"]) == 43
 
 
-def test_globex_flow_midnight_theme(page: Page, idp: Server, callback: str) -> None:
-    values = _sign_in(page, idp, callback, "globex", "billing", "hank", "hankscorpio",
-                      "openid profile invoices.write")
+async def test_globex_flow_midnight_theme(page: Page, site: Site) -> None:
+    values = await _sign_in(page, site, site.tenants["globex"])
     assert values["state"] == "9d4f8dd1"
-    assert values["iss"] == f"{idp.base}/globex"
+    assert values["iss"] == f"{site.base}/globex"
 
 
-def test_themes_look_different(page: Page, idp: Server, callback: str) -> None:
+async def test_themes_look_different(page: Page, site: Site) -> None:
     """The two themes render visibly different pages: background colour and font family."""
     looks = {}
-    for tenant, client_id in (("acme", "portal-spa"), ("globex", "billing")):
-        query = urlencode({"client_id": client_id, "redirect_uri": callback,
-                           "response_type": "code", "scope": "openid", "state": "s",
-                           "code_challenge": CHALLENGE, "code_challenge_method": "S256"})
-        page.goto(f"{idp.base}/{tenant}/authorize?{query}")
-        looks[tenant] = page.evaluate(
+    for name in ("acme", "globex"):
+        await login_page(page, site, site.tenants[name])
+        looks[name] = await page.evaluate(
             "() => { const s = getComputedStyle(document.body);"
             " const b = getComputedStyle(document.querySelector('button'));"
             " return [s.backgroundColor, s.fontFamily, b.backgroundColor]; }")
@@ -161,28 +75,92 @@ def test_themes_look_different(page: Page, idp: Server, callback: str) -> None:
     assert looks["globex"][2] == "rgb(255, 122, 24)"  # globex's #ff7a18
 
 
-def test_wrong_password_is_announced(page: Page, idp: Server, callback: str) -> None:
-    query = urlencode({"client_id": "portal-spa", "redirect_uri": callback,
-                       "response_type": "code", "scope": "openid", "state": "s",
-                       "code_challenge": CHALLENGE, "code_challenge_method": "S256"})
-    page.goto(f"{idp.base}/acme/authorize?{query}")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("not-the-password")
-    page.get_by_role("button", name="Sign in").click()
+async def test_the_default_theme_follows_a_dark_system_scheme(browser: Browser,
+                                                               site: Site) -> None:
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        context = await browser.new_context(color_scheme=scheme)  # type: ignore[arg-type]
+        page = await context.new_page()
+        await login_page(page, site, site.tenants["acme"])
+        backgrounds[scheme] = await page.evaluate(
+            "() => [getComputedStyle(document.querySelector('main')).backgroundColor,"
+            " getComputedStyle(document.querySelector('button')).backgroundColor]")
+        await context.close()
+    assert backgrounds["light"][0] == "rgb(255, 255, 255)"
+    assert backgrounds["dark"][0] == "rgb(26, 29, 35)"  # the theme's dark surface
+    assert backgrounds["dark"][1] == "rgb(11, 95, 255)"  # acme's primary, in both
+
+
+async def test_wrong_password_is_announced(page: Page, site: Site) -> None:
+    await login_page(page, site, site.tenants["acme"])
+    # not alice: the test tenants allow one failure per user before throttling
+    await page.get_by_label("Username").fill(site.fresh_visitor())
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Sign in").click()
     alert = page.get_by_role("alert")
-    assert alert.inner_text() == "The username or password is incorrect."
-    _shot(page, "acme-login-error.png")
+    assert await alert.inner_text() == "The username or password is incorrect."
+    username = page.get_by_label("Username")
+    assert await username.get_attribute("aria-invalid") == "true"
+    assert await username.get_attribute("aria-describedby") == "login-error"
 
 
-def test_error_page(page: Page, idp: Server) -> None:
-    response = page.goto(f"{idp.base}/acme/authorize?client_id=portal-spa")
+async def test_error_page(page: Page, site: Site) -> None:
+    response = await page.goto(f"{site.base}/acme/authorize?client_id=portal-spa")
     assert response is not None and response.status == 400
-    assert page.get_by_role("alert").inner_text() == "Missing required OAuth parameters."
-    _shot(page, "acme-error.png")
+    assert await page.get_by_role("alert").inner_text() == "Missing required OAuth parameters."
 
 
-def test_artifacts_are_pngs() -> None:
-    for name in ("acme-login.png", "acme-consent.png", "globex-login.png",
-                 "globex-consent.png"):
-        path = Path(ARTIFACTS / name)
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+async def test_ui_locales_outranks_the_browser_and_survives_the_login_form(page: Page,
+                                                                         site: Site) -> None:
+    """OpenID Connect Core §3.1.2.1: the application's ui_locales=ar wins over the browser's
+    English, on the login page after /authorize and after a failed password."""
+    tenant = site.tenants["acme"]
+    await page.goto(site.authorize_url(tenant, ui_locales="ar-EG fr"))
+    assert await page.evaluate("() => [document.documentElement.lang, document.dir]") == [
+        "ar", "rtl"]
+    assert await page.get_by_role("heading", name="تسجيل الدخول").is_visible()
+    await page.get_by_label("اسم المستخدم").fill(site.fresh_visitor())
+    await page.get_by_label("كلمة المرور").fill("not-the-password")
+    await page.get_by_role("button", name="تسجيل الدخول").click()
+    assert await page.get_by_role("alert").inner_text() == \
+        "اسم المستخدم أو كلمة المرور غير صحيحة."
+    assert await page.evaluate("() => document.documentElement.lang") == "ar"
+
+
+async def test_not_you_signs_out_and_returns_to_the_same_sign_in(page: Page, context:
+                                                                 BrowserContext,
+                                                                 site: Site) -> None:
+    tenant = site.tenants["acme"]
+    await consent_page(page, site, tenant)
+    request_id = parse_qs(urlsplit(page.url).query)["request"][0]
+    assert await page.get_by_text("Signed in as Alice Liddell (alice)").is_visible()
+    await page.get_by_role("button", name="Use another account").click()
+    await page.wait_for_url(f"{site.base}/acme/login?request=*")
+    assert parse_qs(urlsplit(page.url).query)["request"][0] == request_id
+    cookies = {c["name"] for c in await context.cookies()}
+    assert "confidp_session_acme" not in cookies
+    # the same sign-in goes on with whoever signs in now
+    await page.get_by_label("Username").fill(tenant.username)
+    await page.get_by_label("Password").fill(tenant.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{site.base}/acme/consent?request=*")
+
+
+async def test_a_used_sign_in_link_offers_to_start_again(page: Page, site: Site) -> None:
+    await expired_page(page, site, site.tenants["acme"])
+    assert await page.get_by_role("alert").inner_text() == \
+        "This sign-in request has expired or was already used."
+    link = page.get_by_role("link", name="Start again")
+    assert await link.get_attribute("href") == "https://portal.example.com/login"
+    await expired_page(page, site, site.tenants["globex"])
+    back = page.get_by_role("link", name="Go back to Globex Billing")
+    assert await back.get_attribute("href") == "https://billing.globex.example/"
+
+
+async def test_consent_shows_the_application_s_links(page: Page, site: Site) -> None:
+    await consent_page(page, site, site.tenants["acme"])
+    policy = page.get_by_role("link", name="Privacy policy of Acme Customer Portal")
+    assert await policy.get_attribute("href") == "https://acme.example/privacy"
+    terms = page.get_by_role("link", name="Terms of service of Acme Customer Portal")
+    assert await terms.get_attribute("href") == "https://acme.example/terms"
+    assert await page.locator("img.app-logo").evaluate("e => e.naturalWidth") > 0

@@ -90,3 +90,71 @@ def test_sigterm_finishes_the_request_in_flight_and_refuses_new_ones(
         assert server.process.wait(timeout=20) == 0
         assert _refused(port)
         assert "Traceback" not in server.log()
+
+
+def test_sigterm_ends_keep_alive_so_the_process_exits_when_requests_are_done(
+        tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    """A load balancer keeps connections to each replica open between requests. A request in
+    flight at SIGTERM is answered with ``Connection: close`` and its connection closed after
+    it: otherwise the connection goes back to waiting for the next request, and the process
+    waits for it until the 15 s drain runs out (found with HAProxy: stops of 8 to 16 s where
+    the requests in flight took well under a second)."""
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(f"http://127.0.0.1:{port}/acme"))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server:
+        code = _code(server.base)
+        body = urlencode({"grant_type": "authorization_code", "code": code,
+                          "redirect_uri": CALLBACK, "client_id": "portal-spa",
+                          "code_verifier": VERIFIER}).encode()
+        request = (f"POST /acme/token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as kept:
+            kept.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            status, headers, _ = _read_response(kept)
+            assert (status, headers["connection"]) == (200, "keep-alive")
+            kept.sendall(request + body[:20])  # a second request on the kept connection
+            assert kept.recv(100).startswith(b"HTTP/1.1 100 Continue")
+            server.process.send_signal(signal.SIGTERM)
+            wait_until(lambda: _refused(port), timeout=5)
+            kept.sendall(body[20:])
+            status, headers, answer = _read_response(kept)
+            assert status == 200, answer
+            assert headers["connection"] == "close"
+            kept.settimeout(10)  # less than the 15 s drain: closed by the server, not by it
+            assert kept.recv(100) == b""
+        assert server.process.wait(timeout=10) == 0
+        assert "Traceback" not in server.log()
+
+
+def test_shutdown_delay_reports_unready_and_keeps_serving_before_it_stops(
+        tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    """``--shutdown-delay``: at SIGTERM /readyz answers 503 at once, on both listeners, so a
+    load balancer's health check takes the replica out of rotation while it still serves
+    whatever reaches it (each response closing its connection); only after the delay are the
+    listeners closed and the requests in flight drained."""
+    port = free_port()
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(f"http://127.0.0.1:{port}/acme"))
+    with running_server(tenants_dir, themes_dir, tmp_path / "state", port,
+                        ("--shutdown-delay", "3")) as server:
+        server.process.send_signal(signal.SIGTERM)
+
+        def unready() -> bool:
+            with httpx.Client(base_url=server.ops_base) as fresh:
+                return fresh.get("/readyz").status_code == 503
+        wait_until(unready, timeout=2)
+        for base in (server.base, server.ops_base):
+            with httpx.Client(base_url=base) as fresh:
+                response = fresh.get("/readyz")
+                assert response.status_code == 503
+                assert response.json() == {"status": "stopping"}
+                assert response.headers["connection"] == "close"
+        assert not _refused(port)  # still accepting: whatever still arrives is served
+        with httpx.Client(base_url=server.base) as fresh:
+            served = fresh.get("/acme/.well-known/openid-configuration")
+        assert served.status_code == 200 and served.headers["connection"] == "close"
+        assert server.process.poll() is None
+        wait_until(lambda: _refused(port), timeout=10)  # then the listeners close
+        assert server.process.wait(timeout=20) == 0
+        assert "stopping in 3 s" in server.log()
+        assert "Traceback" not in server.log()

@@ -658,7 +658,7 @@ def test_theme_edit_is_served_without_restart(browser: httpx.Client, idp: Server
     shutil.copy(themes_dir / "default" / "templates" / "login.html",
                 themes_dir / "default" / "templates" / "login.html.bak")
     path = themes_dir / "default" / "templates" / "login.html"
-    path.write_text(path.read_text().replace("Sign in</button>", "Continue</button>"))
+    path.write_text(path.read_text().replace('{{ _("Sign in") }}</button>', "Continue</button>"))
     wait_until(lambda: "Continue</button>" in browser.get(login).text, timeout=3)
 
 

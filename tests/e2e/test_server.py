@@ -234,6 +234,9 @@ def test_an_address_in_use_is_one_line(tmp_path: Path, busy: str) -> None:
     (("--ops-port", "0"), "--ops-port must be a port number from 1 to 65535"),
     (("--port", "70000"), "--port must be a port number from 1 to 65535"),
     (("--port", "18000", "--ops-port", "18000"), "--ops-port must differ from --port"),
+    (("--shutdown-delay", "61"), "--shutdown-delay must be from 0 to 60 seconds"),
+    (("--shutdown-delay", "-1"), "--shutdown-delay must be from 0 to 60 seconds"),
+    (("--shutdown-delay", "nan"), "--shutdown-delay must be from 0 to 60 seconds"),
 ])
 def test_listener_flags_are_checked(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     done = _serve(tmp_path, *args)

@@ -381,6 +381,7 @@ def test_key_rotation_keeps_old_tokens_verifiable(idp: Server, tmp_path: Path,
     before = token_request(idp, **code_form(browser_code(idp)[1])).json()
     old_kid = pyjwt.get_unverified_header(before["id_token"])["kid"]
     subprocess.run([sys.executable, "-m", "confidp.cli", "keys", "rotate", "acme",
+                    "--sign-after", "0s",  # (by default new keys sign 5 minutes later)
                     "--tenants", str(tenants_dir), "--state-dir", str(tmp_path / "state")],
                    check=True, capture_output=True)
     after = token_request(idp, **code_form(browser_code(idp)[1])).json()

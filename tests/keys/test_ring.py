@@ -10,7 +10,8 @@ import jwt as pyjwt
 import pytest
 
 from confidp.keys import KeyStore, TokenError
-from tests.support import results_from_processes
+from confidp.keys.ring import PUBLISH_AHEAD_SECONDS
+from tests.support import Clock, results_from_processes
 
 
 def test_first_use_creates_one_key_per_algorithm_mode_0600(tmp_path: Path) -> None:
@@ -41,7 +42,7 @@ def test_rotation_keeps_old_tokens_verifying_until_retired(tmp_path: Path) -> No
     store = KeyStore(tmp_path)
     before = store.ring("acme")
     old_token = before.sign({"typ": "JWT"}, {"iss": "x"}, "RS256")
-    new_kids = store.rotate("acme")
+    new_kids = store.rotate("acme", sign_after=0)
     after = store.ring("acme")
     assert {str(k.kid) for k in after.signing.values()} == set(new_kids)
     assert len(after.jwks["keys"]) == 4
@@ -73,3 +74,74 @@ def test_tampered_or_foreign_tokens_do_not_verify(tmp_path: Path) -> None:
                 pyjwt.encode({"sub": "alice"}, None, algorithm="none")):
         with pytest.raises(TokenError):
             ring.verify(bad)
+
+
+def _kids(ring: object) -> set[str]:
+    return {str(key.kid) for key in ring.signing.values()}  # type: ignore[attr-defined]
+
+
+def test_a_rotated_key_is_published_before_it_signs(tmp_path: Path) -> None:
+    """A relying party may cache the JWKS for its max-age (or, like the jose library, fetch
+    it again for an unknown key at most every 30 s): a new key must be in every JWKS it may
+    still be using before any replica signs with it. Replicas switch at the same moment, from
+    the key file, with no change on disk to notice."""
+    clock = Clock()
+    store, replica = KeyStore(tmp_path, clock=clock), KeyStore(tmp_path, clock=clock)
+    old_kids = _kids(store.ring("acme"))
+    assert _kids(replica.ring("acme")) == old_kids
+    clock.now += 1
+    new_kids = store.rotate("acme")
+    for ring in (store.ring("acme"), replica.ring("acme"), replica.cached("acme")):
+        assert ring is not None
+        assert set(new_kids) <= {key["kid"] for key in ring.jwks["keys"]}  # published now
+        assert _kids(ring) == old_kids  # but the old keys still sign
+        assert set(ring.upcoming) == set(new_kids)
+        assert set(ring.upcoming.values()) == {clock.now + PUBLISH_AHEAD_SECONDS}
+    token = replica.ring("acme").sign({}, {"iss": "x"}, "RS256")
+    assert pyjwt.get_unverified_header(token)["kid"] in old_kids
+    clock.now += PUBLISH_AHEAD_SECONDS - 1
+    assert _kids(replica.cached("acme") or replica.ring("acme")) == old_kids
+    assert store.retire("acme") == []  # neither the signing keys nor the waiting ones
+    clock.now += 1
+    assert replica.cached("acme") is None  # the cached ring ends when a key's time comes
+    for keys in (store, replica):
+        ring = keys.ring("acme")
+        assert _kids(ring) == set(new_kids) and not ring.upcoming
+        assert ring.verify(token)[1] == {"iss": "x"}
+    assert sorted(store.retire("acme")) == sorted(old_kids)
+
+
+def test_a_key_rotated_at_once_signs_at_once(tmp_path: Path) -> None:
+    """``keys rotate --sign-after 0s``: a key that must stop signing now is replaced now,
+    even while an earlier rotation is still waiting (that key then never signs)."""
+    clock = Clock()
+    store = KeyStore(tmp_path, clock=clock)
+    store.ring("acme")
+    clock.now += 1
+    waiting = store.rotate("acme")
+    clock.now += 1
+    urgent = store.rotate("acme", sign_after=0)
+    ring = store.ring("acme")
+    assert _kids(ring) == set(urgent) and not ring.upcoming
+    clock.now += PUBLISH_AHEAD_SECONDS
+    assert _kids(store.ring("acme")) == set(urgent)
+    assert set(store.retire("acme")) >= set(waiting)
+
+
+def test_a_key_added_within_one_tick_of_the_file_clock_is_seen(tmp_path: Path) -> None:
+    """Replicas notice a rotation by the key directory's modification time, but file times
+    can be as coarse as a timer tick (Linux before 6.13 stamps files from a clock that moves
+    every few milliseconds; some network file systems keep whole seconds): a key linked into
+    the directory just after a replica read it can leave that time unchanged. The replica must
+    not keep, for good, a ring without the key that the others publish and sign with."""
+    import os
+
+    replica = KeyStore(tmp_path)
+    old_kids = _kids(replica.ring("acme"))
+    directory = tmp_path / "keys" / "acme"
+    before = directory.stat()
+    new_kids = KeyStore(tmp_path).rotate("acme", sign_after=0)  # `confidp keys rotate`
+    os.utime(directory, ns=(before.st_atime_ns, before.st_mtime_ns))  # within the same tick
+    ring = replica.cached("acme") or replica.ring("acme")
+    assert set(new_kids) <= {key["kid"] for key in ring.jwks["keys"]}
+    assert _kids(ring) == set(new_kids) != old_kids

@@ -13,13 +13,16 @@ from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.page_rules import APPLICATION_PAGE_LINKS
 from confidp.config.reading import MAX_SECRET_BYTES, UnreadableFile, read_regular_file
 from confidp.config.rules import updated_at_seconds
 from confidp.config.schema import defaults
 from confidp.model import (
     Application,
     ClientSecret,
+    Languages,
     Lifetimes,
+    Links,
     LoginThrottle,
     Scope,
     Secret,
@@ -103,7 +106,9 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
               for name, (description, claims) in STANDARD_SCOPES.items()}
     for spec in document.get("scopes", []):
         scopes[spec["name"]] = Scope(spec["name"], spec["description"],
-                                     tuple(spec.get("claims", ())))
+                                     tuple(spec.get("claims", ())),
+                                     localized_descriptions=MappingProxyType(
+                                         dict(spec.get("localized_description", {}))))
     applications = {}
     for index, spec in enumerate(document.get("applications", [])):
         public = spec["type"] == "public"
@@ -121,6 +126,7 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
             id_token_signed_response_alg=spec.get("id_token_signed_response_alg", "RS256"),
             client_secret=secrets.get(index),
             require_pkce=public or spec.get("require_pkce", True),
+            **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
         )
     users = {}
     for spec in document.get("users", []):
@@ -153,7 +159,10 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
             name=theme.get("name", "default"),
             title=theme.get("title", document["display_name"]),
             logo_url=theme.get("logo_url"),
-            colors=MappingProxyType(dict(theme.get("colors", {}))),
+            colors=MappingProxyType({name: value for name, value in
+                                     theme.get("colors", {}).items() if name != "dark"}),
+            dark_colors=MappingProxyType(dict(theme.get("colors", {}).get("dark", {}))),
+            favicon_url=theme.get("favicon_url"),
         ),
         lifetimes=Lifetimes(**{key: seconds(value) for key, value in lifetimes.items()}),
         login_throttle=LoginThrottle(
@@ -166,4 +175,21 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
         users=MappingProxyType(users),
         secure=issuer.startswith("https://"),
         users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
+        **page_settings(document),
     )
+
+
+def page_settings(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The tenant's languages, message overrides and links (confidp.web.locale,
+    confidp.i18n)."""
+    languages = {**defaults("languages"), **document.get("languages", {})}
+    messages = {
+        language: MappingProxyType({key: tuple(value) if isinstance(value, list) else value
+                                    for key, value in overrides.items()})
+        for language, overrides in document.get("messages", {}).items()}
+    links = document.get("links", {})
+    return {
+        "languages": Languages(tuple(languages["supported"]), languages["default"]),
+        "messages": MappingProxyType(messages),
+        "links": Links(account_recovery=links.get("account_recovery"), help=links.get("help")),
+    }

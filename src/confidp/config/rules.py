@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.page_rules import PAGE_RULES
 from confidp.config.schema import defaults
 from confidp.oauth.scopes import RESERVED_CLAIMS, STANDARD_SCOPES
 
@@ -368,4 +369,5 @@ RULES: tuple[Rule, ...] = (
     check_applications,
     check_users,
     check_theme,
+    *PAGE_RULES,
 )

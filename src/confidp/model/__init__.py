@@ -4,7 +4,9 @@ from confidp.model.secret import Secret
 from confidp.model.tenant import (
     Application,
     ClientSecret,
+    Languages,
     Lifetimes,
+    Links,
     LoginThrottle,
     Scope,
     Tenant,
@@ -15,7 +17,9 @@ from confidp.model.tenant import (
 __all__ = [
     "Application",
     "ClientSecret",
+    "Languages",
     "Lifetimes",
+    "Links",
     "LoginThrottle",
     "Scope",
     "Secret",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from confidp.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
 from confidp.model.secret import Secret
 
 ClientType = Literal["public", "confidential"]
@@ -43,6 +44,13 @@ class Application:
     id_token_signed_response_alg: str
     client_secret: ClientSecret | None = None
     require_pkce: bool = True  # always True for public applications (config rules)
+    # shown to people (OpenID Connect Dynamic Client Registration 1.0 §2 names): https URLs,
+    # or paths on this server; never a redirect URI
+    client_uri: str | None = None  # the application's home page
+    initiate_login_uri: str | None = None  # starts a new sign-in at the application
+    logo_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
 
     @property
     def is_public(self) -> bool:
@@ -55,6 +63,8 @@ class Scope:
     description: str
     claims: tuple[str, ...] = ()
     standard: bool = False
+    # language -> the description in that language (a custom scope's own translations)
+    localized_descriptions: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +104,9 @@ class Theme:
     name: str
     title: str
     logo_url: str | None
-    colors: Mapping[str, str]
+    colors: Mapping[str, str]  # the light (or only) scheme's
+    dark_colors: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    favicon_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +132,26 @@ class LoginThrottle:
 
 
 @dataclass(frozen=True, slots=True)
+class Languages:
+    """The languages a tenant's pages are shown in (shipped catalogues, in the tenant's
+    order) and the one used when the request prefers none of them."""
+
+    supported: tuple[str, ...]
+    default: str
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Links shown on the tenant's pages when set: https URLs or paths on this server."""
+
+    account_recovery: str | None = None
+    help: str | None = None
+
+
+ALL_LANGUAGES = Languages(LANGUAGES, DEFAULT_LANGUAGE)
+
+
+@dataclass(frozen=True, slots=True)
 class Tenant:
     id: str
     source: str
@@ -135,6 +167,11 @@ class Tenant:
     users: Mapping[str, User]  # by case-folded username
     secure: bool  # issuer is https: cookies get the Secure flag
     users_by_subject: Mapping[str, User] = field(default_factory=lambda: _EMPTY)
+    languages: Languages = ALL_LANGUAGES
+    # language -> msgid -> the tenant's text (one text per plural form for a plural message)
+    messages: Mapping[str, Mapping[str, str | tuple[str, ...]]] = field(
+        default_factory=lambda: _EMPTY)
+    links: Links = field(default_factory=Links)
 
     def application(self, client_id: str) -> Application | None:
         return self.applications.get(client_id)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from confidp.i18n.languages import language_tags
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
 from confidp.oauth.echo import quoted, quoted_list, shown
@@ -84,19 +85,27 @@ class AuthorizationRequest:
     prompt: tuple[str, ...] = ()
     max_age: int | None = None
     login_hint: str | None = None
+    ui_locales: tuple[str, ...] = ()  # OpenID Connect Core §3.1.2.1, well-formed tags only
 
     def to_fields(self) -> list[Any]:
-        """Positional, for the compact sealed form (``from_fields`` reads it back)."""
-        return [self.client_id, self.redirect_uri, list(self.scopes), self.state,
-                self.code_challenge, self.code_challenge_method, self.nonce,
-                list(self.prompt), self.max_age, self.login_hint]
+        """Positional, for the compact sealed form (``from_fields`` reads it back);
+        ``ui_locales`` only when there are any."""
+        fields = [self.client_id, self.redirect_uri, list(self.scopes), self.state,
+                  self.code_challenge, self.code_challenge_method, self.nonce,
+                  list(self.prompt), self.max_age, self.login_hint]
+        if self.ui_locales:
+            fields.append(" ".join(self.ui_locales))
+        return fields
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> AuthorizationRequest:
         (client_id, redirect_uri, scopes, state, code_challenge, code_challenge_method, nonce,
-         prompt, max_age, login_hint) = fields
+         prompt, max_age, login_hint, *rest) = fields
+        if len(rest) > 1:
+            raise ValueError("too many fields")
         return cls(client_id, redirect_uri, tuple(scopes), state, code_challenge,
-                   code_challenge_method, nonce, tuple(prompt), max_age, login_hint)
+                   code_challenge_method, nonce, tuple(prompt), max_age, login_hint,
+                   language_tags(rest[0]) if rest else ())
 
 
 class ErrorRedirect(Exception):
@@ -249,7 +258,8 @@ def validate_authorization_request(pairs: Iterable[tuple[str, str]],
         client_id=application.client_id, redirect_uri=redirect_uri, scopes=scopes,
         state=params["state"], code_challenge=code_challenge,
         code_challenge_method=code_challenge_method, nonce=params.get("nonce"),
-        prompt=prompt, max_age=max_age, login_hint=params.get("login_hint"))
+        prompt=prompt, max_age=max_age, login_hint=params.get("login_hint"),
+        ui_locales=language_tags(params.get("ui_locales")))
 
 
 def revalidate(request: AuthorizationRequest, tenant: Tenant) -> Application:

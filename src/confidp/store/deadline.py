@@ -5,7 +5,12 @@ socket timeout, and a request makes several.
 
 The deadline lives in a context variable, set around a request's handler
 (``confidp.web.tenant_routes``) and reset after it: Sanic serves the requests of one
-connection one after another in one task, so it must not outlive the request."""
+connection one after another in one task, so it must not outlive the request.
+
+Time a request spends waiting for something other than the store (a password check queued
+behind others on the hashing pool during a login storm) is not store time: ``paused`` moves
+the deadline on by it. Otherwise a right password that took seconds to check would end in a
+503 at the next store call, which is the one that takes its login-throttle count back."""
 
 from __future__ import annotations
 
@@ -28,6 +33,18 @@ def store_deadline(seconds: float = REQUEST_STORE_SECONDS) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """The time spent inside does not count against the current deadline (if any)."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        deadline = _deadline.get()
+        if deadline is not None:
+            _deadline.set(deadline + time.monotonic() - started)
 
 
 def seconds_left() -> float | None:

@@ -1,5 +1,6 @@
 """{issuer}/assets/<file> (the tenant theme's static files) and {issuer}/theme.css (the
-tenant's branding colours as CSS variables, so pages need no inline style)."""
+tenant's branding colours as CSS variables, so pages need no inline style:
+confidp.web.branding)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sanic import HTTPResponse, Request
 
 from confidp.model import Tenant
 from confidp.registry import Snapshot
-from confidp.web.pages import effective_theme, theme_css_version
+from confidp.web import branding
+from confidp.web.pages import effective_theme
 from confidp.web.responses import empty, raw
 
 _LONG_CACHE = "public, max-age=31536000, immutable"
@@ -44,10 +46,11 @@ async def asset(request: Request, tenant: Tenant, snapshot: Snapshot,
 
 
 async def theme_css(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
-    # The schema allows only hex colours, so nothing here can break out of the declaration.
-    variables = "".join(f"  --{name}: {value};\n" for name, value in
-                        sorted(tenant.theme.colors.items()))
-    body = f":root {{\n{variables}}}\n".encode()
-    versioned = request.args.get("v") == theme_css_version(tenant)
+    # The schema allows only hex colours, so nothing here can break out of a declaration.
+    palette = request.app.ctx.themes.palette(effective_theme(tenant, snapshot),
+                                             snapshot.themes_version)
+    body = branding.theme_css(tenant, palette).encode()
+    versioned = request.args.get("v") == branding.theme_css_version(tenant,
+                                                                    snapshot.themes_version)
     return _cached(request, body, "text/css; charset=utf-8",
                    _LONG_CACHE if versioned else "no-cache")

@@ -8,17 +8,23 @@ from confidp.model import Tenant
 from confidp.oauth.authorize import revalidate
 from confidp.oauth.errors import AccessDenied, InvalidRequest
 from confidp.registry import Snapshot
+from confidp.store.kinds import SESSION
 from confidp.web.flow import (
+    Session,
     check_csrf,
+    clear_cookie,
     finish_with_error,
     issue_code,
     load_pending,
     load_session,
     login_path,
     remember_consent,
+    session_cookie,
     store_of,
 )
 from confidp.web.pages import page, redirect
+
+SWITCH_ACCOUNT = "switch_account"  # the "Use another account" button's decision
 
 
 async def consent_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
@@ -28,11 +34,24 @@ async def consent_form(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
     if session is None:
         return redirect(login_path(tenant, pending.id or ""), 302)
     scopes = [tenant.scopes[name] for name in pending.request.scopes]
+    user = tenant.active_user(session.subject)
     return page(request, tenant, snapshot, "consent.html", page_title="Allow access?",
                 form_targets=[pending.request.redirect_uri],
                 action=f"{tenant.issuer_path}/consent", request_id=pending.id,
                 csrf_token=pending.csrf_token, application_name=application.name,
-                scopes=scopes, username=session.username)
+                application=application, scopes=scopes, username=session.username,
+                person_name=user.name if user else None)
+
+
+async def switch_account(request: Request, tenant: Tenant, pending_id: str,
+                         session: Session) -> HTTPResponse:
+    """"Not you? Use another account": end this browser's session of the tenant and show the
+    login page of the same sign-in request (the form carried its CSRF token, so no other site
+    can sign anyone out this way)."""
+    await store_of(request, tenant).delete(SESSION, session.id_digest)
+    response = redirect(login_path(tenant, pending_id), 303)
+    clear_cookie(response, tenant, session_cookie(tenant))
+    return response
 
 
 async def consent_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
@@ -44,6 +63,8 @@ async def consent_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -
     if session is None:
         return redirect(login_path(tenant, pending.id or ""), 303)
     decision = form.get("decision")
+    if decision == SWITCH_ACCOUNT:
+        return await switch_account(request, tenant, pending.id or "", session)
     if decision == "deny":
         return await finish_with_error(request, tenant, pending, AccessDenied(
             "The user denied the request."), 303)

@@ -52,6 +52,7 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        "ui_locales_supported": list(tenant.languages.supported),
     }
 
 

@@ -158,6 +158,9 @@ async def load_pending(request: Request, tenant: Tenant, pending_id: str | None)
     if tenant_id != tenant.id:
         raise FlowError(TENANT_MISMATCH, "This sign-in request was started for another "
                         "tenant. Go back to the application and sign in again.")
+    # this tenant's own request from here on: its pages (and an error page's way back to the
+    # application) follow it (confidp.web.locale, confidp.web.way_back)
+    request.ctx.sign_in_request = auth_request
     if time.time() >= min(expires_at, created_at + tenant.lifetimes.login):
         raise SignInExpired()
     binding = read_cookie(request, flow_cookie(tenant)) or ""

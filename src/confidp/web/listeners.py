@@ -11,18 +11,68 @@ while the server runs without it). Sanic hands the bound sockets to every worker
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 from dataclasses import dataclass
+from functools import partial
 
-from sanic import Request
+from sanic import Request, Sanic
+from sanic.http import Http
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.socket import bind_socket
 
+log = logging.getLogger("confidp.server")
 
-class OpsProtocol(HttpProtocol):
-    """HTTP/1.1 on the operations listener: Sanic's protocol, only its class differs."""
+
+class DrainingHttp(Http):
+    """Sanic's HTTP/1.1, except that once the server is stopping every response says
+    ``Connection: close`` and ends its connection, the responses to requests already in flight
+    included. Sanic closes the connections idle when it stops; one busy then would go back to
+    waiting for another request after its response, and the drain would wait for it: behind a
+    load balancer, which keeps connections open between requests, a stopping replica then
+    lived out the whole drain timeout although its requests were long done."""
 
     __slots__ = ()
+
+    async def http1_response_header(self, data: bytes, end_stream: bool) -> None:
+        if self.protocol.app.ctx.stopping:
+            self.keep_alive = False
+        await super().http1_response_header(data, end_stream)
+
+
+class PublicProtocol(HttpProtocol):
+    """HTTP/1.1 on the public listener: Sanic's protocol with ``DrainingHttp``."""
+
+    HTTP_CLASS = DrainingHttp
+    __slots__ = ()
+
+
+class OpsProtocol(PublicProtocol):
+    """HTTP/1.1 on the operations listener: the same protocol, only its class differs."""
+
+    __slots__ = ()
+
+
+async def stop_keeping_alive(app: Sanic) -> None:
+    """A ``before_server_stop`` listener: from now on responses end their connections (see
+    ``DrainingHttp``)."""
+    app.ctx.stopping = True
+
+
+def stop_after_delay(app: Sanic, delay: float) -> None:
+    """The SIGTERM (and SIGINT) handler with ``--shutdown-delay``: /readyz answers 503
+    (``stopping``) at once and responses end their connections, but the listeners keep
+    serving for ``delay`` seconds, time for a load balancer's health check to take this
+    replica out of rotation; then the server stops as it does without a delay (listeners
+    closed, requests in flight drained). A second signal stops at once."""
+    if app.ctx.stopping:
+        app.stop(terminate=False)
+        return
+    app.ctx.stopping = True
+    log.info("stopping in %g s: /readyz answers 503 until then, requests are still served",
+             delay)
+    asyncio.get_running_loop().call_later(delay, partial(app.stop, terminate=False))
 
 
 def on_ops_listener(request: Request) -> bool:

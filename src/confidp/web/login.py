@@ -8,6 +8,7 @@ import math
 
 from sanic import HTTPResponse, Request
 
+from confidp.i18n import Message, lazy, lazy_plural
 from confidp.model import Tenant
 from confidp.oauth.authorize import revalidate
 from confidp.registry import Snapshot
@@ -25,7 +26,8 @@ from confidp.web.flow import (
 )
 from confidp.web.pages import page
 
-FAILED = "The username or password is incorrect."
+FAILED = lazy("The username or password is incorrect.")
+INCOMPLETE = lazy("Enter your username and password.")
 MAX_USERNAME = 128
 MAX_PASSWORD = 1024
 
@@ -35,7 +37,7 @@ def client_ip(request: Request) -> str:
 
 
 def _login_page(request: Request, tenant: Tenant, snapshot: Snapshot, pending: Pending, *,
-                status: int = 200, error: str | None = None, username: str = "",
+                status: int = 200, error: Message | None = None, username: str = "",
                 headers: dict[str, str] | None = None) -> HTTPResponse:
     application = revalidate(pending.request, tenant)
     return page(request, tenant, snapshot, "login.html", page_title="Sign in", status=status,
@@ -63,15 +65,17 @@ async def login_submit(request: Request, tenant: Tenant, snapshot: Snapshot) -> 
     password = form.get("password") or ""
     if not username or not password or len(password) > MAX_PASSWORD:
         return _login_page(request, tenant, snapshot, pending, status=400, username=username,
-                           error="Enter your username and password.")
+                           error=INCOMPLETE)
     store = store_of(request, tenant)
     attempt = await count_attempt(store, tenant.login_throttle, username, client_ip(request))
     if attempt.retry_after is not None:
         wait = max(1, math.ceil(attempt.retry_after))
         minutes = max(1, math.ceil(wait / 60))
         return _login_page(request, tenant, snapshot, pending, status=429, username=username,
-                           error=f"Too many failed sign-in attempts. Try again in {minutes} "
-                           f"minute{'s' if minutes > 1 else ''}.",
+                           error=lazy_plural(
+                               "Too many failed sign-in attempts. Try again in %(num)d minute.",
+                               "Too many failed sign-in attempts. Try again in %(num)d "
+                               "minutes.", minutes),
                            headers={"Retry-After": str(wait)})
     user = tenant.user(username)
     verified = await request.app.ctx.passwords.verify(

@@ -92,6 +92,8 @@ async def healthz(request: Request) -> HTTPResponse:
 @bp.route("/readyz", methods=PROBE_METHODS)
 async def readyz(request: Request) -> HTTPResponse:
     registry = request.app.ctx.registry
+    if request.app.ctx.stopping:  # SIGTERM: out of rotation first (--shutdown-delay)
+        return json({"status": "stopping"}, status=503, headers={"Cache-Control": "no-store"})
     if registry is None or not request.app.ctx.watching:
         return json({"status": "loading"}, status=503, headers={"Cache-Control": "no-store"})
     if not await request.app.ctx.store.ping():

@@ -3,18 +3,21 @@ The one place an ``OAuthError`` becomes a response."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from sanic import HTTPResponse, Request
 
+from confidp.i18n import NO_OVERRIDES, Translator, shipped
 from confidp.model import Tenant
 from confidp.oauth.errors import OAuthError
 from confidp.registry import Snapshot
+from confidp.web.branding import theme_css_version
+from confidp.web.locale import page_language
 from confidp.web.negotiation import prefers_json
 from confidp.web.responses import Response, html, json
+from confidp.web.way_back import way_back
 
 NO_STORE = {"Cache-Control": "no-store"}
 # RFC 6749 §5.1: token responses also carry the HTTP/1.0 Pragma (deprecated elsewhere, RFC 9111)
@@ -37,30 +40,39 @@ def content_security_policy(form_targets: Iterable[str] = ()) -> str:
             "base-uri 'none'")
 
 
-def theme_css_version(tenant: Tenant) -> str:
-    colors = ";".join(f"{k}={v}" for k, v in sorted(tenant.theme.colors.items()))
-    return hashlib.sha256(colors.encode()).hexdigest()[:12]
-
-
 def effective_theme(tenant: Tenant, snapshot: Snapshot) -> str:
     """The tenant's theme, or default while its own is missing (its last good version keeps
     serving after the theme directory was removed)."""
     return tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
 
 
+def translator(request: Request, tenant: Tenant) -> Translator:
+    """The page's language (confidp.web.locale) with the tenant's overrides for it."""
+    language = page_language(request, tenant)
+    return Translator(shipped()[language], tenant.messages.get(language, NO_OVERRIDES))
+
+
 def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
          page_title: str, status: int = 200, form_targets: Iterable[str] = (),
          headers: dict[str, str] | None = None, **context: Any) -> HTTPResponse:
+    """A themed page in the request's language. Its heading and title come from the template
+    (``{% set heading = _("...") %}``); ``page_title`` (English) stands in for a template that
+    sets none."""
     themes = request.app.ctx.themes
+    i18n = translator(request, tenant)
+    css_version = theme_css_version(tenant, snapshot.themes_version)
     body = themes.render(
         effective_theme(tenant, snapshot), snapshot.themes_version, template,
-        page_title=page_title, title=tenant.theme.title, tenant_name=tenant.display_name,
-        logo_url=tenant.theme.logo_url, assets=f"{tenant.issuer_path}/assets",
-        version=snapshot.themes_version,
-        theme_css=f"{tenant.issuer_path}/theme.css?v={theme_css_version(tenant)}", **context)
+        page_title=i18n.gettext(page_title), title=tenant.theme.title,
+        tenant_name=tenant.display_name, logo_url=tenant.theme.logo_url,
+        favicon_url=tenant.theme.favicon_url, links=tenant.links,
+        assets=f"{tenant.issuer_path}/assets", version=snapshot.themes_version,
+        theme_css=f"{tenant.issuer_path}/theme.css?v={css_version}", i18n=i18n,
+        lang=i18n.language, dir=i18n.direction, tenant_language=tenant.languages.default,
+        **context)
     return html(body, status=status, headers={
         **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets),
-        **(headers or {})})
+        "Content-Language": i18n.language, **(headers or {})})
 
 
 def error_response(request: Request, tenant: Tenant | None, snapshot: Snapshot,
@@ -70,7 +82,8 @@ def error_response(request: Request, tenant: Tenant | None, snapshot: Snapshot,
         return json(error.to_json(), status=error.status, headers=NO_STORE)
     return page(request, tenant, snapshot, "error.html", page_title="Something went wrong",
                 status=error.status, message=error.description, detail=error.detail,
-                missing=list(error.missing), error_code=error.error)
+                missing=list(error.missing), error_code=error.error,
+                way_back=way_back(request, tenant))
 
 
 def redirect(location: str, status: int = 302,

@@ -32,7 +32,7 @@ from confidp.web import (
 from confidp.web.http_errors import ops_not_found
 from confidp.web.listeners import on_ops_listener
 from confidp.web.negotiation import prefers_json
-from confidp.web.pages import error_response
+from confidp.web.pages import error_response, page
 from confidp.web.responses import html as html_page
 from confidp.web.responses import json
 
@@ -77,7 +77,9 @@ def request_host(request: Request) -> str:
 
 
 def not_found(request: Request, snapshot: Snapshot, message: str,
-              list_issuers: bool) -> HTTPResponse:
+              list_issuers: bool, tenant: Tenant | None = None) -> HTTPResponse:
+    """404: JSON for programs; for people, the tenant's themed page in their language when
+    the path is under an issuer, else a plain page (no tenant, so no theme to show)."""
     issuers = snapshot.issuers() if list_issuers else []
     shown = issuers[:_MAX_LISTED]
     more = len(issuers) - len(shown)
@@ -89,13 +91,18 @@ def not_found(request: Request, snapshot: Snapshot, message: str,
             if more:
                 body["more_issuers"] = more
         return json(body, status=404, headers=headers)
+    if tenant is not None:
+        return page(request, tenant, snapshot, "not_found.html", page_title="Page not found",
+                    status=404, message=message)
     items = "".join(f"<li><code>{html.escape(i)}</code></li>" for i in shown)
     extra = f"<p>and {more} more.</p>" if more else ""
     listing = (f"<p>Known issuers:</p><ul>{items}</ul>{extra}" if list_issuers and issuers
                else "")
-    page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>Not found</title>"
-            f"<h1>Not found</h1><p>{html.escape(message)}</p>{listing}</html>")
-    return html_page(page, status=404, headers=headers)
+    body_html = (f"<!doctype html><html lang=en><meta charset=utf-8>"
+                 f"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
+                 f"<title>Not found</title><main><h1>Not found</h1>"
+                 f"<p>{html.escape(message)}</p>{listing}</main></html>")
+    return html_page(body_html, status=404, headers=headers)
 
 
 def unrouted(request: Request) -> HTTPResponse:
@@ -127,7 +134,7 @@ async def dispatch(request: Request, path: str = "") -> HTTPResponse:
     methods = ENDPOINTS.get(sub_path)
     if methods is None:
         return not_found(request, snapshot, f"{tenant.issuer} has no endpoint "
-                         f"{shown(sub_path or '/', 200)}.", list_issuers=False)
+                         f"{shown(sub_path or '/', 200)}.", list_issuers=False, tenant=tenant)
     if request.method == "OPTIONS" and sub_path in cors.CORS_PATHS:
         return cors.preflight(request, tenant, ALLOWED[sub_path])
     handler = methods.get("GET" if request.method == "HEAD" else request.method)

@@ -1,0 +1,129 @@
+"""The site the browser tests visit: a real ``confidp serve`` with the repository's two
+example tenants, adjusted for the tests (their application redirects to the local callback
+server, asks for consent, and has every page link a tenant can set), and the shipped themes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import yaml
+from argon2 import PasswordHasher
+
+from tests.support import REPO, Server, free_port, running_server, write_tenant
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium")
+                 if Path(p).exists()), None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+ARTIFACTS = REPO / "test-artifacts"
+# cheap to verify: dozens of sign-ins per run (the demo hashes take 64 MiB each)
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+# users for failed sign-ins, one each, since the test tenants throttle after one failure
+# per user (a name that is no user would be checked against a full-cost dummy hash)
+VISITORS = 400
+VISITOR_PASSWORD = "visitor-password"
+LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="32" viewBox="0 0 96 32">'
+        '<rect width="96" height="32" rx="6" fill="#5b3cc4"/>'
+        '<text x="48" y="21" font-size="14" text-anchor="middle" fill="#fff" '
+        'font-family="sans-serif">LOGO</text></svg>')
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSite:
+    """One tenant as the tests use it."""
+
+    name: str  # tenant id and issuer path
+    theme: str
+    client_id: str
+    application: str
+    username: str
+    password: str
+    person_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    server: Server
+    callback: str
+    tenants: dict[str, TenantSite]
+    _visitors: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def fresh_visitor(self) -> str:
+        """A user of both tenants that no test has used yet."""
+        number = next(self._visitors)
+        assert number <= VISITORS, "raise VISITORS"
+        return f"visitor-{number}"
+
+    @property
+    def base(self) -> str:
+        return self.server.base
+
+    def authorize_url(self, tenant: TenantSite, **extra: str) -> str:
+        """prompt=consent: a consent given in an earlier test must not skip the page."""
+        query = {"prompt": "consent", "client_id": tenant.client_id, "redirect_uri": self.callback,
+                 "response_type": "code", "scope": _SCOPES[tenant.name], "state": "9d4f8dd1",
+                 "code_challenge": CHALLENGE, "code_challenge_method": "S256", **extra}
+        return f"{self.base}/{tenant.name}/authorize?{urlencode(query)}"
+
+
+_SCOPES = {"acme": "openid profile email offline_access orders.read",
+           "globex": "openid profile invoices.write"}
+
+
+def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((REPO / "tenants" / f"{name}.yaml").read_text())
+    doc["issuer"] = doc["issuer"].replace("localhost:8000", f"127.0.0.1:{port}")
+    app = doc["applications"][0]
+    app["redirect_uris"] = [callback]
+    app["post_logout_redirect_uris"] = [callback]
+    app["require_consent"] = True
+    app["logo_uri"] = f"/{name}/assets/test-logo.svg"
+    app["policy_uri"] = f"https://{name}.example/privacy"
+    app["tos_uri"] = f"https://{name}.example/terms"
+    if name == "acme":  # acme can start a sign-in again; globex only has a home page
+        app["initiate_login_uri"] = "https://portal.example.com/login"
+    else:
+        app["client_uri"] = "https://billing.globex.example/"
+    doc["theme"]["logo_url"] = f"/{name}/assets/test-logo.svg"
+    doc["links"] = {"account_recovery": f"https://{name}.example/reset",
+                    "help": f"https://{name}.example/help"}
+    doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
+                             "window": "15m"}
+    for user in doc["users"]:
+        user["password_hash"] = FAST_HASHER.hash(password)
+    visitor_hash = FAST_HASHER.hash(VISITOR_PASSWORD)
+    doc["users"] += [{"username": f"visitor-{n}", "password_hash": visitor_hash}
+                     for n in range(1, VISITORS + 1)]
+    return doc
+
+
+@contextlib.contextmanager
+def start_site(root: Path, callback: str) -> Iterator[Site]:
+    tenants_dir = root / "tenants"
+    tenants_dir.mkdir()
+    themes = root / "themes"
+    shutil.copytree(REPO / "themes", themes)
+    (themes / "default" / "static").mkdir(parents=True)
+    (themes / "default" / "static" / "test-logo.svg").write_text(LOGO)
+    port = free_port()
+    sites = {
+        "acme": TenantSite("acme", "default", "portal-spa", "Acme Customer Portal", "alice",
+                           "wonderland", "Alice Liddell"),
+        "globex": TenantSite("globex", "midnight", "billing", "Globex Billing", "hank",
+                             "hankscorpio", "Hank Scorpio"),
+    }
+    for name, tenant in sites.items():
+        write_tenant(tenants_dir, f"{name}.yaml",
+                     _adjusted(name, port, callback, tenant.password))
+    with running_server(tenants_dir, themes, root / "state", port) as server:
+        yield Site(server, callback, sites)
