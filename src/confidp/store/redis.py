@@ -138,8 +138,9 @@ class RedisStore:
 
     async def _script(self, script: str, keys: Sequence[str], args: Sequence[str | int],
                       write: bool = True) -> Any:
-        """EVAL, not EVALSHA: a master just promoted has no scripts loaded, and a script run
-        again after NOSCRIPT would be a retry."""
+        """EVAL, not EVALSHA: a master just promoted or restarted has no scripts loaded, so
+        EVALSHA would answer NOSCRIPT and need a second round trip (which redis-py does not
+        make in a cluster pipeline); Redis keeps the compiled script by its digest anyway."""
         command = ("EVAL", script, len(keys), *keys, *args)
         if write:
             return await self._call(lambda: self._client.write(keys[0], *command))
