@@ -30,6 +30,7 @@ serve: $(BIN)/confidp
 
 test: $(BIN)/confidp $(AXE_STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy --strict src
 	$(BIN)/confidp check tenants/
 	$(BIN)/hadolint Containerfile
 	$(BIN)/pytest --ignore=tests/browser

@@ -52,8 +52,7 @@ def first_result(function: Callable[..., Any]) -> Callable[..., Any]:
 def serve(stand_ins: list[str], argv: list[str]) -> int:
     """confidp serve, with the named steps of /authorize replaced by their first result."""
     from confidp import cli
-    from confidp.web import authorize
-    from confidp.web import flow as browser_flow
+    from confidp.web import authorize, pending
 
     if "parse" in stand_ins:
         authorize.parse_query = first_result(authorize.parse_query)  # type: ignore[assignment]
@@ -61,8 +60,9 @@ def serve(stand_ins: list[str], argv: list[str]) -> int:
         authorize.validate_authorization_request = first_result(  # type: ignore[assignment]
             authorize.validate_authorization_request)
     if "seal" in stand_ins:
-        browser_flow.seal_pending = first_result(  # type: ignore[assignment]
-            browser_flow.seal_pending)
+        # the steps' driver seals through confidp.web.signin.steps's own reference
+        from confidp.web.signin import steps
+        steps.seal = first_result(pending.seal)  # type: ignore[assignment]
     return cli.main(argv)
 
 

@@ -17,7 +17,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from confidp.password_policy import MAX_LENGTH
-from confidp.web.login import MAX_PASSWORD
+from confidp.web.signin.password import MAX_PASSWORD
 from tests.support import REPO, dump, tenant_doc, write_tenant
 
 

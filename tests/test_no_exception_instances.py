@@ -43,7 +43,7 @@ def exception_instances(module: ModuleType) -> list[str]:
 
 def test_every_module_is_imported() -> None:
     names = {module.__name__ for module in all_modules()}
-    assert {"confidp.web.flow", "confidp.oauth.grants.refresh_token", "confidp.store.redis",
+    assert {"confidp.web.signin.steps", "confidp.oauth.grants.refresh_token", "confidp.store.redis",
             "confidp.cli"} <= names
 
 

@@ -10,7 +10,7 @@ from sanic import HTTPResponse
 
 from confidp.config.loader import validate_file
 from confidp.model import Tenant
-from confidp.web.flow import clear_cookie, set_cookie
+from confidp.web.cookies import clear_cookie, set_cookie
 from confidp.web.responses import SECURITY_HEADERS, Response, clean_header_value, html, json
 from tests.support import dump, tenant_doc
 

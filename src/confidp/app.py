@@ -12,6 +12,9 @@ import sys
 
 from sanic import Sanic
 
+from confidp.clock import Clock, system_clock
+from confidp.context import App, Context
+from confidp.identity.registry import Sources
 from confidp.keys import KeyStore
 from confidp.metrics import Metrics
 from confidp.oauth.tokens import TokenService
@@ -21,12 +24,14 @@ from confidp.reload import Reloader, ReloadEvent, watch
 from confidp.sealing import Sealer
 from confidp.server_key import ServerKey
 from confidp.settings import Settings
-from confidp.store import open_store
+from confidp.store import Store, open_store
 from confidp.themes import Themes
 from confidp.web import listeners, ops, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
+from confidp.web.signin import STEPS
+from confidp.web.signin.steps import Steps
 
 log = logging.getLogger("confidp.reload")
 
@@ -41,34 +46,40 @@ def configure_logging(level: str) -> None:
     logger.propagate = False
 
 
-def create_app(settings: Settings, name: str | None = None) -> Sanic:
+def create_app(settings: Settings, name: str | None = None, *, clock: Clock = system_clock,
+               store: Store | None = None, sources: Sources | None = None,
+               steps: Steps | None = None) -> App:
+    """The app for ``settings``. ``clock`` dates what the flows store and checks every
+    lifetime. For tests: ``store`` replaces the one ``settings.store`` names, ``sources`` the
+    identity sources of ``confidp.identity.registry.SOURCE_TYPES``, ``steps`` the sign-in
+    steps of ``confidp.web.signin.STEPS``."""
+    steps = steps or STEPS
     configure_logging(settings.log_level)
-    app = Sanic(name or f"confidp_{secrets.token_hex(4)}",
-                error_handler=ErrorHandler(tenant_routes.unrouted), request_class=ConfidpRequest)
+    context = Context(
+        settings=settings, clock=clock, metrics=Metrics(),
+        # files are dated by the file system: the reloader compares their times with the
+        # system's clock, whatever clock the flows run on (a test's may stand still)
+        reloader=Reloader(settings.tenants_dir, settings.themes_dir, clock=system_clock),
+        themes=Themes(settings.themes_dir), metadata=MetadataCache(),
+        sources=sources or Sources(), steps=steps, routes=tenant_routes.routes(steps))
+    app: App = Sanic(name or f"confidp_{secrets.token_hex(4)}", ctx=context,
+                     error_handler=ErrorHandler(tenant_routes.unrouted),
+                     request_class=ConfidpRequest)
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
     app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.KEEP_ALIVE_TIMEOUT = 30
-    app.ctx.settings = settings
-    app.ctx.metrics = Metrics()
-    app.ctx.registry = None
-    app.ctx.watching = False
-    app.ctx.stopped_listeners = 0
-    app.ctx.stopping = False
-    app.ctx.reloader = Reloader(settings.tenants_dir, settings.themes_dir)
-    app.ctx.themes = Themes(settings.themes_dir)
-    app.ctx.metadata = MetadataCache()
     if settings.trust_proxy:
         app.config.PROXIES_COUNT = 1  # request.remote_addr from X-Forwarded-For
 
     def publish(snapshot: Snapshot | None, events: list[ReloadEvent], seconds: float) -> None:
-        metrics: Metrics = app.ctx.metrics
+        metrics = context.metrics
         metrics.reload_seconds.observe(seconds)
         if snapshot is not None:
-            if app.ctx.registry is None:
-                app.ctx.registry = Registry(snapshot)
+            if context.registry is None:
+                context.registry = Registry(snapshot)
             else:
-                app.ctx.registry.swap(snapshot)
+                context.registry.swap(snapshot)
             _count_states(metrics, snapshot)
         for event in events:
             metrics.reloads.labels(event.kind).inc()
@@ -78,25 +89,26 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
                 log.info("%s", event)
 
     @app.before_server_start
-    async def open_resources(app: Sanic) -> None:
-        app.ctx.store = open_store(settings.store)
-        app.ctx.passwords = PasswordVerifier()
-        app.ctx.client_secrets = ClientSecretChecker(app.ctx.passwords)
-        app.ctx.keys = KeyStore(settings.state_dir)
-        app.ctx.sealer = Sealer.from_state_dir(settings.state_dir)
-        app.ctx.server_key = ServerKey.from_state_dir(settings.state_dir)
-        app.ctx.tokens = TokenService(app.ctx.store, app.ctx.keys, app.ctx.server_key)
+    async def open_resources(app: App) -> None:
+        context.store = store if store is not None else open_store(settings.store)
+        context.passwords = PasswordVerifier()
+        context.client_secrets = ClientSecretChecker(context.passwords)
+        context.keys = KeyStore(settings.state_dir, clock=clock)
+        context.sealer = Sealer.from_state_dir(settings.state_dir)
+        context.server_key = ServerKey.from_state_dir(settings.state_dir)
+        context.tokens = TokenService(context.store, context.keys, context.server_key,
+                                      clock=clock, sources=context.sources)
 
     app.before_server_stop(listeners.stop_keeping_alive)
 
     @app.after_server_stop
-    async def close_resources(app: Sanic) -> None:
+    async def close_resources(app: App) -> None:
         """Once every listener of this process has stopped. Sanic runs the listeners after
         the first as tasks and stops each with the app's after_server_stop listeners, and on
         SIGTERM it stops those tasks first: closing then would take the store and the
         password pool from the requests the public listener is still draining."""
-        app.ctx.stopped_listeners += 1
-        last = app.ctx.stopped_listeners >= max(1, len(app.state.server_info))
+        context.stopped_listeners += 1
+        last = context.stopped_listeners >= max(1, len(app.state.server_info))
         for info in app.state.server_info:  # Sanic drains only the first listener's
             for connection in list(info.server.connections if info.server else ()):
                 if last:
@@ -105,20 +117,20 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
                     connection.close_if_idle()
         if not last:
             return
-        await app.ctx.store.close()
-        app.ctx.passwords.close()
+        await context.store.close()
+        context.passwords.close()
 
     @app.before_server_start
-    async def load_tenants(app: Sanic) -> None:
-        snapshot, events = app.ctx.reloader.load(None)
+    async def load_tenants(app: App) -> None:
+        snapshot, events = context.reloader.load(None)
         publish(snapshot, events, 0.0)
         gc.collect()
         gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
-        served = sum(1 for _ in app.ctx.registry.snapshot.tenants())
+        served = sum(1 for _ in context.snapshot.tenants())
         log.info("serving %d tenant(s) from the tenants directory", served)
 
     @app.after_server_start
-    async def delay_shutdown(app: Sanic) -> None:
+    async def delay_shutdown(app: App) -> None:
         if settings.shutdown_delay > 0:  # else Sanic's own handlers: stop at once
             # (with --workers, the main process passes SIGTERM on as SIGINT to each worker)
             for number in (signal.SIGTERM, signal.SIGINT):
@@ -126,11 +138,11 @@ def create_app(settings: Settings, name: str | None = None) -> Sanic:
                     number, listeners.stop_after_delay, app, settings.shutdown_delay)
 
     @app.after_server_start
-    async def start_watcher(app: Sanic) -> None:
+    async def start_watcher(app: App) -> None:
         def watching() -> None:
-            app.ctx.watching = True
+            context.watching = True
 
-        app.add_task(watch(app.ctx.reloader, lambda: app.ctx.registry.snapshot, publish,
+        app.add_task(watch(context.reloader, lambda: context.snapshot, publish,
                            poll=settings.reload_poll, on_watching=watching),
                      name="confidp-watcher")
 

@@ -17,6 +17,7 @@ from confidp.model import Secret
 from confidp.settings import Settings
 
 ENV_PREFIX = "CONFIDP_"
+DEFAULTS = Settings()  # the defaults, written once (confidp.settings)
 DEFAULT_THEMES_DIR = "themes"
 MAX_SHUTDOWN_DELAY = 60  # seconds; orchestrators kill a process that takes much longer
 
@@ -83,35 +84,40 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Serve every tenant file of the tenants directory "
                                 "and reload them when they change. Each flag can also be set "
                                 "by the CONFIDP_* variable named in its help.")
-    serve.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
-                       help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
+    serve.add_argument("--tenants", type=Path,
+                       default=Path(_env("TENANTS", str(DEFAULTS.tenants_dir))),
+                       help=f"tenant files directory (CONFIDP_TENANTS; default: "
+                       f"{DEFAULTS.tenants_dir})")
     serve.add_argument("--themes", type=Path, default=_env_path("THEMES"),
                        help="directory of extra themes, and of files overriding the built-in "
                        "default theme (CONFIDP_THEMES; default: ./themes when it exists)")
-    serve.add_argument("--host", default=_env("HOST", "localhost"),
-                       help="address to listen on (CONFIDP_HOST; default: localhost)")
-    serve.add_argument("--port", type=int, default=int(_env("PORT", "8000")),
-                       help="port to listen on (CONFIDP_PORT; default: 8000)")
-    serve.add_argument("--ops-host", default=_env("OPS_HOST", "localhost"),
+    serve.add_argument("--host", default=_env("HOST", DEFAULTS.host),
+                       help=f"address to listen on (CONFIDP_HOST; default: {DEFAULTS.host})")
+    serve.add_argument("--port", type=int, default=int(_env("PORT", str(DEFAULTS.port))),
+                       help=f"port to listen on (CONFIDP_PORT; default: {DEFAULTS.port})")
+    serve.add_argument("--ops-host", default=_env("OPS_HOST", DEFAULTS.ops_host),
                        help="address of the operations listener: /healthz, /readyz, /status, "
-                       "/metrics (CONFIDP_OPS_HOST; default: localhost)")
-    serve.add_argument("--ops-port", type=int, default=int(_env("OPS_PORT", "9080")),
-                       help="port of the operations listener (CONFIDP_OPS_PORT; default: 9080)")
+                       f"/metrics (CONFIDP_OPS_HOST; default: {DEFAULTS.ops_host})")
+    serve.add_argument("--ops-port", type=int,
+                       default=int(_env("OPS_PORT", str(DEFAULTS.ops_port))),
+                       help="port of the operations listener (CONFIDP_OPS_PORT; default: "
+                       f"{DEFAULTS.ops_port})")
     serve.add_argument("--access-log", action="store_true", default=_env_flag("ACCESS_LOG"),
                        help="log one line per request (CONFIDP_ACCESS_LOG=1; default: off)")
-    serve.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
+    serve.add_argument("--state-dir", type=Path,
+                       default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
                        help="directory for signing keys and local state (CONFIDP_STATE_DIR; "
-                       "default: state)")
+                       f"default: {DEFAULTS.state_dir})")
     serve.add_argument("--reload-poll", action="store_true", default=_env_flag("RELOAD_POLL"),
                        help="poll for changes instead of inotify, for file systems without it "
                        "(CONFIDP_RELOAD_POLL=1)")
     serve.add_argument("--trust-proxy", action="store_true", default=_env_flag("TRUST_PROXY"),
                        help="honour X-Forwarded-Host/-Proto from a reverse proxy "
                        "(CONFIDP_TRUST_PROXY=1)")
-    serve.add_argument("--store", default=_env("STORE", "memory"),
+    serve.add_argument("--store", default=_env("STORE", DEFAULTS.store),
                        help="where sessions, codes and tokens live (CONFIDP_STORE; default: "
-                       "memory): memory (one process); redis://[:PASSWORD@]HOST:PORT/DB or "
-                       "unix:///PATH?db=DB (one Redis); redis+cluster://HOST:PORT,HOST:PORT,"
+                       f"{DEFAULTS.store}): memory (one process); "
+                       "redis://[:PASSWORD@]HOST:PORT/DB or unix:///PATH?db=DB (one Redis); redis+cluster://HOST:PORT,HOST:PORT,"
                        "... (a Redis Cluster: any of its nodes); redis+sentinel://HOST:PORT,"
                        "HOST:PORT,.../SERVICE[/DB] (the master Sentinel names SERVICE); "
                        "rediss... for TLS. Options: ?wait_replicas=N (replicas that must "
@@ -122,17 +128,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store-wait", type=float, default=float(_env("STORE_WAIT", "0")),
                        help="seconds to keep retrying an unreachable store at start "
                        "(CONFIDP_STORE_WAIT; default: 0, fail at once)")
-    serve.add_argument("--workers", type=int, default=int(_env("WORKERS", "1")),
-                       help="worker processes (CONFIDP_WORKERS; default: 1); more than one "
-                       "needs --store redis://")
+    serve.add_argument("--workers", type=int,
+                       default=int(_env("WORKERS", str(DEFAULTS.workers))),
+                       help=f"worker processes (CONFIDP_WORKERS; default: {DEFAULTS.workers}); "
+                       "more than one needs --store redis://")
     serve.add_argument("--shutdown-delay", type=float,
-                       default=float(_env("SHUTDOWN_DELAY", "0")), metavar="SECONDS",
+                       default=float(_env("SHUTDOWN_DELAY", str(DEFAULTS.shutdown_delay))),
+                       metavar="SECONDS",
                        help="at SIGTERM, answer /readyz with 503 and keep serving this long "
                        "before closing the listeners, so a load balancer's health check takes "
-                       "the replica out first (CONFIDP_SHUTDOWN_DELAY; default: 0)")
-    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
+                       "the replica out first (CONFIDP_SHUTDOWN_DELAY; default: "
+                       f"{DEFAULTS.shutdown_delay:g})")
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", DEFAULTS.log_level),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                       help="log level (CONFIDP_LOG_LEVEL; default: INFO)")
+                       help=f"log level (CONFIDP_LOG_LEVEL; default: {DEFAULTS.log_level})")
 
     check = commands.add_parser("check", help="validate tenant files (for CI)",
                                 description="Validate tenant files with the server's own "
@@ -172,11 +181,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="list only reads; rotate and retire change the keys")
     keys.add_argument("tenant", help="the tenant id (its file name without .yaml); it must "
                       "have a file in the tenants directory")
-    keys.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
+    keys.add_argument("--tenants", type=Path,
+                      default=Path(_env("TENANTS", str(DEFAULTS.tenants_dir))),
                       help="tenant files directory, to check the tenant exists "
-                      "(CONFIDP_TENANTS; default: tenants)")
-    keys.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
-                      help="(CONFIDP_STATE_DIR; default: state)")
+                      f"(CONFIDP_TENANTS; default: {DEFAULTS.tenants_dir})")
+    keys.add_argument("--state-dir", type=Path,
+                      default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
+                      help=f"(CONFIDP_STATE_DIR; default: {DEFAULTS.state_dir})")
     keys.add_argument("--sign-after", type=_duration, default="5m", metavar="DURATION",
                       help="rotate: how long the new keys are published before they sign "
                       "(30s, 5m, ...; default 5m, the JWKS's cache lifetime). 0s signs at once, "
@@ -191,8 +202,9 @@ def _parser() -> argparse.ArgumentParser:
         "drops the oldest. Running servers see the change without restart. list shows the "
         "keys' fingerprints, to compare replicas.")
     sealing.add_argument("action", choices=["list", "rotate"])
-    sealing.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
-                         help="(CONFIDP_STATE_DIR; default: state)")
+    sealing.add_argument("--state-dir", type=Path,
+                         default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
+                         help=f"(CONFIDP_STATE_DIR; default: {DEFAULTS.state_dir})")
 
     state = commands.add_parser(
         "state", help="prepare a state directory ahead of serving",
@@ -201,10 +213,13 @@ def _parser() -> argparse.ArgumentParser:
         "Existing keys are kept. For servers whose state directory is read-only (keys from a "
         "Kubernetes Secret).")
     state.add_argument("action", choices=["init"])
-    state.add_argument("--tenants", type=Path, default=Path(_env("TENANTS", "tenants")),
-                       help="tenant files directory (CONFIDP_TENANTS; default: tenants)")
-    state.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", "state")),
-                       help="(CONFIDP_STATE_DIR; default: state)")
+    state.add_argument("--tenants", type=Path,
+                       default=Path(_env("TENANTS", str(DEFAULTS.tenants_dir))),
+                       help="tenant files directory (CONFIDP_TENANTS; default: "
+                       f"{DEFAULTS.tenants_dir})")
+    state.add_argument("--state-dir", type=Path,
+                       default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
+                       help=f"(CONFIDP_STATE_DIR; default: {DEFAULTS.state_dir})")
     return parser
 
 
@@ -362,11 +377,12 @@ def _run(settings: Settings) -> int:
     log = logging.getLogger("confidp.server")
     log.info("listening on %s (public: the issuers, /healthz, /readyz)", public.url)
     log.info("listening on %s (operations: /healthz, /readyz, /status, /metrics)", ops.url)
-    options = {"motd": False, "access_log": settings.access_log}
     if settings.workers == 1:
         app = create_app(settings, name="confidp")
-        app.prepare(sock=public.sock, protocol=PublicProtocol, single_process=True, **options)
-        app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, **options)
+        app.prepare(sock=public.sock, protocol=PublicProtocol, single_process=True,
+                    motd=False, access_log=settings.access_log)
+        app.prepare(sock=ops.sock, protocol=OpsProtocol, single_process=True, motd=False,
+                    access_log=settings.access_log)
         Sanic.serve_single(primary=app)
         return 0
     # Each worker process builds its own app (own registry, watcher and store client) and
@@ -378,8 +394,9 @@ def _run(settings: Settings) -> int:
         loader = AppLoader(factory=partial(create_app, settings, "confidp"))
         app = loader.load()
         app.prepare(sock=public.sock, protocol=PublicProtocol, workers=settings.workers,
-                    **options)
-        app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers, **options)
+                    motd=False, access_log=settings.access_log)
+        app.prepare(sock=ops.sock, protocol=OpsProtocol, workers=settings.workers,
+                    motd=False, access_log=settings.access_log)
         Sanic.serve(primary=app, app_loader=loader)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -479,9 +496,9 @@ def _check(args: argparse.Namespace) -> int:
         # Errors and warnings of a file in the order of its lines; a warning says
         # "warning:" after its path and never fails the check.
         for result in results:
-            for problem in sorted([*result.errors, *result.warnings],
-                                  key=lambda p: (p.line, p.col, p.path)):
-                print(problem)
+            for reported in sorted([*result.errors, *result.warnings],
+                                   key=lambda p: (p.line, p.col, p.path)):
+                print(reported)
         errors = sum(len(r.errors) for r in results)
         warnings = sum(len(r.warnings) for r in results)
         summary = (f"{len(results) - len(failed)} of {len(results)} tenant file(s) valid"
@@ -517,8 +534,6 @@ def _existing_tenant(tenants_dir: Path, tenant_id: str) -> None:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from joserfc.errors import JoseError
-
     from confidp.keys import KeyStore
 
     _existing_tenant(args.tenants, args.tenant)
@@ -534,7 +549,7 @@ def _keys(args: argparse.Namespace) -> int:
             if not retired:
                 print("nothing to retire: only the signing keys are published", file=sys.stderr)
         ring = store.read(args.tenant)
-    except (OSError, ValueError, JoseError) as exc:
+    except (OSError, ValueError) as exc:  # KeyFileError is a ValueError
         print(f"confidp: the keys in {store.directory(args.tenant)}: {exc}", file=sys.stderr)
         return 1
     if ring is None:
@@ -566,8 +581,6 @@ def _sealing_key(args: argparse.Namespace) -> int:
 
 
 def _state_init(args: argparse.Namespace) -> int:
-    from joserfc.errors import JoseError
-
     from confidp.config.loader import is_tenant_file_name, tenant_id_of
     from confidp.keys import KeyStore
     from confidp.sealing import SealingKeyError, load_or_create_keys
@@ -586,7 +599,7 @@ def _state_init(args: argparse.Namespace) -> int:
         store = KeyStore(args.state_dir)
         for tenant in tenants:
             store.ring(tenant)
-    except (SealingKeyError, ServerKeyError, OSError, ValueError, JoseError) as exc:
+    except (SealingKeyError, ServerKeyError, OSError, ValueError) as exc:  # KeyFileError too
         print(f"confidp: the state directory {args.state_dir}: {exc}", file=sys.stderr)
         return 1
     print(f"{args.state_dir}: sealing.key, server.key and the signing keys of "

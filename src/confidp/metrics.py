@@ -38,5 +38,5 @@ class Metrics:
         if not directory:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, directory)
+        MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]  # unannotated
         return generate_latest(registry)

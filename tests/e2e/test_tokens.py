@@ -8,7 +8,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,18 +271,6 @@ def test_malformed_bodies_never_500(idp: Server, content: bytes,
     assert set(response.json()) == {"error", "error_description"}
 
 
-def test_expired_code(tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
-    port = free_port()
-    write_tenant(tenants_dir, "acme.yaml", example("acme.yaml", port,
-                                                   lifetimes={"authorization_code": "1s"}))
-    with running_server(tenants_dir, themes_dir, tmp_path / "state", port) as server:
-        code = browser_code(server)[1]
-        time.sleep(1.5)
-        response = token_request(server, **code_form(code))
-        assert response.json()["error_description"] == \
-            "The authorization code is invalid or expired."
-
-
 def test_userinfo_errors(idp: Server) -> None:
     url = f"{idp.base}/acme/userinfo"
     missing = httpx.get(url)
@@ -349,7 +336,7 @@ def test_logout(idp: Server) -> None:
         assert query_of(after.headers["location"])["error"] == "login_required"
         page = browser.get("/acme/logout")
         assert page.status_code == 200 and "You have been signed out" in page.text
-        # a POST without the session cookie continues by GET (tests/e2e/test_logout.py)
+        # a POST without the session cookie continues by GET (tests/web/test_logout.py)
         posted = browser.post("/acme/logout", data={
             "id_token_hint": id_token, "post_logout_redirect_uri": "http://127.0.0.1:9999/",
             "state": "bye"})

@@ -18,7 +18,7 @@ from confidp.oauth.errors import OAuthError
 from confidp.oauth.scopes import STANDARD_SCOPES
 
 # every module that defines errors a page can show
-ERROR_MODULES = ("confidp.oauth.errors", "confidp.web.logout", "confidp.web.flow")
+ERROR_MODULES = ("confidp.oauth.errors", "confidp.web.logout", "confidp.web.pending")
 PAGE_ERROR_MODULES = ("confidp.oauth.errors", "confidp.web.")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from confidp.config.loader import validate_file
+from confidp.identity.local import identity_of
 from confidp.model import Tenant
 from confidp.oauth.claims import at_hash, id_token_claims, user_claims
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
@@ -30,16 +31,16 @@ ALICE = ACME.users["alice"]
 
 
 def test_claims_by_scope() -> None:
-    assert user_claims(ACME, ALICE, ["openid"]) == {"sub": "alice"}
-    assert user_claims(ACME, ALICE, ["openid", "email"]) == {
+    assert user_claims(ACME, identity_of(ALICE), ["openid"]) == {"sub": "alice"}
+    assert user_claims(ACME, identity_of(ALICE), ["openid", "email"]) == {
         "sub": "alice", "email": "alice@example.com", "email_verified": True}
-    assert user_claims(ACME, ALICE, ["profile"]) == {
+    assert user_claims(ACME, identity_of(ALICE), ["profile"]) == {
         "sub": "alice", "name": "Alice Liddell", "given_name": "Alice",
         "family_name": "Liddell", "preferred_username": "alice"}
-    assert user_claims(ACME, ALICE, ["orders.read"]) == {"sub": "alice",
+    assert user_claims(ACME, identity_of(ALICE), ["orders.read"]) == {"sub": "alice",
                                                          "customer_number": "C-1042"}
-    assert user_claims(ACME, ALICE, ["groups"])["groups"] == ["customers"]
-    assert user_claims(ACME, ALICE, ["unknown.scope"]) == {"sub": "alice"}
+    assert user_claims(ACME, identity_of(ALICE), ["groups"])["groups"] == ["customers"]
+    assert user_claims(ACME, identity_of(ALICE), ["unknown.scope"]) == {"sub": "alice"}
 
 
 def test_at_hash_is_left_half_of_sha256() -> None:
@@ -49,8 +50,9 @@ def test_at_hash_is_left_half_of_sha256() -> None:
 
 
 def test_id_token_claims() -> None:
-    claims = id_token_claims(ACME, ALICE, client_id="portal-spa", scopes=["openid", "email"],
-                             now=1000, auth_time=900, nonce="n", access_token="a.b.c")
+    claims = id_token_claims(ACME, identity_of(ALICE), client_id="portal-spa",
+                             scopes=["openid", "email"], now=1000, auth_time=900, nonce="n",
+                             access_token="a.b.c")
     assert claims == {"sub": "alice", "email": "alice@example.com", "email_verified": True,
                       "iss": "http://localhost:8000/acme", "aud": "portal-spa", "iat": 1000,
                       "exp": 1600, "auth_time": 900, "at_hash": at_hash("a.b.c"),
@@ -99,23 +101,24 @@ def test_every_standard_claim_by_its_scope() -> None:
     """OpenID Connect Core §5.4: profile, email, address and phone release §5.1's claims."""
     tenant = result_of(with_user()).tenant
     alice = tenant.users["alice"]
-    assert user_claims(tenant, alice, ["openid", "profile"]) == {
+    local = identity_of(alice)
+    assert user_claims(tenant, local, ["openid", "profile"]) == {
         "sub": "alice", "name": "Alice Liddell", "given_name": "Alice",
         "family_name": "Liddell", "middle_name": "Pleasance", "nickname": "Ali",
         "preferred_username": "alice.l", "profile": "https://example.com/people/alice",
         "picture": "https://cdn.example.com/a.png", "website": "http://alice.example.org/",
         "gender": "female", "birthdate": "1852-05-04", "zoneinfo": "Europe/London",
         "locale": "en-GB", "updated_at": 1735689600}
-    assert user_claims(tenant, alice, ["openid", "phone"]) == {
+    assert user_claims(tenant, local, ["openid", "phone"]) == {
         "sub": "alice", "phone_number": "+44 20 7946 0958", "phone_number_verified": True}
-    assert user_claims(tenant, alice, ["openid", "address"]) == {"sub": "alice", "address": {
+    assert user_claims(tenant, local, ["openid", "address"]) == {"sub": "alice", "address": {
         "street_address": "1 Rabbit Hole Lane\nWonderland", "locality": "Oxford",
         "postal_code": "OX1 1AA", "country": "United Kingdom"}}
-    assert set(user_claims(tenant, alice, ["openid", "profile", "email", "address", "phone"])
+    assert set(user_claims(tenant, local, ["openid", "profile", "email", "address", "phone"])
                ) == {"sub", *STANDARD_SCOPES["profile"][1], "email", "email_verified",
                      "address", "phone_number", "phone_number_verified"}
     # absent values are left out, and a *_verified flag never comes without its value
     sparse = dataclasses.replace(alice, phone_number=None, address=None,
                                  preferred_username=None)
-    assert user_claims(tenant, sparse, ["phone", "address"]) == {"sub": "alice"}
-    assert user_claims(tenant, sparse, ["profile"])["preferred_username"] == "alice"
+    assert user_claims(tenant, identity_of(sparse), ["phone", "address"]) == {"sub": "alice"}
+    assert user_claims(tenant, identity_of(sparse), ["profile"])["preferred_username"] == "alice"

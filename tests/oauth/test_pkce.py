@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from confidp.identity.local import identity_of
 from confidp.keys import KeyStore
 from confidp.model import Application
 from confidp.oauth import pkce
 from confidp.oauth.grants import authorization_code
+from confidp.oauth.records import Code, save
 from confidp.oauth.tokens import InvalidGrant, TokenService, digest
 from confidp.store import MemoryStore
-from confidp.store.kinds import CODE
 from tests.oauth.test_claims_and_client_auth import GLOBEX
 
 # RFC 7636 Appendix B
@@ -57,11 +58,11 @@ def billing(require_pkce: bool) -> Application:
 
 async def code_for(service: TokenService, challenge: str | None) -> str:
     code = f"code-{time.monotonic_ns()}"
-    await service.store(GLOBEX).put(CODE, digest(code), {
-        "tenant": GLOBEX.id, "client_id": "billing", "redirect_uri": REDIRECT,
-        "code_challenge": challenge, "code_challenge_method": challenge and "S256",
-        "scopes": ["openid"], "nonce": None, "subject": "hank", "username": "hank",
-        "auth_time": time.time(), "session": "s", "issued_at": time.time()}, 60)
+    await save(service.store(GLOBEX), Code(
+        tenant=GLOBEX.id, client_id="billing", redirect_uri=REDIRECT, code_challenge=challenge,
+        code_challenge_method=challenge and "S256", scopes=("openid",), nonce=None,
+        identity=identity_of(GLOBEX.users["hank"], auth_time=time.time()), session="s",
+        issued_at=time.time()), digest(code), 60)
     return code
 
 

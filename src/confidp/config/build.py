@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
@@ -16,7 +16,7 @@ from confidp.config.errors import Problem
 from confidp.config.page_rules import APPLICATION_PAGE_LINKS
 from confidp.config.reading import MAX_SECRET_BYTES, UnreadableFile, read_regular_file
 from confidp.config.rules import updated_at_seconds
-from confidp.config.schema import defaults
+from confidp.config.schema import defaults, defaults_of
 from confidp.model import (
     Application,
     ClientSecret,
@@ -66,7 +66,8 @@ def resolve_client_secrets(document: Mapping[str, Any], base_dir: FsPath,
         if "hash" in spec:
             secrets[index] = ClientSecret("hash", Secret(spec["hash"]), "hash")
         elif environ is None:
-            kind, where = ("env", spec["env"]) if "env" in spec else ("file", spec["file"])
+            kind: Literal["env", "file"] = "env" if "env" in spec else "file"
+            where = spec[kind]
             secrets[index] = ClientSecret(kind, Secret(""), f"{kind} {where} (not read)")
         elif "env" in spec:
             value = environ.get(spec["env"])
@@ -95,57 +96,64 @@ def resolve_client_secrets(document: Mapping[str, Any], base_dir: FsPath,
     return secrets, problems
 
 
-def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
+def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
                  secrets: Mapping[int, ClientSecret]) -> Tenant:
+    """The defaults are the schema's (``default`` beside each key): written nowhere else."""
+    document = {**defaults(), **given}
     issuer = document["issuer"]
     host, path = issuer_route(issuer)
-    theme = document.get("theme", {})
+    theme = {**defaults("theme"), **document.get("theme", {})}
     lifetimes = {**defaults("lifetimes"), **document.get("lifetimes", {})}
     throttle = {**defaults("login_throttle"), **document.get("login_throttle", {})}
+    application_defaults, user_defaults = defaults_of("application"), defaults_of("user")
+    scope_defaults = defaults_of("scope")
     scopes = {name: Scope(name, description, claims, standard=True)
               for name, (description, claims) in STANDARD_SCOPES.items()}
-    for spec in document.get("scopes", []):
-        scopes[spec["name"]] = Scope(spec["name"], spec["description"],
-                                     tuple(spec.get("claims", ())),
+    for scope_spec in document["scopes"]:
+        spec = {**scope_defaults, **scope_spec}
+        scopes[spec["name"]] = Scope(spec["name"], spec["description"], tuple(spec["claims"]),
                                      localized_descriptions=MappingProxyType(
                                          dict(spec.get("localized_description", {}))))
     applications = {}
-    for index, spec in enumerate(document.get("applications", [])):
+    for index, app_spec in enumerate(document["applications"]):
+        spec = {**application_defaults, **app_spec}
         public = spec["type"] == "public"
         applications[spec["client_id"]] = Application(
             client_id=spec["client_id"],
             name=spec["name"],
             type=spec["type"],
+            # the schema documents this default, which depends on the type
             token_endpoint_auth_method=spec.get(
                 "token_endpoint_auth_method", "none" if public else "client_secret_basic"),
-            redirect_uris=frozenset(spec.get("redirect_uris", ())),
-            post_logout_redirect_uris=frozenset(spec.get("post_logout_redirect_uris", ())),
+            redirect_uris=frozenset(spec["redirect_uris"]),
+            post_logout_redirect_uris=frozenset(spec["post_logout_redirect_uris"]),
             scopes=frozenset(spec["scopes"]),
-            grant_types=frozenset(spec.get("grant_types", ("authorization_code",))),
-            require_consent=spec.get("require_consent", False),
-            id_token_signed_response_alg=spec.get("id_token_signed_response_alg", "RS256"),
+            grant_types=frozenset(spec["grant_types"]),
+            require_consent=spec["require_consent"],
+            id_token_signed_response_alg=spec["id_token_signed_response_alg"],
             client_secret=secrets.get(index),
-            require_pkce=public or spec.get("require_pkce", True),
+            require_pkce=public or spec["require_pkce"],
             **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
         )
     users = {}
-    for spec in document.get("users", []):
+    for user_spec in document["users"]:
+        spec = {**user_defaults, **user_spec}
         users[spec["username"].casefold()] = User(
             username=spec["username"],
             password_hash=Secret(spec["password_hash"]),
             subject=spec.get("subject", spec["username"]),
             email=spec.get("email"),
-            email_verified=spec.get("email_verified", False),
+            email_verified=spec["email_verified"],
             name=spec.get("name"),
             given_name=spec.get("given_name"),
             family_name=spec.get("family_name"),
-            groups=tuple(spec.get("groups", ())),
-            claims=MappingProxyType(dict(spec.get("claims", {}))),
-            disabled=spec.get("disabled", False),
+            groups=tuple(spec["groups"]),
+            claims=MappingProxyType(dict(spec["claims"])),
+            disabled=spec["disabled"],
             **{name: spec.get(name) for name in STRING_PROFILE_FIELDS},
             updated_at=updated_at_seconds(spec["updated_at"]) if "updated_at" in spec else None,
             phone_number=spec.get("phone_number"),
-            phone_number_verified=spec.get("phone_number_verified", False),
+            phone_number_verified=spec["phone_number_verified"],
             address=MappingProxyType(dict(spec["address"])) if "address" in spec else None,
         )
     return Tenant(
@@ -156,8 +164,8 @@ def build_tenant(tenant_id: str, source: str, document: Mapping[str, Any],
         issuer_path=path,
         display_name=document["display_name"],
         theme=Theme(
-            name=theme.get("name", "default"),
-            title=theme.get("title", document["display_name"]),
+            name=theme["name"],
+            title=theme.get("title", document["display_name"]),  # documented: the display name
             logo_url=theme.get("logo_url"),
             colors=MappingProxyType({name: value for name, value in
                                      theme.get("colors", {}).items() if name != "dark"}),

@@ -173,9 +173,10 @@ def settle_issuers(fresh: Mapping[str, FileResult], unchanged: Mapping[str, Tena
             if len(group) < 2:
                 continue
             for tenant in group:
-                result = fresh.get(tenant.id)
-                if result is None or result.tenant is not tenant:
+                claimant = fresh.get(tenant.id)
+                if claimant is None or claimant.tenant is not tenant:
                     continue
+                result = claimant
                 others = ", ".join(sorted(t.source for t in group if t is not tenant))
                 message = (f"{tenant.issuer!r} routes to the same host and path as the "
                            f"issuer of {others}; each tenant needs its own issuer")

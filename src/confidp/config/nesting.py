@@ -88,7 +88,9 @@ def _deepest(text: str) -> tuple[tuple[int, int] | None, int | None]:
             if isinstance(event, _STARTS):
                 depth += 1
                 if depth > MAX_NESTING:
-                    return (event.start_mark.line + 1, event.start_mark.column + 1), None
+                    mark = event.start_mark
+                    assert mark is not None  # the parser marks every event it makes
+                    return (mark.line + 1, mark.column + 1), None
             elif isinstance(event, _ENDS):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
 from confidp.config.page_rules import PAGE_RULES
-from confidp.config.schema import defaults
+from confidp.config.schema import defaults, defaults_of
+from confidp.oauth.grant_types import GRANT_TYPES
 from confidp.oauth.scopes import RESERVED_CLAIMS, STANDARD_SCOPES
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -228,19 +229,25 @@ def _check_client_type(app: Mapping[str, Any], here: tuple[str, int]) -> Iterato
 
 
 def _check_grants(app: Mapping[str, Any], here: tuple[str, int]) -> Iterator[Problem]:
-    grants = set(app.get("grant_types", ["authorization_code"]))
+    """What each grant type asks of the applications that list it (confidp.oauth.grant_types)."""
+    listed = set(app.get("grant_types", defaults_of("application")["grant_types"]))
+    grants = [grant for grant in GRANT_TYPES.values() if grant.name in listed]
     scopes = set(app["scopes"])
-    if "client_credentials" in grants and app["type"] == "public":
-        yield Problem((*here, "grant_types"), "client_credentials is only for confidential "
-                      "applications")
-    if "refresh_token" in grants and "offline_access" not in scopes:
-        yield Problem((*here, "grant_types"), "the refresh_token grant needs the offline_access "
-                      "scope in scopes")
-    if "offline_access" in scopes and "refresh_token" not in grants:
-        yield Problem((*here, "scopes"), "offline_access needs the refresh_token grant in "
-                      "grant_types")
-    if "authorization_code" in grants and not app.get("redirect_uris"):
-        yield Problem(here, "the authorization_code grant needs at least one redirect_uri")
+    for grant in grants:
+        if grant.confidential_only and app["type"] == "public":
+            yield Problem((*here, "grant_types"), f"{grant.name} is only for confidential "
+                          "applications")
+    for grant in grants:
+        if grant.needs_scope is not None and grant.needs_scope not in scopes:
+            yield Problem((*here, "grant_types"), f"the {grant.name} grant needs the "
+                          f"{grant.needs_scope} scope in scopes")
+    for grant in GRANT_TYPES.values():
+        if grant.needs_scope in scopes and grant.name not in listed:
+            yield Problem((*here, "scopes"), f"{grant.needs_scope} needs the {grant.name} "
+                          "grant in grant_types")
+    for grant in grants:
+        if grant.needs_redirect_uris and not app.get("redirect_uris"):
+            yield Problem(here, f"the {grant.name} grant needs at least one redirect_uri")
 
 
 def check_scopes(document: Mapping[str, Any], context: RuleContext) -> Iterator[Problem]:

@@ -61,6 +61,13 @@ def defaults(*path: str) -> dict[str, Any]:
     return {name: sub["default"] for name, sub in node["properties"].items() if "default" in sub}
 
 
+def defaults_of(definition: str) -> dict[str, Any]:
+    """The ``default`` of each property of ``$defs/<definition>`` (an item of a list, e.g.
+    "application" or "user")."""
+    node: Mapping[str, Any] = tenant_schema()["$defs"][definition]
+    return {name: sub["default"] for name, sub in node["properties"].items() if "default" in sub}
+
+
 def secret_path(path: Sequence[PathElement]) -> bool:
     """Whether ``path`` is, or is inside, a field the schema marks ``writeOnly``."""
     return _secret_path(tuple(0 if isinstance(element, int) else element for element in path))
@@ -201,8 +208,8 @@ def _describe(error: ValidationError) -> Iterator[Problem]:
 
 def _describe_public(error: ValidationError, path: tuple[PathElement, ...],
                      schema: Mapping[str, Any]) -> Iterator[Problem]:
-    value = error.validator_value
-    instance = error.instance
+    value: Any = error.validator_value  # the stubs allow "unset": never for a raised error
+    instance: Any = error.instance
     match error.validator:
         case "additionalProperties":
             allowed = sorted(schema.get("properties", {}))
@@ -217,7 +224,7 @@ def _describe_public(error: ValidationError, path: tuple[PathElement, ...],
                     yield Problem(path, f"missing required key {name!r}", at_key=True)
         case "type":
             wanted = value if isinstance(value, list) else [value]
-            words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+            words = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
             yield Problem(path, f"must be {words}, not {_kind(instance)}")
         case "enum":
             choices = ", ".join(str(c) for c in value)

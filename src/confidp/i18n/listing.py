@@ -25,6 +25,8 @@ def listing(language: str) -> str:
         if isinstance(message.id, str):
             lines.append(f"{_json(message.id)}: {_json(message.string or message.id)}")
             continue
-        forms = list(message.string) if all(message.string) else list(message.id)
+        string = message.string  # a plural message's: one form per plural
+        forms = list(string) if isinstance(string, tuple | list) and all(string) \
+            else list(message.id)
         lines.append(f"{_json(message.id[0])}: {_json(forms)}  # {len(forms)} plural forms")
     return "\n".join(lines) + "\n"

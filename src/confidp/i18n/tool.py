@@ -17,6 +17,7 @@ import io
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -49,12 +50,13 @@ def template_dirs(repository: Path = REPOSITORY) -> list[Path]:
     return found
 
 
-def _add(catalog: Catalog, messages: Iterable[tuple[str, int, object, list[str], object]],
+def _add(catalog: Catalog,
+         messages: Iterable[tuple[str, int, str | tuple[str, ...], list[str], str | None]],
          base: Path, relative_to: Path) -> None:
     for filename, _lineno, text, comments, context in messages:
-        location = ((base / filename).relative_to(relative_to).as_posix(), None)
-        catalog.add(text, locations=[location], auto_comments=comments,
-                    context=context)  # type: ignore[arg-type]
+        # no line numbers: babel takes None for one, although its stubs say int
+        location: Any = ((base / filename).relative_to(relative_to).as_posix(), None)
+        catalog.add(text, locations=[location], auto_comments=comments, context=context)
 
 
 def extract(repository: Path = REPOSITORY) -> Catalog:

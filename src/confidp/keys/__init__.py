@@ -1,5 +1,5 @@
 """Per-tenant signing keys: the one package that imports the JOSE library."""
 
-from confidp.keys.ring import KeyRing, KeyStore, TokenError
+from confidp.keys.ring import KeyFileError, KeyRing, KeyStore, TokenError
 
-__all__ = ["KeyRing", "KeyStore", "TokenError"]
+__all__ = ["KeyFileError", "KeyRing", "KeyStore", "TokenError"]

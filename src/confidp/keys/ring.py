@@ -27,7 +27,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -35,8 +35,9 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, RSAKey, import_key
 
+from confidp.clock import Clock, system_clock
 from confidp.files import create_once
 
 ALGORITHMS = ("RS256", "ES256")
@@ -50,12 +51,16 @@ _KEY_FILE_MODE = 0o600
 _FILE_TICK_NS = 2_000_000_000
 
 
+class KeyFileError(ValueError):
+    """A file of the key directory that is not a key confidp can use."""
+
+
 class TokenError(Exception):
     """A JWT that does not verify: bad signature, unknown key, malformed."""
 
 
 def _generate(alg: str) -> RSAKey | ECKey:
-    parameters: dict[str, Any] = {"alg": alg, "use": "sig"}
+    parameters: KeyParameters = {"alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters, auto_kid=True)
     return ECKey.generate_key("P-256", parameters, auto_kid=True)
@@ -100,7 +105,7 @@ class KeyStore:
     """The key rings of all tenants, read from the state directory and cached until the
     tenant's key directory changes (a rotation by the CLI is seen without restart)."""
 
-    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state_dir: Path, clock: Clock = system_clock) -> None:
         self.root = state_dir / "keys"
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
@@ -225,7 +230,10 @@ class KeyStore:
         for record in records:
             created_at = record.pop("created_at", 0)
             sign_from = record.pop("sign_from", created_at)  # keys from before: at once
-            key = import_key(record)
+            try:
+                key = import_key(record)
+            except JoseError as exc:
+                raise KeyFileError(f"a key file is not a valid key: {exc}") from None
             if isinstance(key, RSAKey | ECKey):
                 keys.append((key, float(sign_from)))
         return keys
@@ -243,5 +251,5 @@ class KeyStore:
                     if sign_from > now and index > signer_at.get(str(key.alg), index)}
         keys = [key for key, _ in entries]
         jwks = {"keys": [key.as_dict(private=False) for key in keys]}
-        return KeyRing(signing, KeySet(keys), jwks, MappingProxyType(upcoming),
+        return KeyRing(signing, KeySet(list[Key](keys)), jwks, MappingProxyType(upcoming),
                        min(upcoming.values(), default=math.inf))

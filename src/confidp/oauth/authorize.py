@@ -50,6 +50,7 @@ from confidp.oauth.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
+from confidp.oauth.grant_types import AUTHORIZATION_CODE
 from confidp.oauth.params import single_values
 
 REQUIRED = ("client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge",
@@ -141,7 +142,7 @@ def check_client(params: dict[str, str], tenant: Tenant) -> Application:
     if application is None:
         raise InvalidRequest(INVALID_CONTEXT, f"The client_id {quoted(params['client_id'])} is not "
                              f"registered with {tenant.display_name}.")
-    if "authorization_code" not in application.grant_types:
+    if AUTHORIZATION_CODE not in application.grant_types:
         raise UnauthorizedClient(INVALID_CONTEXT, "This application may not use the "
                                  "authorization code flow.")
     return application

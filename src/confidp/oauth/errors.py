@@ -26,10 +26,11 @@ INVALID_PKCE = "Invalid PKCE parameters."
 
 class OAuthError(Exception):
     """An error with an OAuth error code (RFC 6749 §4.1.2.1, §5.2), a description for
-    clients, an optional detail for the person reading the page, and an HTTP status."""
+    clients, an optional detail for the person reading the page, an HTTP status, and the
+    headers its response must carry (``headers``)."""
 
-    error: ClassVar[str] = "invalid_request"
-    status: ClassVar[int] = 400
+    error: str = "invalid_request"  # a class's own, or (HTTP errors) an instance's
+    status: int = 400
     redirectable: ClassVar[bool] = False  # may go back to a verified redirect URI
     default_description: ClassVar[str] = "The request is invalid."
     default_detail: ClassVar[str | None] = None
@@ -52,6 +53,10 @@ class OAuthError(Exception):
         if self.missing:
             body["missing_parameters"] = list(self.missing)
         return body
+
+    def headers(self) -> dict[str, str]:
+        """Headers the response must carry (a challenge, Retry-After)."""
+        return {}
 
 
 class InvalidRequest(OAuthError):
@@ -129,3 +134,7 @@ class ServerUnavailable(OAuthError):
 
     error = "temporarily_unavailable"
     status = 503
+    retry_after: ClassVar[int] = 5  # seconds (RFC 9110 §10.2.3)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

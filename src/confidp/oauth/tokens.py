@@ -15,22 +15,27 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from confidp.clock import Clock, system_clock
+from confidp.identity.identity import Identity
+from confidp.identity.registry import Sources
 from confidp.keys import KeyRing, KeyStore
-from confidp.model import Application, Tenant, User
+from confidp.model import Application, Tenant
 from confidp.oauth.claims import access_token_claims, id_token_claims
 from confidp.oauth.errors import OAuthError
+from confidp.oauth.grant_types import REFRESH_TOKEN
+from confidp.oauth.records import Access, Family, FamilyRevoked, Refresh, load, save, write
 from confidp.oauth.scopes import OFFLINE_ACCESS, OPENID
 from confidp.server_key import ServerKey
 from confidp.store import Store
 from confidp.store.base import Write
-from confidp.store.kinds import ACCESS, FAMILY, FAMILY_REVOKED, REFRESH
+from confidp.store.kinds import ACCESS, REFRESH
 from confidp.store.tenant import TenantStore
 
 ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name, not a secret
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1: the JWT header typ of access tokens
 SUCCESSOR_PURPOSE = b"refresh token successor"
 
 
@@ -49,17 +54,18 @@ class UnsupportedGrantType(OAuthError):
     error = "unsupported_grant_type"
 
 
-def still_valid(tenant: Tenant, client: Application,
-                record: dict[str, Any]) -> tuple[User, tuple[str, ...]]:
+async def still_valid(service: TokenService, tenant: Tenant, client: Application,
+                      identity: Identity, scopes: tuple[str, ...]) -> Identity:
     """Re-check a stored grant against the current tenant file (DESIGN.md "Hot reload"): the
-    user must still be able to sign in and every granted scope must still be allowed."""
-    user = tenant.active_user(record["subject"])
-    if user is None:
+    identity's source must still vouch for it (a local user: still in the file and not
+    disabled) and every granted scope must still be allowed. Returns the identity as its
+    source gives it now (fresh claims)."""
+    current = await service.revalidate(tenant, identity)
+    if current is None:
         raise InvalidGrant("The user can no longer sign in.")
-    scopes = tuple(record["scopes"])
     if not set(scopes) <= client.scopes:
         raise InvalidGrant("A granted scope is no longer allowed for this client.")
-    return user, scopes
+    return current
 
 
 def digest(value: str) -> str:
@@ -74,11 +80,10 @@ class Grant:
 
     client: Application
     scopes: tuple[str, ...]
-    user: User | None = None  # None for client_credentials
-    auth_time: float | None = None
+    identity: Identity | None = None  # None for client_credentials
     nonce: str | None = None
     family: str | None = None  # the grant family: every user grant has one
-    family_record: dict[str, Any] | None = None  # its stored record, when it has one
+    family_record: Family | None = None  # its stored record, when it has one
     refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
     refresh_token: str | None = None  # the refresh token to issue, when chosen (a successor)
 
@@ -92,10 +97,21 @@ class Issued:
 
 
 class TokenService:
-    def __init__(self, store: Store, keys: KeyStore, server_key: ServerKey | None = None) -> None:
+    def __init__(self, store: Store, keys: KeyStore, server_key: ServerKey | None = None,
+                 clock: Clock = system_clock, sources: Sources | None = None) -> None:
         self._store = store
         self.keys = keys
         self._server_key = server_key or ServerKey.ephemeral()
+        self.clock = clock
+        self.sources = sources or Sources()
+
+    async def revalidate(self, tenant: Tenant, identity: Identity) -> Identity | None:
+        """``identity`` as its source vouches for it now; None when the source is gone from
+        the tenant or no longer vouches for it."""
+        source = self.sources.of(tenant).get(identity.source)
+        if source is None:
+            return None
+        return await source.revalidate(identity, tenant, self.clock())
 
     def successor(self, tenant: Tenant, family: str, token: str) -> str:
         """The refresh token that replaces ``token``: HMAC-SHA256 under the server key of the
@@ -113,8 +129,10 @@ class TokenService:
     async def ring(self, tenant: Tenant) -> KeyRing:
         """The tenant's keys: from the cache on the event loop, else read or made in a thread
         (RSA key generation takes tens of milliseconds)."""
-        return self.keys.cached(tenant.id) or await asyncio.to_thread(self.keys.ring,
-                                                                      tenant.id)
+        ring = self.keys.cached(tenant.id)
+        if ring is None:
+            ring = await asyncio.to_thread(self.keys.ring, tenant.id)
+        return ring
 
     async def issue(self, tenant: Tenant, grant: Grant) -> dict[str, Any]:
         """The token response, its records written in one all-or-nothing step."""
@@ -127,55 +145,51 @@ class TokenService:
         and token), not yet written: a grant that uses up a code or a refresh token writes them
         in the same atomic step (``TenantStore.consume``)."""
         ring = await self.ring(tenant)
-        now = int(time.time())
+        now = int(self.clock())
         client = grant.client
-        subject = grant.user.subject if grant.user else client.client_id
-        auth_time = int(grant.auth_time) if grant.auth_time is not None else None
+        identity = grant.identity
+        subject = identity.subject if identity else client.client_id
+        auth_time = int(identity.auth_time) if identity is not None else None
         jti = secrets.token_urlsafe(16)
-        access_token = ring.sign({"typ": "at+jwt"}, access_token_claims(
+        access_token = ring.sign({"typ": ACCESS_TOKEN_TYP}, access_token_claims(
             tenant, client_id=client.client_id, subject=subject, scopes=grant.scopes, jti=jti,
             now=now, auth_time=auth_time), ACCESS_TOKEN_ALG)
         response: dict[str, Any] = {
             "access_token": access_token, "token_type": "Bearer",
             "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)}
-        if grant.user is not None and OPENID in grant.scopes:
+        if identity is not None and OPENID in grant.scopes:
             response["id_token"] = ring.sign({"typ": "JWT"}, id_token_claims(
-                tenant, grant.user, client_id=client.client_id, scopes=grant.scopes, now=now,
+                tenant, identity, client_id=client.client_id, scopes=grant.scopes, now=now,
                 auth_time=auth_time or now, nonce=grant.nonce, access_token=access_token),
                 client.id_token_signed_response_alg)
         writes: list[Write] = []
         family = grant.family
-        if grant.user is not None and family is None:
+        if identity is not None and family is None:
             family = new_family()
         refresh_scopes = grant.refresh_scopes or grant.scopes
-        if grant.user is not None and OFFLINE_ACCESS in refresh_scopes \
-                and "refresh_token" in client.grant_types:
+        if identity is not None and OFFLINE_ACCESS in refresh_scopes \
+                and REFRESH_TOKEN in client.grant_types:
             assert family is not None
-            response["refresh_token"] = self._refresh_token(tenant, grant, family,
+            response["refresh_token"] = self._refresh_token(tenant, grant, identity, family,
                                                             refresh_scopes, jti, writes)
-        writes.append((ACCESS, jti, {"tenant": tenant.id, "client_id": client.client_id,
-                                     "family": family}, tenant.lifetimes.access_token))
+        writes.append(write(Access(tenant.id, client.client_id, family, identity), jti,
+                            tenant.lifetimes.access_token))
         return Issued(response, writes)
 
-    def _refresh_token(self, tenant: Tenant, grant: Grant, family: str,
+    def _refresh_token(self, tenant: Tenant, grant: Grant, identity: Identity, family: str,
                        scopes: tuple[str, ...], jti: str, writes: list[Write]) -> str:
         """A new refresh token of ``family``; its records are appended to ``writes``."""
-        assert grant.user is not None
-        now = time.time()
+        now = self.clock()
         lifetimes = tenant.lifetimes
-        record = dict(grant.family_record) if grant.family_record else {
-            "tenant": tenant.id, "client_id": grant.client.client_id,
-            "subject": grant.user.subject, "created_at": now, "jtis": []}
-        age = now - record["created_at"]
-        remaining = lifetimes.refresh_token_absolute - age
+        record = grant.family_record or Family(tenant.id, grant.client.client_id,
+                                               identity.subject, now)
+        remaining = lifetimes.refresh_token_absolute - (now - record.created_at)
         token = grant.refresh_token or secrets.token_urlsafe(32)
-        record["current"] = digest(token)
-        record["jtis"] = [*record["jtis"][-49:], jti]
-        writes.append((FAMILY, family, record, remaining))
-        writes.append((REFRESH, digest(token), {
-            "tenant": tenant.id, "client_id": grant.client.client_id,
-            "subject": grant.user.subject, "scopes": list(scopes), "family": family,
-            "auth_time": grant.auth_time}, min(lifetimes.refresh_token_idle, remaining)))
+        record = replace(record, current=digest(token), jtis=(*record.jtis[-49:], jti))
+        writes.append(write(record, family, remaining))
+        writes.append(write(Refresh(tenant.id, grant.client.client_id, scopes, family,
+                                    identity), digest(token),
+                            min(lifetimes.refresh_token_idle, remaining)))
         return token
 
     async def revoke_family(self, family: str, tenant: Tenant) -> None:
@@ -184,29 +198,14 @@ class TokenService:
         then what can be found is deleted."""
         lifetime = max(tenant.lifetimes.refresh_token_absolute, tenant.lifetimes.access_token)
         store = self.store(tenant)
-        await store.put(FAMILY_REVOKED, family, {"tenant": tenant.id}, lifetime)
-        record = await store.get(FAMILY, family)
+        await save(store, FamilyRevoked(tenant.id), family, lifetime)
+        record = await load(store, Family, family)
         if record is None:
             return
-        if record.get("current"):
-            await store.delete(REFRESH, record["current"])
-        for jti in record.get("jtis", []):
+        if record.current:
+            await store.delete(REFRESH, record.current)
+        for jti in record.jtis:
             await store.delete(ACCESS, jti)
-
-    async def live_family(self, tenant: Tenant, record: dict[str, Any]) -> dict[str, Any] | None:
-        """The grant family of a stored refresh token's ``record`` while it lives: None once
-        it is revoked, gone, or older than the tenant's current absolute refresh lifetime (a
-        reload that shortens it applies at once)."""
-        family = await self.store(tenant).get(FAMILY, record["family"])
-        if family is None or await self.family_revoked(tenant, record["family"]):
-            return None
-        if time.time() - family["created_at"] > tenant.lifetimes.refresh_token_absolute:
-            return None
-        return family
-
-    async def family_revoked(self, tenant: Tenant, family: str | None) -> bool:
-        return family is not None and \
-            await self.store(tenant).get(FAMILY_REVOKED, family) is not None
 
 
 def new_family() -> str:

@@ -133,8 +133,8 @@ class ServerClient:
                 "retry": _no_retry()}
             if address.tls:
                 sentinel_options.update(ssl=True, **address.ssl)
-            self._sentinel = Sentinel(list(address.hosts), sentinel_kwargs=sentinel_options,
-                                      **options)
+            self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                list(address.hosts), sentinel_kwargs=sentinel_options, **options)
             assert address.service is not None
             self._redis: aioredis.Redis = self._sentinel.master_for(
                 address.service, check_connection=True)
@@ -146,11 +146,12 @@ class ServerClient:
             self._redis = aioredis.Redis(host=host, port=port, **options)
 
     async def read(self, *command: Any) -> Any:
-        return await self._redis.execute_command(*command)
+        return await self._redis.execute_command(*command)  # type: ignore[no-untyped-call]
 
     async def write(self, key: str, *command: Any) -> Any:
         if not self._address.wait_replicas:
-            return await self._redis.execute_command(*command)
+            return await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                *command)
         # one pipeline is one connection: WAIT counts the replicas that have this
         # connection's writes
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.registry import Snapshot
 from confidp.web import branding
@@ -22,7 +23,7 @@ def _not_found() -> HTTPResponse:
     return raw(b"not found", status=404, content_type="text/plain")
 
 
-def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTTPResponse:
+def _cached(request: AppRequest, body: bytes, content_type: str, cache: str) -> HTTPResponse:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"Cache-Control": cache, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
@@ -30,7 +31,7 @@ def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTT
     return raw(body, content_type=content_type, headers=headers)
 
 
-async def asset(request: Request, tenant: Tenant, snapshot: Snapshot,
+async def asset(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
                 relative: str) -> HTTPResponse:
     themes = request.app.ctx.themes
     try:  # a name too long for the file system, a file removed meanwhile: not found
@@ -45,7 +46,7 @@ async def asset(request: Request, tenant: Tenant, snapshot: Snapshot,
     return _cached(request, body, content_type, cache)
 
 
-async def theme_css(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def theme_css(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     # The schema allows only hex colours, so nothing here can break out of a declaration.
     palette = request.app.ctx.themes.palette(effective_theme(tenant, snapshot),
                                              snapshot.themes_version)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
 from confidp.web.responses import empty
 
@@ -49,13 +50,13 @@ def matching_origin(origin: str, tenant: Tenant) -> str | None:
     return None
 
 
-def allowed_origin(request: Request, tenant: Tenant) -> str | None:
+def allowed_origin(request: AppRequest, tenant: Tenant) -> str | None:
     """The request's Origin, when a registered redirect URI of this tenant has it."""
-    origin = request.headers.get("origin")
+    origin: str | None = request.headers.get("origin")
     return matching_origin(origin, tenant) if origin else None
 
 
-def preflight(request: Request, tenant: Tenant, methods: str) -> HTTPResponse:
+def preflight(request: AppRequest, tenant: Tenant, methods: str) -> HTTPResponse:
     origin = allowed_origin(request, tenant)
     headers = {"Vary": "Origin", "Allow": methods}
     if origin is not None:
@@ -66,7 +67,7 @@ def preflight(request: Request, tenant: Tenant, methods: str) -> HTTPResponse:
     return empty(204, headers)
 
 
-def allow(request: Request, tenant: Tenant, response: HTTPResponse) -> HTTPResponse:
+def allow(request: AppRequest, tenant: Tenant, response: HTTPResponse) -> HTTPResponse:
     origin = allowed_origin(request, tenant)
     response.headers["Vary"] = "Origin"
     if origin is not None:

@@ -8,9 +8,11 @@ import hashlib
 import json as jsonlib
 from typing import Any
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.model import Tenant
+from confidp.oauth.grant_types import GRANT_TYPES
 from confidp.registry import Snapshot
 from confidp.web.responses import empty, raw
 
@@ -21,8 +23,6 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
     issuer = tenant.issuer
     claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
                     | {claim for scope in tenant.scopes.values() for claim in scope.claims})
-    grants = sorted({g for app in tenant.applications.values() for g in app.grant_types}
-                    | {"authorization_code", "refresh_token", "client_credentials"})
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -35,7 +35,7 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
         "scopes_supported": sorted(tenant.scopes),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": grants,
+        "grant_types_supported": sorted(GRANT_TYPES),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic",
                                                   "client_secret_post"],
@@ -61,7 +61,7 @@ def _encoded(body: dict[str, Any]) -> tuple[bytes, str]:
     return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def _json(request: Request, data: bytes, etag: str) -> HTTPResponse:
+def _json(request: AppRequest, data: bytes, etag: str) -> HTTPResponse:
     headers = {"Cache-Control": _PUBLIC_CACHE, "ETag": etag, "Access-Control-Allow-Origin": "*"}
     if request.headers.get("if-none-match") == etag:
         return empty(304, headers)
@@ -83,10 +83,10 @@ class MetadataCache:
         return entry[1], entry[2]
 
 
-async def configuration(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def configuration(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     return _json(request, *request.app.ctx.metadata.get(tenant))
 
 
-async def jwks(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def jwks(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     ring = await request.app.ctx.tokens.ring(tenant)
     return _json(request, *_encoded(ring.jwks))

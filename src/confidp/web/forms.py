@@ -3,14 +3,21 @@ body of a POST (RFC 6749 §3.1, §3.2; OpenID Connect Core §3.1.2.1)."""
 
 from __future__ import annotations
 
-from sanic import Request
-
+from confidp.context import AppRequest
 from confidp.oauth.errors import InvalidRequest
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def parameter_text(request: Request) -> str:
+def form_value(request: AppRequest, name: str) -> str | None:
+    """A field of a form body (``confidp.web.request.ConfidpRequest.get_form``: empty when
+    the body is not a UTF-8 form), its first value."""
+    form = request.form
+    value = form.get(name) if form is not None else None
+    return value if isinstance(value, str) else None
+
+
+def parameter_text(request: AppRequest) -> str:
     """The raw ``a=1&b=2`` text; raises InvalidRequest for a POST body that is not a UTF-8
     form."""
     if request.method != "POST":

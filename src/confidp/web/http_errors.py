@@ -13,20 +13,17 @@ fill the log); an exception that escaped a handler is a bug and logged with its 
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable
-from http import HTTPStatus
 
 from sanic import HTTPResponse, Request
 from sanic.exceptions import NotFound, RequestTimeout, SanicException, ServiceUnavailable
 from sanic.handlers import ErrorHandler as SanicErrorHandler
 
+from confidp.context import AppRequest, typed
+from confidp.web.errors import HttpError, error_response, phrase
 from confidp.web.listeners import on_ops_listener
-from confidp.web.negotiation import prefers_json
 from confidp.web.request import MalformedRequest, body_incomplete
-from confidp.web.responses import html as html_page
-from confidp.web.responses import json
 
 log = logging.getLogger("confidp.web")
 
@@ -59,29 +56,22 @@ def status_of(exception: BaseException) -> int:
     return 500
 
 
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def message_for(exception: BaseException, status: int) -> tuple[str, str]:
     if isinstance(exception, MalformedRequest):  # our own words, never the request's
         return MESSAGES[400][0], str(exception)
     if status in MESSAGES:
         return MESSAGES[status]
-    phrase = _phrase(status)
-    return phrase.lower().replace(" ", "_").replace("-", "_"), f"{phrase}."
+    words = phrase(status)
+    return words.lower().replace(" ", "_").replace("-", "_"), f"{words}."
 
 
-def ops_not_found(request: Request) -> HTTPResponse:
+def ops_not_found(request: AppRequest) -> HTTPResponse:
     """The operations listener's 404: it serves nothing but the operations endpoints."""
-    return error_response(request, 404, MESSAGES[404][0],
-                          f"The operations listener serves {OPS_PATHS}.")
+    return error_response(request, HttpError(404, MESSAGES[404][0],
+                                             f"The operations listener serves {OPS_PATHS}."))
 
 
-def framework_error(request: Request, exception: BaseException) -> HTTPResponse:
+def framework_error(request: AppRequest, exception: BaseException) -> HTTPResponse:
     """The response for an error Sanic raised, or an exception no handler caught."""
     status = status_of(exception)
     error, description = message_for(exception, status)
@@ -90,32 +80,21 @@ def framework_error(request: Request, exception: BaseException) -> HTTPResponse:
     if isinstance(extra, dict):
         headers.update({name: str(value) for name, value in extra.items()
                         if name.lower() in ("allow", "retry-after", "www-authenticate")})
-    return error_response(request, status, error, description, headers)
-
-
-def error_response(request: Request, status: int, error: str, description: str,
-                   headers: dict[str, str] | None = None) -> HTTPResponse:
-    """``{"error", "error_description"}`` JSON, or a page saying the same."""
-    headers = {"Cache-Control": "no-store", **(headers or {})}
-    if prefers_json(request):
-        return json({"error": error, "error_description": description}, status=status,
-                    headers=headers)
-    title = html.escape(_phrase(status))
-    page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-            f"<h1>{title}</h1><p>{html.escape(description)}</p></html>")
-    return html_page(page, status=status,
-                     headers={**headers, "Content-Security-Policy": "default-src 'none'"})
+    return error_response(request, HttpError(status, error, description, headers))
 
 
 class ErrorHandler(SanicErrorHandler):
     """Every error Sanic raises itself goes through ``framework_error``; a path no route
     matches, to ``public_not_found`` on the public listener (the tenants' own 404)."""
 
-    def __init__(self, public_not_found: Callable[[Request], HTTPResponse]) -> None:
+    def __init__(self, public_not_found: Callable[[AppRequest], HTTPResponse]) -> None:
         super().__init__()
         self.public_not_found = public_not_found
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
+        return self.answer(typed(request), exception)
+
+    def answer(self, request: AppRequest, exception: Exception) -> HTTPResponse:
         if isinstance(exception, ServiceUnavailable) and body_incomplete(request):
             exception = RequestTimeout("the request body did not arrive in time")
         if status_of(exception) >= 500:

@@ -17,10 +17,11 @@ import socket
 from dataclasses import dataclass
 from functools import partial
 
-from sanic import Request, Sanic
 from sanic.http import Http
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.socket import bind_socket
+
+from confidp.context import App, AppRequest
 
 log = logging.getLogger("confidp.server")
 
@@ -54,13 +55,13 @@ class OpsProtocol(PublicProtocol):
     __slots__ = ()
 
 
-async def stop_keeping_alive(app: Sanic) -> None:
+async def stop_keeping_alive(app: App) -> None:
     """A ``before_server_stop`` listener: from now on responses end their connections (see
     ``DrainingHttp``)."""
     app.ctx.stopping = True
 
 
-def stop_after_delay(app: Sanic, delay: float) -> None:
+def stop_after_delay(app: App, delay: float) -> None:
     """The SIGTERM (and SIGINT) handler with ``--shutdown-delay``: /readyz answers 503
     (``stopping``) at once and responses end their connections, but the listeners keep
     serving for ``delay`` seconds, time for a load balancer's health check to take this
@@ -75,7 +76,7 @@ def stop_after_delay(app: Sanic, delay: float) -> None:
     asyncio.get_running_loop().call_later(delay, partial(app.stop, terminate=False))
 
 
-def on_ops_listener(request: Request) -> bool:
+def on_ops_listener(request: AppRequest) -> bool:
     """True when ``request`` arrived on the operations listener."""
     transport = request.transport
     return transport is not None and isinstance(transport.get_protocol(), OpsProtocol)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sanic import Request
-
+from confidp.context import AppRequest
 from confidp.i18n.languages import LANGUAGE_TAG, language_tags
 from confidp.model import Tenant
+from confidp.web.forms import form_value
 
 MAX_HEADER = 4096  # characters of Accept-Language looked at
 MAX_RANGES = 32  # language ranges of Accept-Language looked at
@@ -79,7 +79,7 @@ def negotiate(ui_locales: Sequence[str], accept: str | None, supported: Sequence
             or default)
 
 
-def requested_ui_locales(request: Request) -> tuple[str, ...]:
+def requested_ui_locales(request: AppRequest) -> tuple[str, ...]:
     """The ``ui_locales`` that apply to this request: those of the sign-in request the page
     belongs to (``confidp.web.flow.load_pending`` puts it on ``request.ctx``), else the
     request's own ``ui_locales`` parameter (query, or form-encoded body)."""
@@ -88,11 +88,11 @@ def requested_ui_locales(request: Request) -> tuple[str, ...]:
         return tuple(sign_in.ui_locales)
     value = request.args.get("ui_locales")
     if value is None and request.method == "POST":
-        value = request.form.get("ui_locales")
+        value = form_value(request, "ui_locales")
     return language_tags(value)
 
 
-def page_language(request: Request, tenant: Tenant) -> str:
+def page_language(request: AppRequest, tenant: Tenant) -> str:
     languages = tenant.languages
     return negotiate(requested_ui_locales(request), request.headers.get("accept-language"),
                      languages.supported, languages.default)

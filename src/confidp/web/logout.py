@@ -21,23 +21,24 @@ from __future__ import annotations
 
 import base64
 import hmac
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.keys import TokenError
 from confidp.model import Application, Tenant
 from confidp.oauth.authorize import authorization_response_uri
 from confidp.oauth.errors import TENANT_MISMATCH, FlowError, InvalidRequest
 from confidp.oauth.params import parse_query, single_values
+from confidp.oauth.tokens import ACCESS_TOKEN_TYP
 from confidp.registry import Snapshot
 from confidp.server_key import ServerKey
-from confidp.store.kinds import SESSION
-from confidp.web.flow import clear_cookie, presented_session, session_cookie, store_of
+from confidp.web.cookies import clear_cookie, session_cookie
 from confidp.web.forms import parameter_text
 from confidp.web.pages import page, redirect
+from confidp.web.sessions import Session, end_session, presented_session, stored_session
 
 # §2 parameters, then the confirmation form's own
 REQUEST_PARAMETERS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id",
@@ -55,14 +56,8 @@ class SignOutFormRefused(FlowError):
                       "sign-out link again.")
 
 
-@dataclass(frozen=True, slots=True)
-class LiveSession:
-    key: str  # its store key: the SHA-256 of the cookie
-    subject: str
-    username: str
-
-
-async def _hint_claims(request: Request, tenant: Tenant, hint: str | None) -> dict[str, Any] | None:
+async def _hint_claims(request: AppRequest, tenant: Tenant,
+                       hint: str | None) -> dict[str, Any] | None:
     """The claims of the ``id_token_hint``, which must be an ID token this tenant signed (§2:
     "the OP MUST validate that it was the issuer"); None when there is none. An expired ID
     token is still a valid hint."""
@@ -75,7 +70,7 @@ async def _hint_claims(request: Request, tenant: Tenant, hint: str | None) -> di
         raise InvalidRequest("The id_token_hint is not an ID token of this issuer.") from None
     if claims.get("iss") != tenant.issuer:
         raise InvalidRequest(TENANT_MISMATCH, "The id_token_hint was issued by another tenant.")
-    if header.get("typ") == "at+jwt" or not isinstance(claims.get("sub"), str):
+    if header.get("typ") == ACCESS_TOKEN_TYP or not isinstance(claims.get("sub"), str):
         raise InvalidRequest("The id_token_hint is not an ID token.")
     return claims
 
@@ -112,28 +107,18 @@ def _target_of(params: dict[str, str], client: Application | None) -> str | None
     return target
 
 
-async def _live_session(request: Request, tenant: Tenant) -> LiveSession | None:
-    presented = presented_session(request, tenant)
-    if presented is None or presented[0] != tenant.id:
-        return None
-    record = await store_of(request, tenant).get(SESSION, presented[1])
-    if record is None or record["tenant"] != tenant.id:
-        return None
-    return LiveSession(presented[1], record["subject"], record["username"])
-
-
-def csrf_token(server_key: ServerKey, tenant: Tenant, session: LiveSession) -> str:
+def csrf_token(server_key: ServerKey, tenant: Tenant, session: Session) -> str:
     """Unpredictable without the server key and the session cookie, and the same for as long
     as the session lives."""
     mac = server_key.mac(CSRF_PURPOSE, tenant.id, session.key)
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-async def _sign_out(request: Request, tenant: Tenant, snapshot: Snapshot,
-                    session: LiveSession | None, target: str | None,
+async def _sign_out(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
+                    session: Session | None, target: str | None,
                     state: str | None) -> HTTPResponse:
     if session is not None:
-        await store_of(request, tenant).delete(SESSION, session.key)
+        await end_session(request, tenant, session)
     if target is not None:
         response = redirect(authorization_response_uri(target, {"state": state})
                             if state is not None else target,
@@ -144,7 +129,7 @@ async def _sign_out(request: Request, tenant: Tenant, snapshot: Snapshot,
     return response
 
 
-async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+async def logout(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
     params = single_values(parse_query(parameter_text(request)), PARAMETERS)
     if request.method == "POST" and CONFIRM in params:
         return await _confirmed(request, tenant, snapshot, params)
@@ -154,7 +139,7 @@ async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
     if request.method == "POST" and presented_session(request, tenant) is None:
         request_params = {name: params[name] for name in REQUEST_PARAMETERS if name in params}
         return redirect(f"{tenant.issuer_path}/logout?{urlencode(request_params)}", 303)
-    session = await _live_session(request, tenant)
+    session = await stored_session(request, tenant)
     if session is None or (claims is not None and claims["sub"] == session.subject):
         return await _sign_out(request, tenant, snapshot, session, target, params.get("state"))
     carried = {"client_id": client.client_id if client else None,
@@ -167,11 +152,11 @@ async def logout(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
                 username=session.username)
 
 
-async def _confirmed(request: Request, tenant: Tenant, snapshot: Snapshot,
+async def _confirmed(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
                      params: dict[str, str]) -> HTTPResponse:
     """The confirmation form, back: only with this browser's CSRF token; the client and the
     target are checked again (a hint never travels through the form)."""
-    session = await _live_session(request, tenant)
+    session = await stored_session(request, tenant)
     token = params.get(CSRF_TOKEN, "")
     if session is None or not hmac.compare_digest(
             token.encode(), csrf_token(request.app.ctx.server_key, tenant, session).encode()):

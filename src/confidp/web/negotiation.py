@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sanic import Request
+from confidp.context import AppRequest
 
 
-def prefers_json(request: Request) -> bool:
+def prefers_json(request: AppRequest) -> bool:
     """True when the client's Accept header ranks application/json above text/html."""
     accept = request.headers.get("accept", "")
     if not accept:

@@ -11,11 +11,13 @@ import hmac
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from sanic import Blueprint, HTTPResponse, Request
+from sanic import Blueprint, HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.oauth.echo import quoted
-from confidp.registry import FileStatus, Snapshot
+from confidp.registry import FileStatus
 from confidp.web import tenant_routes
+from confidp.web.errors import HttpError, MethodNotAllowed, NotFound, error_response
 from confidp.web.listeners import on_ops_listener
 from confidp.web.responses import json, raw
 
@@ -32,7 +34,7 @@ def _iso(moment: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
 
 
-def _authorized(request: Request) -> bool:
+def _authorized(request: AppRequest) -> bool:
     token = request.app.ctx.settings.status_token
     if token is None:
         return True
@@ -41,10 +43,10 @@ def _authorized(request: Request) -> bool:
     return hmac.compare_digest(given, f"Bearer {token.reveal()}".encode())
 
 
-def _unauthorized() -> HTTPResponse:
-    return json({"error": "unauthorized",
-                 "error_description": "send the status token as Authorization: Bearer <token>"},
-                status=401, headers={"WWW-Authenticate": 'Bearer realm="confidp-status"'})
+def _unauthorized(request: AppRequest) -> HTTPResponse:
+    return error_response(request, HttpError(
+        401, "unauthorized", "send the status token as Authorization: Bearer <token>",
+        {"WWW-Authenticate": 'Bearer realm="confidp-status"'}), api=True)
 
 
 def file_status(status: FileStatus) -> dict[str, object]:
@@ -69,28 +71,25 @@ def file_status(status: FileStatus) -> dict[str, object]:
     }
 
 
-async def _gate(request: Request) -> HTTPResponse | None:
+async def _gate(request: AppRequest) -> HTTPResponse | None:
     """The response when ``request`` may not reach an operations-only endpoint: on the public
     listener, the tenants' routing (their 404); on the operations listener, 405 for a method
     other than GET and HEAD, or 401 without the status token. None when it may."""
     if not on_ops_listener(request):
         return await tenant_routes.dispatch(request)
     if request.method not in _READ:
-        return json({"error": "method_not_allowed", "error_description": "Use GET or HEAD."},
-                    status=405, headers={"Allow": ", ".join(PROBE_METHODS),
-                                         "Cache-Control": "no-store"})
+        return error_response(request, MethodNotAllowed(", ".join(PROBE_METHODS),
+                                                        "Use GET or HEAD."), api=True)
     if not _authorized(request):
-        return _unauthorized()
+        return _unauthorized(request)
     return None
 
 
-@bp.route("/healthz", methods=PROBE_METHODS)
-async def healthz(request: Request) -> HTTPResponse:
+async def healthz(request: AppRequest) -> HTTPResponse:
     return json({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/readyz", methods=PROBE_METHODS)
-async def readyz(request: Request) -> HTTPResponse:
+async def readyz(request: AppRequest) -> HTTPResponse:
     registry = request.app.ctx.registry
     if request.app.ctx.stopping:  # SIGTERM: out of rotation first (--shutdown-delay)
         return json({"status": "stopping"}, status=503, headers={"Cache-Control": "no-store"})
@@ -103,11 +102,10 @@ async def readyz(request: Request) -> HTTPResponse:
                 headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/status", methods=_ALL_METHODS)
-async def status(request: Request) -> HTTPResponse:
+async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
-    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    snapshot = request.app.ctx.snapshot
     files = [file_status(s) for s in snapshot.files.values()]
     return json({
         "generation": snapshot.generation,
@@ -119,21 +117,26 @@ async def status(request: Request) -> HTTPResponse:
     }, headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/status/<name:str>", methods=_ALL_METHODS)
-async def status_one(request: Request, name: str) -> HTTPResponse:
+async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
-    snapshot: Snapshot = request.app.ctx.registry.snapshot
+    snapshot = request.app.ctx.snapshot
     for file in snapshot.files.values():
         if name in (file.source, file.tenant_id):
             return json({"generation": snapshot.generation, **file_status(file)},
                         headers={"Cache-Control": "no-store"})
-    return json({"error": "not_found", "error_description": f"no tenant file {quoted(name)}"},
-                status=404, headers={"Cache-Control": "no-store"})
+    return error_response(request, NotFound(f"no tenant file {quoted(name)}"), api=True)
 
 
-@bp.route("/metrics", methods=_ALL_METHODS)
-async def metrics(request: Request) -> HTTPResponse:
+async def metrics(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     return raw(request.app.ctx.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+# routes (added rather than decorated: Sanic's decorators are untyped)
+bp.add_route(healthz, "/healthz", methods=PROBE_METHODS)
+bp.add_route(readyz, "/readyz", methods=PROBE_METHODS)
+bp.add_route(status, "/status", methods=_ALL_METHODS)
+bp.add_route(status_one, "/status/<name:str>", methods=_ALL_METHODS)
+bp.add_route(metrics, "/metrics", methods=_ALL_METHODS)

@@ -1,5 +1,5 @@
-"""Rendering: themed pages with their security headers, errors as a page or JSON, redirects.
-The one place an ``OAuthError`` becomes a response."""
+"""Rendering: themed pages with their security headers, and redirects. Errors become
+responses in ``confidp.web.errors``."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sanic import HTTPResponse, Request
+from sanic import HTTPResponse
 
+from confidp.context import AppRequest
 from confidp.i18n import NO_OVERRIDES, Translator, shipped
 from confidp.model import Tenant
-from confidp.oauth.errors import OAuthError
 from confidp.registry import Snapshot
 from confidp.web.branding import theme_css_version
 from confidp.web.locale import page_language
-from confidp.web.negotiation import prefers_json
-from confidp.web.responses import Response, html, json
-from confidp.web.way_back import way_back
+from confidp.web.responses import Response, html
 
 NO_STORE = {"Cache-Control": "no-store"}
 # RFC 6749 §5.1: token responses also carry the HTTP/1.0 Pragma (deprecated elsewhere, RFC 9111)
@@ -46,13 +44,13 @@ def effective_theme(tenant: Tenant, snapshot: Snapshot) -> str:
     return tenant.theme.name if tenant.theme.name in snapshot.themes else "default"
 
 
-def translator(request: Request, tenant: Tenant) -> Translator:
+def translator(request: AppRequest, tenant: Tenant) -> Translator:
     """The page's language (confidp.web.locale) with the tenant's overrides for it."""
     language = page_language(request, tenant)
     return Translator(shipped()[language], tenant.messages.get(language, NO_OVERRIDES))
 
 
-def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
+def page(request: AppRequest, tenant: Tenant, snapshot: Snapshot, template: str, *,
          page_title: str, status: int = 200, form_targets: Iterable[str] = (),
          headers: dict[str, str] | None = None, **context: Any) -> HTTPResponse:
     """A themed page in the request's language. Its heading and title come from the template
@@ -73,17 +71,6 @@ def page(request: Request, tenant: Tenant, snapshot: Snapshot, template: str, *,
     return html(body, status=status, headers={
         **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets),
         "Content-Language": i18n.language, **(headers or {})})
-
-
-def error_response(request: Request, tenant: Tenant | None, snapshot: Snapshot,
-                   error: OAuthError) -> HTTPResponse:
-    """An error for a person (themed page) or a program (JSON), never a redirect."""
-    if prefers_json(request) or tenant is None:
-        return json(error.to_json(), status=error.status, headers=NO_STORE)
-    return page(request, tenant, snapshot, "error.html", page_title="Something went wrong",
-                status=error.status, message=error.description, detail=error.detail,
-                missing=list(error.missing), error_code=error.error,
-                way_back=way_back(request, tenant))
 
 
 def redirect(location: str, status: int = 302,

@@ -107,6 +107,6 @@ class ConfidpRequest(Request):
         return self.parsed_form
 
 
-def body_incomplete(request: Request) -> bool:
+def body_incomplete(request: Request[Any, Any]) -> bool:
     """True while the body of ``request`` has not all arrived."""
     return bool(getattr(request.stream, "request_body", None))

@@ -49,7 +49,7 @@ class Response(HTTPResponse):
         """Sanic's header bytes, with the security headers added ready-encoded unless the
         response set its own."""
         headers = self.headers
-        if has_message_body(self.status):
+        if has_message_body(self.status):  # type: ignore[no-untyped-call]  # unannotated
             headers.setdefault("content-type", self.content_type)
         encoded = [(clean_header_value(name).encode("ascii"),
                     clean_header_value(f"{value}").encode(errors="surrogateescape"))

@@ -4,81 +4,56 @@ type is the client's, 4. run the grant, 5. answer with Cache-Control: no-store."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from types import MappingProxyType
-from typing import Any
+from sanic import HTTPResponse
 
-from sanic import HTTPResponse, Request
-
+from confidp.context import AppRequest
 from confidp.model import Application, Tenant
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
 from confidp.oauth.echo import quoted
-from confidp.oauth.errors import InvalidRequest, OAuthError, UnauthorizedClient
-from confidp.oauth.grants import authorization_code, client_credentials, refresh_token
+from confidp.oauth.errors import InvalidRequest, UnauthorizedClient
+from confidp.oauth.grants import GRANTS
 from confidp.oauth.params import parse_query, single_values
-from confidp.oauth.tokens import TokenService, UnsupportedGrantType
+from confidp.oauth.tokens import UnsupportedGrantType
 from confidp.registry import Snapshot
 from confidp.web.forms import parameter_text
 from confidp.web.pages import TOKEN_NO_STORE
 from confidp.web.responses import json
 
-GrantRunner = Callable[[TokenService, Tenant, Application, dict[str, str]],
-                       Awaitable[dict[str, Any]]]
-GRANTS: MappingProxyType[str, GrantRunner] = MappingProxyType({
-    authorization_code.GRANT_TYPE: authorization_code.run,
-    refresh_token.GRANT_TYPE: refresh_token.run,
-    client_credentials.GRANT_TYPE: client_credentials.run,
-})
 FORM_PARAMETERS = ("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token",
                    "scope", "client_id", "client_secret", "token", "token_type_hint",
                    "id_token_hint", "post_logout_redirect_uri", "state")
 
 
-def oauth_error(error: OAuthError) -> HTTPResponse:
-    """RFC 6749 §5.2 JSON; invalid_client is 401 with WWW-Authenticate for Basic clients."""
-    headers = dict(TOKEN_NO_STORE)
-    body: dict[str, Any] = {"error": error.error, "error_description": error.description}
-    if error.detail:
-        body["error_description"] = f"{error.description} {error.detail}"
-    if isinstance(error, InvalidClient):
-        headers["WWW-Authenticate"] = 'Basic realm="confidp", charset="UTF-8"'
-    return json(body, status=error.status, headers=headers)
-
-
-def read_form(request: Request) -> dict[str, str]:
+def read_form(request: AppRequest) -> dict[str, str]:
     """The body as OAuth parameters: form-encoded UTF-8, none twice (RFC 6749 §3.2)."""
     return single_values(parse_query(parameter_text(request)), FORM_PARAMETERS)
 
 
-async def authenticate(request: Request, tenant: Tenant, form: dict[str, str],
+async def authenticate(request: AppRequest, tenant: Tenant, form: dict[str, str],
                        confidential_only: bool = False) -> Application:
     """Step 2, shared by token, revocation and introspection."""
     credentials = parse_credentials(request.headers.get("authorization"), form)
     client = registered_client(tenant, credentials)
-    basic = credentials.method == "client_secret_basic"
     if confidential_only and client.is_public:
-        raise InvalidClient("This endpoint is for confidential clients.", basic=basic)
+        raise InvalidClient("This endpoint is for confidential clients.")
     if credentials.method != "none":
         ok = await request.app.ctx.client_secrets.check(
             tenant.id, client.client_id, client.client_secret, credentials.secret or "")
         if not ok:
-            raise InvalidClient("Client authentication failed.", basic=basic)
+            raise InvalidClient("Client authentication failed.")
     return client
 
 
-async def token(request: Request, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
-    try:
-        form = read_form(request)
-        grant_type = form.get("grant_type")
-        if not grant_type:
-            raise InvalidRequest("Send grant_type.")
-        client = await authenticate(request, tenant, form)
-        grant = GRANTS.get(grant_type)
-        if grant is None:
-            raise UnsupportedGrantType(f"grant_type {quoted(grant_type)} is not supported.")
-        if grant_type not in client.grant_types:
-            raise UnauthorizedClient(f"This client may not use {grant_type}.")
-        body = await grant(request.app.ctx.tokens, tenant, client, form)
-    except OAuthError as error:
-        return oauth_error(error)
+async def token(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:
+    form = read_form(request)
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("Send grant_type.")
+    client = await authenticate(request, tenant, form)
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"grant_type {quoted(grant_type)} is not supported.")
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"This client may not use {grant_type}.")
+    body = await grant(request.app.ctx.tokens, tenant, client, form)
     return json(body, headers=TOKEN_NO_STORE)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sanic import Request
-
+from confidp.context import AppRequest
 from confidp.model import Application, Tenant
+from confidp.web.forms import form_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +27,17 @@ class WayBack:
     starts_sign_in: bool  # initiate_login_uri: "Start again"; client_uri: "Go back to ..."
 
 
-def _application(request: Request, tenant: Tenant) -> Application | None:
+def _application(request: AppRequest, tenant: Tenant) -> Application | None:
     sign_in = getattr(request.ctx, "sign_in_request", None)
     if sign_in is not None:
         return tenant.application(sign_in.client_id)
     client_id = request.args.get("client_id")
     if client_id is None and request.method == "POST":
-        client_id = request.form.get("client_id")
+        client_id = form_value(request, "client_id")
     return tenant.application(client_id) if client_id else None
 
 
-def way_back(request: Request, tenant: Tenant) -> WayBack | None:
+def way_back(request: AppRequest, tenant: Tenant) -> WayBack | None:
     application = _application(request, tenant)
     if application is None:
         return None

@@ -20,6 +20,8 @@ from typing import Any
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
 from confidp.oauth.errors import InvalidRequest
+from confidp.oauth.grant_types import AUTHORIZATION_CODE
+from confidp.oauth.records import Code, CodeUsed, load, write
 from confidp.oauth.tokens import (
     Grant,
     InvalidGrant,
@@ -28,9 +30,9 @@ from confidp.oauth.tokens import (
     new_family,
     still_valid,
 )
-from confidp.store.kinds import CODE, CODE_USED
+from confidp.store.kinds import CODE
 
-GRANT_TYPE = "authorization_code"
+GRANT_TYPE = AUTHORIZATION_CODE
 
 
 async def run(service: TokenService, tenant: Tenant, client: Application,
@@ -40,26 +42,26 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
         raise InvalidRequest("Send code and redirect_uri.")
     key = digest(code)
     store = service.store(tenant)
-    record = await store.get(CODE, key)
+    record = await load(store, Code, key)
     if record is None:
         raise await _used_or_unknown(service, tenant, key)
     try:
-        if record["tenant"] != tenant.id or record["client_id"] != client.client_id:
+        if record.tenant != tenant.id or record.client_id != client.client_id:
             raise InvalidGrant("The authorization code was not issued to this client.")
-        if record["redirect_uri"] != redirect_uri:
+        if record.redirect_uri != redirect_uri:
             raise InvalidGrant("redirect_uri differs from the one of the authorization "
                                "request.")
-        pkce.check_verifier(record.get("code_challenge"), form.get("code_verifier"), client)
-        user, scopes = still_valid(tenant, client, record)
+        pkce.check_verifier(record.code_challenge, form.get("code_verifier"), client)
+        identity = await still_valid(service, tenant, client, record.identity, record.scopes)
     except InvalidGrant:
         await store.delete(CODE, key)  # a failed attempt uses the code up
         raise
     family = new_family()
     issued = await service.prepare(tenant, Grant(
-        client=client, scopes=scopes, user=user, auth_time=record["auth_time"],
-        nonce=record.get("nonce"), family=family))
-    used = (CODE_USED, key, {"tenant": tenant.id, "family": family},
-            max(tenant.lifetimes.access_token, tenant.lifetimes.refresh_token_absolute))
+        client=client, scopes=record.scopes, identity=identity, nonce=record.nonce,
+        family=family))
+    used = write(CodeUsed(tenant.id, family), key,
+                 max(tenant.lifetimes.access_token, tenant.lifetimes.refresh_token_absolute))
     if not await store.consume(CODE, key, [used, *issued.writes]):
         # another request used it since it was read: this one is the replay
         raise await _used_or_unknown(service, tenant, key)
@@ -69,9 +71,9 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
 async def _used_or_unknown(service: TokenService, tenant: Tenant, key: str) -> InvalidGrant:
     """The error for a code that is not there; a code already redeemed also revokes what it
     issued."""
-    used = await service.store(tenant).get(CODE_USED, key)
-    if used is not None and used["tenant"] == tenant.id:
-        await service.revoke_family(used["family"], tenant)
+    used = await load(service.store(tenant), CodeUsed, key)
+    if used is not None and used.tenant == tenant.id:
+        await service.revoke_family(used.family, tenant)
         return InvalidGrant("The authorization code was already used; the tokens issued with "
                             "it are revoked.")
     return InvalidGrant("The authorization code is invalid or expired.")

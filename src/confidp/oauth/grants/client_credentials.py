@@ -8,10 +8,11 @@ from typing import Any
 from confidp.model import Application, Tenant
 from confidp.oauth.echo import quoted_list
 from confidp.oauth.errors import InvalidScope
+from confidp.oauth.grant_types import CLIENT_CREDENTIALS
 from confidp.oauth.scopes import STANDARD_SCOPES
 from confidp.oauth.tokens import Grant, TokenService
 
-GRANT_TYPE = "client_credentials"
+GRANT_TYPE = CLIENT_CREDENTIALS
 
 
 async def run(service: TokenService, tenant: Tenant, client: Application,

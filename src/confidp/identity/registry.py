@@ -1,0 +1,76 @@
+"""Which identity sources a tenant has: ``SOURCE_TYPES``, the one registry of source types
+(type name -> factory), and ``Sources``, which builds each tenant's sources from it and keeps
+them until the tenant's file changes.
+
+Every tenant has the ``local`` source (its file's users). The sources a tenant file declares
+(connectors, Step 7) come from ``declared_sources``; a test may give ``Sources`` other types
+and declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from confidp.identity import local
+from confidp.identity.identity import LOCAL
+from confidp.identity.sources import IdentitySource, PasswordSource
+from confidp.model import Tenant
+
+SourceFactory = Callable[[Tenant, Mapping[str, Any]], IdentitySource]
+
+SOURCE_TYPES: Mapping[str, SourceFactory] = MappingProxyType({
+    LOCAL: local.build,
+})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source a tenant uses: its type and its settings (from the tenant file)."""
+
+    type: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def declared_sources(tenant: Tenant) -> Sequence[SourceSpec]:
+    """The sources of ``tenant``, in the order the sign-in offers them."""
+    return (SourceSpec(LOCAL),)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSources:
+    """One tenant version's sources, by id, in order."""
+
+    by_id: Mapping[str, IdentitySource]
+
+    def get(self, source_id: str) -> IdentitySource | None:
+        return self.by_id.get(source_id)
+
+    def password_sources(self) -> Iterator[PasswordSource]:
+        for source in self.by_id.values():
+            if isinstance(source, PasswordSource):
+                yield source
+
+
+class Sources:
+    """The identity sources of every tenant, built when a tenant version is first used."""
+
+    def __init__(self, types: Mapping[str, SourceFactory] = SOURCE_TYPES,
+                 declared: Callable[[Tenant], Sequence[SourceSpec]] = declared_sources
+                 ) -> None:
+        self._types = types
+        self._declared = declared
+        self._built: dict[str, tuple[Tenant, TenantSources]] = {}
+
+    def of(self, tenant: Tenant) -> TenantSources:
+        entry = self._built.get(tenant.id)
+        if entry is None or entry[0] is not tenant:
+            by_id: dict[str, IdentitySource] = {}
+            for spec in self._declared(tenant):
+                source = self._types[spec.type](tenant, spec.settings)
+                by_id[source.id] = source
+            entry = (tenant, TenantSources(MappingProxyType(by_id)))
+            self._built[tenant.id] = entry
+        return entry[1]

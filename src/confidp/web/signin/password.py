@@ -1,0 +1,94 @@
+"""The password step ({issuer}/login): identify and authenticate in one themed form, against
+the tenant's password sources (``confidp.identity.sources.PasswordSource``; the tenant file's
+users are the ``local`` one). The password is checked only after the attempt was counted by
+the login throttle (confidp.throttle). Needed when no session is there, or OpenID Connect's
+``prompt=login`` or ``max_age`` ask for a fresh login (Core §3.1.2.1)."""
+
+from __future__ import annotations
+
+import math
+
+from sanic import HTTPResponse
+
+from confidp.i18n import Message, lazy, lazy_plural
+from confidp.identity.identity import Identity
+from confidp.identity.sources import SourceContext
+from confidp.oauth.authorize import needs_login
+from confidp.oauth.errors import LoginRequired, OAuthError
+from confidp.throttle import count_attempt, refund
+from confidp.web.forms import form_value
+from confidp.web.pages import page
+from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
+
+FAILED = lazy("The username or password is incorrect.")
+INCOMPLETE = lazy("Enter your username and password.")
+MAX_USERNAME = 128
+MAX_PASSWORD = 1024
+
+
+def client_ip(sign_in: SignIn) -> str:
+    request = sign_in.request
+    return str(request.remote_addr or request.ip)
+
+
+class PasswordStep:
+    name = "password"
+    stage = Stage.AUTHENTICATE
+    path = "/login"
+
+    async def needed(self, sign_in: SignIn) -> bool:
+        session = sign_in.session
+        return session is None or needs_login(session.auth_time, sign_in.pending.created_at,
+                                              sign_in.pending.request, sign_in.now)
+
+    def interaction_required(self) -> OAuthError:
+        return LoginRequired("The user is not signed in.")
+
+    async def show(self, sign_in: SignIn) -> HTTPResponse:
+        return self._page(sign_in)
+
+    async def submit(self, sign_in: SignIn) -> Outcome:
+        username = (form_value(sign_in.request, "username") or "").strip()[:MAX_USERNAME]
+        password = form_value(sign_in.request, "password") or ""
+        if not username or not password or len(password) > MAX_PASSWORD:
+            return self._page(sign_in, status=400, username=username, error=INCOMPLETE)
+        attempt = await count_attempt(sign_in.store, sign_in.tenant.login_throttle, username,
+                                      client_ip(sign_in))
+        if attempt.retry_after is not None:
+            wait = max(1, math.ceil(attempt.retry_after))
+            minutes = max(1, math.ceil(wait / 60))
+            return self._page(sign_in, status=429, username=username,
+                              error=lazy_plural(
+                                  "Too many failed sign-in attempts. Try again in %(num)d "
+                                  "minute.",
+                                  "Too many failed sign-in attempts. Try again in %(num)d "
+                                  "minutes.", minutes),
+                              headers={"Retry-After": str(wait)})
+        identity = await authenticate(sign_in, username, password)
+        if identity is None:  # the attempt stays counted
+            return self._page(sign_in, status=401, username=username, error=FAILED)
+        await refund(sign_in.store, attempt)
+        return Passed(identity)
+
+    def _page(self, sign_in: SignIn, *, status: int = 200, error: Message | None = None,
+              username: str = "", headers: dict[str, str] | None = None) -> HTTPResponse:
+        pending = sign_in.pending
+        return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "login.html",
+                    page_title="Sign in", status=status,
+                    form_targets=[pending.request.redirect_uri], headers=headers,
+                    action=f"{sign_in.tenant.issuer_path}{self.path}",
+                    request_id=pending.sealed, csrf_token=pending.csrf_token,
+                    application_name=sign_in.application.name, error=error,
+                    username=username or pending.request.login_hint or "")
+
+
+async def authenticate(sign_in: SignIn, username: str, password: str) -> Identity | None:
+    """The identity the first of the tenant's password sources vouches for. Each source
+    takes the same time for an unknown username as for a known one."""
+    ctx = sign_in.request.app.ctx
+    context = SourceContext(sign_in.tenant, ctx.passwords, sign_in.now)
+    for source in ctx.sources.of(sign_in.tenant).password_sources():
+        identity = await source.authenticate(username, password, context)
+        if identity is not None:
+            return identity
+    return None
