@@ -1,0 +1,69 @@
+"""A passkey or security key a person registered (WebAuthn L2 §7.1 step 26: the credential
+record), and the interface the ceremonies need from the enrolment store that keeps them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from confidp.identity.identity import Identity
+
+# RFC 8176 §2: how a key was used. A credential that may be backed up (a synced passkey: the
+# BE flag, WebAuthn L2 §6.1) lives in software the person's account syncs: ``swk``; one bound
+# to its device (a security key, a device-bound platform credential): ``hwk``.
+HARDWARE_KEY = "hwk"
+SOFTWARE_KEY = "swk"
+MULTIPLE_FACTORS = "mfa"
+MAX_PASSKEYS = 20  # per person: what the account page and the options list at most
+MAX_NAME = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyCredential:
+    credential_id: bytes  # the credential's id, as the authenticator made it (§4 "Credential ID")
+    subject: str  # whose
+    public_key: bytes  # COSE_Key (RFC 9052 §7), as registered
+    sign_count: int  # the last signature counter seen (§6.1.1); 0: the authenticator has none
+    transports: tuple[str, ...]  # hints for the browser (§5.8.4)
+    user_handle: bytes  # the user.id it was registered with (§5.4.3)
+    name: str  # the person's name for it ("Laptop", "YubiKey")
+    created_at: float
+    last_used_at: float | None = None
+    backup_eligible: bool = False  # may be synced to other devices (a "multi-device" passkey)
+
+    @property
+    def amr(self) -> str:
+        return SOFTWARE_KEY if self.backup_eligible else HARDWARE_KEY
+
+    def used(self, sign_count: int, now: float) -> PasskeyCredential:
+        return replace(self, sign_count=sign_count, last_used_at=now)
+
+
+def with_passkey(identity: Identity, credential: PasskeyCredential, *,
+                 second_factor: bool) -> Identity:
+    """``identity`` after ``credential`` signed a challenge: its amr gains hwk/swk, and
+    ``mfa`` when the key came after another factor (the password)."""
+    amr = [value for value in identity.amr if value != MULTIPLE_FACTORS]
+    if credential.amr not in amr:
+        amr.append(credential.amr)
+    if second_factor:
+        amr.append(MULTIPLE_FACTORS)
+    return replace(identity, amr=tuple(amr))
+
+
+class PasskeyStore(Protocol):
+    """A tenant's registered credentials (the enrolment store keeps them durably)."""
+
+    async def passkeys(self, subject: str) -> list[PasskeyCredential]:
+        """The credentials ``subject`` registered, oldest first."""
+
+    async def passkey(self, credential_id: bytes) -> PasskeyCredential | None:
+        """The credential with this id in this tenant, whoever registered it."""
+
+    async def add_passkey(self, credential: PasskeyCredential) -> bool:
+        """Registers ``credential``: False when its id is registered already (by anyone)."""
+
+    async def passkey_used(self, credential: PasskeyCredential, sign_count: int,
+                           now: float) -> bool:
+        """Records a use: the new counter and time, only while the stored counter is still
+        ``credential.sign_count`` (compare and set). False when another use came first."""
