@@ -37,6 +37,7 @@ class SoftAuthenticator:
     counts: bool = True  # keeps a signature counter (a synced passkey does not: always 0)
     backup_eligible: bool = False
     keys: list[SoftKey] = field(default_factory=list)
+    username: str = ""  # whose (for the tests' own bookkeeping)
 
     def _flags(self, attested: bool = False) -> int:
         flags = UP | (UV if self.user_verified else 0)

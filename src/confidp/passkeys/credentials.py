@@ -52,18 +52,25 @@ def with_passkey(identity: Identity, credential: PasskeyCredential, *,
 
 
 class PasskeyStore(Protocol):
-    """A tenant's registered credentials (the enrolment store keeps them durably)."""
+    """One tenant's registered credentials, per person (the enrolment store keeps them
+    durably: confidp.mfa.enrolments)."""
 
     async def passkeys(self, subject: str) -> list[PasskeyCredential]:
         """The credentials ``subject`` registered, oldest first."""
 
-    async def passkey(self, credential_id: bytes) -> PasskeyCredential | None:
-        """The credential with this id in this tenant, whoever registered it."""
+    async def user_handle(self, subject: str) -> bytes:
+        """The person's WebAuthn user handle (§5.4.3 ``user.id``: random, no personal data),
+        made on first use; the same for all of their credentials."""
+
+    async def subject_of(self, user_handle: bytes) -> str | None:
+        """Whose user handle this is, in this tenant (a passwordless sign-in names only it)."""
 
     async def add_passkey(self, credential: PasskeyCredential) -> bool:
-        """Registers ``credential``: False when its id is registered already (by anyone)."""
+        """Registers ``credential``: False when its id is registered already in this tenant
+        (WebAuthn L2 §7.1 step 22), or the person has ``MAX_PASSKEYS``."""
 
     async def passkey_used(self, credential: PasskeyCredential, sign_count: int,
                            now: float) -> bool:
         """Records a use: the new counter and time, only while the stored counter is still
-        ``credential.sign_count`` (compare and set). False when another use came first."""
+        ``credential.sign_count`` (compare and set). False when another use came first or
+        the credential was removed meanwhile."""

@@ -24,6 +24,7 @@ from confidp.web import (
     cors,
     discovery,
     logout,
+    passkeys,
     revocation,
     token,
     userinfo,
@@ -53,6 +54,7 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
     "/revoke": {"POST": revocation.revoke},
     "/introspect": {"POST": revocation.introspect},
     "/logout": {"GET": logout.logout, "POST": logout.logout},
+    passkeys.PATH: {"GET": passkeys.show, "POST": passkeys.add},
 })
 
 
