@@ -26,16 +26,17 @@ class TotpFactor:
     secret: str  # base32, as the otpauth:// URI carries it
     created_at: float
     last_used_at: float | None = None
+    last_step: int = 0  # the time step of the last code accepted: no code of it or before
 
     def to_json(self) -> dict[str, Any]:
         return {"secret": self.secret, "created_at": self.created_at,
-                "last_used_at": self.last_used_at}
+                "last_used_at": self.last_used_at, "last_step": self.last_step}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TotpFactor:
         used = data.get("last_used_at")
         return cls(str(data["secret"]), float(data["created_at"]),
-                   float(used) if used is not None else None)
+                   float(used) if used is not None else None, int(data.get("last_step", 0)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,3 +19,6 @@ FAMILY_REVOKED = "family_revoked"  # id -> present once the family is revoked (n
 ENROLMENT = "enrolment"
 ENROLMENT_VERSION = "enrolment_version"  # sha256(subject):version -> claimed by the save
 ENROLMENT_LINK = "enrolment_link"  # sha256(name) -> a subject (a WebAuthn user handle's)
+TOTP_CANDIDATE = "totp_candidate"  # a sign-in's or account page's key -> the secret shown
+TOTP_USED = "totp_used"  # subject, time step -> present once a code of that step was used
+RECOVERY_SHOWN = "recovery_shown"  # a sign-in's key -> new recovery codes, until acknowledged
