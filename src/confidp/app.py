@@ -17,6 +17,7 @@ from confidp.context import App, Context
 from confidp.identity.registry import Sources
 from confidp.keys import KeyStore
 from confidp.metrics import Metrics
+from confidp.mfa.enrolments import Enrolments, open_enrolments
 from confidp.oauth.tokens import TokenService
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
@@ -48,11 +49,11 @@ def configure_logging(level: str) -> None:
 
 def create_app(settings: Settings, name: str | None = None, *, clock: Clock = system_clock,
                store: Store | None = None, sources: Sources | None = None,
-               steps: Steps | None = None) -> App:
+               steps: Steps | None = None, enrolments: Enrolments | None = None) -> App:
     """The app for ``settings``. ``clock`` dates what the flows store and checks every
     lifetime. For tests: ``store`` replaces the one ``settings.store`` names, ``sources`` the
     identity sources of ``confidp.identity.registry.SOURCE_TYPES``, ``steps`` the sign-in
-    steps of ``confidp.web.signin.STEPS``."""
+    steps of ``confidp.web.signin.STEPS``, ``enrolments`` where second factors are kept."""
     steps = steps or STEPS
     configure_logging(settings.log_level)
     context = Context(
@@ -96,6 +97,8 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         context.server_key = ServerKey.from_state_dir(settings.state_dir)
         context.tokens = TokenService(context.store, context.keys, context.server_key,
                                       clock=clock, sources=context.sources)
+        context.enrolments = enrolments if enrolments is not None else open_enrolments(
+            settings.store, context.store, settings.state_dir)
 
     app.before_server_stop(listeners.stop_keeping_alive)
 

@@ -252,6 +252,8 @@ def _command(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import configure_logging
+    from confidp.mfa.cipher import EnrolmentKeyError
+    from confidp.mfa.cipher import load_or_create_key as load_or_create_enrolment_key
     from confidp.sealing import SealingKeyError, load_or_create_keys
     from confidp.server_key import ServerKeyError
     from confidp.server_key import load_or_create as load_or_create_server_key
@@ -310,6 +312,11 @@ def _serve(args: argparse.Namespace) -> int:
         load_or_create_server_key(args.state_dir)
     except (ServerKeyError, OSError) as exc:
         print(f"confidp: the server key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        load_or_create_enrolment_key(args.state_dir)
+    except (EnrolmentKeyError, OSError) as exc:
+        print(f"confidp: the enrolment key: {exc}", file=sys.stderr)
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
@@ -559,6 +566,8 @@ def _sealing_key(args: argparse.Namespace) -> int:
 def _state_init(args: argparse.Namespace) -> int:
     from confidp.config.loader import is_tenant_file_name, tenant_id_of
     from confidp.keys import KeyStore
+    from confidp.mfa.cipher import EnrolmentKeyError
+    from confidp.mfa.cipher import load_or_create_key as load_or_create_enrolment_key
     from confidp.sealing import SealingKeyError, load_or_create_keys
     from confidp.server_key import ServerKeyError
     from confidp.server_key import load_or_create as load_or_create_server_key
@@ -572,13 +581,15 @@ def _state_init(args: argparse.Namespace) -> int:
         args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         load_or_create_keys(args.state_dir)
         load_or_create_server_key(args.state_dir)
+        load_or_create_enrolment_key(args.state_dir)
         store = KeyStore(args.state_dir)
         for tenant in tenants:
             store.ring(tenant)
-    except (SealingKeyError, ServerKeyError, OSError, ValueError) as exc:  # KeyFileError too
+    except (SealingKeyError, ServerKeyError, EnrolmentKeyError, OSError,
+            ValueError) as exc:  # KeyFileError too
         print(f"confidp: the state directory {args.state_dir}: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.state_dir}: sealing.key, server.key and the signing keys of "
+    print(f"{args.state_dir}: sealing.key, server.key, enrolment.key and the signing keys of "
           f"{len(tenants)} tenant(s){': ' if tenants else ''}{' '.join(tenants)}")
     return 0
 

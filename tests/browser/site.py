@@ -92,6 +92,8 @@ def _adjusted(name: str, port: int, callback: str, password: str,
               host: str = "127.0.0.1") -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load((REPO / "tenants" / f"{name}.yaml").read_text())
     doc["issuer"] = doc["issuer"].replace("localhost:8000", f"{host}:{port}")
+    if host == "localhost":  # "Sign in with a passkey" (tests/browser/test_passkeys.py)
+        doc["second_factors"] = {**doc.get("second_factors", {}), "passwordless": True}
     app = doc["applications"][0]
     app["redirect_uris"] = [callback]
     app["post_logout_redirect_uris"] = [callback]

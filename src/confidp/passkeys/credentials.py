@@ -7,13 +7,13 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from confidp.identity.identity import Identity
+from confidp.oauth.acr import (
+    ACR_2FA,
+    AMR_HARDWARE_KEY,
+    AMR_SOFTWARE_KEY,
+    with_second_factor,
+)
 
-# RFC 8176 §2: how a key was used. A credential that may be backed up (a synced passkey: the
-# BE flag, WebAuthn L2 §6.1) lives in software the person's account syncs: ``swk``; one bound
-# to its device (a security key, a device-bound platform credential): ``hwk``.
-HARDWARE_KEY = "hwk"
-SOFTWARE_KEY = "swk"
-MULTIPLE_FACTORS = "mfa"
 MAX_PASSKEYS = 20  # per person: what the account page and the options list at most
 MAX_NAME = 64
 
@@ -33,22 +33,19 @@ class PasskeyCredential:
 
     @property
     def amr(self) -> str:
-        return SOFTWARE_KEY if self.backup_eligible else HARDWARE_KEY
+        """RFC 8176 §2: a credential that may be backed up (a synced passkey: the BE flag,
+        WebAuthn L2 §6.1) lives in software the person's account syncs: ``swk``; one bound to
+        its device (a security key, a device-bound platform credential): ``hwk``."""
+        return AMR_SOFTWARE_KEY if self.backup_eligible else AMR_HARDWARE_KEY
 
     def used(self, sign_count: int, now: float) -> PasskeyCredential:
         return replace(self, sign_count=sign_count, last_used_at=now)
 
 
-def with_passkey(identity: Identity, credential: PasskeyCredential, *,
-                 second_factor: bool) -> Identity:
-    """``identity`` after ``credential`` signed a challenge: its amr gains hwk/swk, and
-    ``mfa`` when the key came after another factor (the password)."""
-    amr = [value for value in identity.amr if value != MULTIPLE_FACTORS]
-    if credential.amr not in amr:
-        amr.append(credential.amr)
-    if second_factor:
-        amr.append(MULTIPLE_FACTORS)
-    return replace(identity, amr=tuple(amr))
+def with_passkey(identity: Identity, credential: PasskeyCredential) -> Identity:
+    """``identity`` after ``credential`` signed a challenge with user verification, or after
+    the password: amr gains hwk/swk and ``mfa``, acr is two-factor (confidp.oauth.acr)."""
+    return replace(identity, amr=with_second_factor(identity.amr, credential.amr), acr=ACR_2FA)
 
 
 class PasskeyStore(Protocol):

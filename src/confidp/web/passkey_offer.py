@@ -16,9 +16,9 @@ from confidp.model import Tenant
 from confidp.passkeys import ceremonies, challenges
 from confidp.passkeys.challenges import Ceremony, Ticket
 from confidp.passkeys.credentials import PasskeyCredential, PasskeyStore
+from confidp.passkeys.enrolled import EnrolledPasskeys
 from confidp.passkeys.errors import PasskeyRefused, Reason
 from confidp.passkeys.relying_party import RelyingParty, relying_party
-from confidp.passkeys.stored import StoredPasskeys
 
 log = logging.getLogger("confidp.passkeys")
 PASSKEY_SIGN_IN_PATH = "/login/passkey"  # confidp.web.signin.passkey.PasskeySignInStep
@@ -45,8 +45,8 @@ def refused_message(refused: PasskeyRefused) -> Message:
 
 
 def passkey_store(request: AppRequest, tenant: Tenant) -> PasskeyStore:
-    """The tenant's registered credentials."""
-    return StoredPasskeys(request.app.ctx.tenant_store(tenant))
+    """The tenant's registered credentials (in the enrolment store)."""
+    return EnrolledPasskeys(request.app.ctx.enrolments, tenant.id)
 
 
 def rp_of(tenant: Tenant) -> RelyingParty:

@@ -2,21 +2,24 @@
 §7.1 registration, through confidp.passkeys).
 
 Adding one needs the browser's session of the tenant and a recent sign-in (the policy's
-``recent_authentication``), a CSRF token bound to the session, and a response to a challenge
-bound to that session and person, used once. The credential is registered only if no one in
-the tenant has its id yet (§7.1 step 22). Every addition is logged (``confidp.audit``).
+``recent_authentication``; with a second factor if the person has one), a CSRF token bound to
+the session, and a response to a challenge bound to that session and person, used once. The
+credential is registered only if no one in the tenant has its id yet (§7.1 step 22). Every
+addition is an audit event (confidp.mfa.events).
 """
 
 from __future__ import annotations
 
 import hmac
-import logging
 
 from sanic import HTTPResponse
 
 from confidp.context import AppRequest
 from confidp.i18n import Message, lazy
+from confidp.mfa import events
+from confidp.mfa.factors import WEBAUTHN
 from confidp.model import Tenant
+from confidp.oauth.acr import AMR_MULTIPLE_FACTORS
 from confidp.passkeys import ceremonies, challenges
 from confidp.passkeys.credentials import MAX_NAME, MAX_PASSKEYS, PasskeyCredential
 from confidp.passkeys.errors import PasskeyRefused, Reason
@@ -37,7 +40,6 @@ from confidp.web.sessions import Session, load_session
 
 PATH = "/account/passkeys"
 CSRF_PURPOSE = b"passkeys csrf"
-audit = logging.getLogger("confidp.audit")
 DUPLICATE = lazy("This passkey is registered already.")
 TOO_MANY = lazy("You have as many passkeys as you can have. Remove one first.")
 NOT_RECENT = lazy("To add a passkey, sign in again first.")
@@ -52,9 +54,16 @@ def _policy(tenant: Tenant, session: Session) -> PasskeyPolicy:
     return passkey_policy(tenant, None, session.identity.groups)
 
 
-def _recent(request: AppRequest, session: Session, policy: PasskeyPolicy) -> bool:
-    """Signed in recently enough to add a factor (re-authentication)."""
-    return request.app.ctx.clock() - session.auth_time <= policy.recent_authentication
+async def _recent(request: AppRequest, tenant: Tenant, session: Session,
+                  policy: PasskeyPolicy) -> bool:
+    """Signed in recently enough to add a factor (re-authentication: the policy's
+    ``recent_authentication``), and with a second factor if the person has one."""
+    if request.app.ctx.clock() - session.auth_time > policy.recent_authentication:
+        return False
+    if AMR_MULTIPLE_FACTORS in session.identity.amr:
+        return True
+    factors = await request.app.ctx.enrolments.load(tenant.id, session.subject)
+    return not factors.methods
 
 
 async def _page(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
@@ -67,7 +76,7 @@ async def _page(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
     store = passkey_store(request, tenant)
     passkeys = await store.passkeys(session.subject)
     offer = None
-    recent = _recent(request, session, policy)
+    recent = await _recent(request, tenant, session, policy)
     if policy.allowed and recent:
         name = session.identity.claims.get("name")
         offer = creation_offer(
@@ -98,7 +107,7 @@ async def add(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
     if not hmac.compare_digest(token.encode(), _csrf(request, tenant, session).encode()):
         return await _page(request, tenant, snapshot, session, status=403, error=EXPIRED_FORM)
     policy = _policy(tenant, session)
-    if not policy.allowed or not _recent(request, session, policy):
+    if not policy.allowed or not await _recent(request, tenant, session, policy):
         return await _page(request, tenant, snapshot, session, status=403, error=NOT_RECENT)
     name = " ".join((form_value(request, "name") or "").split())[:MAX_NAME] or "Passkey"
     store = passkey_store(request, tenant)
@@ -125,7 +134,7 @@ async def add(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPRe
         return await _page(request, tenant, snapshot, session, status=400, error=TOO_MANY)
     if not await store.add_passkey(credential):
         return await _page(request, tenant, snapshot, session, status=400, error=DUPLICATE)
-    audit.info("factor enrolled: tenant %s, subject %s, method webauthn (%s), name %r",
-               tenant.id, session.subject, credential.amr, name)
+    events.emit(events.FACTOR_ENROLLED, tenant=tenant.id, subject=session.subject,
+                method=WEBAUTHN, amr=credential.amr, ip=str(request.remote_addr or request.ip))
     return redirect(f"{tenant.issuer_path}{PATH}?added=1", 303)
 

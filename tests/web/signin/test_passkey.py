@@ -38,7 +38,8 @@ def _tenant(name: str) -> dict[str, Any]:
     doc = tenant_doc(f"{BASE}/{name}", users=[
         {"username": "bob", "password_hash": HASH},
         *({"username": f"person-{n}", "password_hash": HASH, "name": f"Person {n}"}
-          for n in range(1, PEOPLE + 1))])
+          for n in range(1, PEOPLE + 1))],
+        second_factors={"passwordless": True})
     doc["applications"].append({**doc["applications"][0], "client_id": "consenting",
                                 "require_consent": True})
     return doc

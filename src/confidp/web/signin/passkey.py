@@ -20,19 +20,17 @@ compare and set.
 from __future__ import annotations
 
 import hmac
+from urllib.parse import quote
 
 from sanic import HTTPResponse
 
-from confidp.identity.identity import LOCAL
 from confidp.identity.local import identity_of
-from confidp.oauth.errors import LoginRequired, OAuthError
+from confidp.mfa import events
+from confidp.mfa.factors import TOTP, WEBAUTHN, WebAuthnCredential
+from confidp.oauth.errors import InteractionRequired, LoginRequired, OAuthError, SignInExpired
 from confidp.passkeys import ceremonies, challenges
-from confidp.passkeys.credentials import (
-    MULTIPLE_FACTORS,
-    PasskeyCredential,
-    PasskeyStore,
-    with_passkey,
-)
+from confidp.passkeys.credentials import PasskeyCredential, PasskeyStore, with_passkey
+from confidp.passkeys.enrolled import credential_of
 from confidp.passkeys.errors import PasskeyRefused, Reason
 from confidp.passkeys.policy import passkey_policy
 from confidp.web.forms import form_value
@@ -47,8 +45,10 @@ from confidp.web.passkey_offer import (
     rp_of,
     ticket_of,
 )
+from confidp.web.signin.factor import Demand, client_ip, factor_demand
 from confidp.web.signin.password import login_page
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
+from confidp.web.signin.totp import CODE_METHOD, CodeStep, asks_for_code
 
 
 async def _verified(sign_in: SignIn, credential: PasskeyCredential,
@@ -110,72 +110,88 @@ class PasskeySignInStep:
         except PasskeyRefused as refused:
             log_refused(tenant, "sign-in", refused)
             return login_page(sign_in, status=401, passkey_error=refused_message(refused))
-        identity = identity_of(user, amr=(), auth_time=sign_in.now)
-        return Passed(with_passkey(identity, credential, second_factor=True))
+        events.emit(events.FACTOR_PASSED, tenant=tenant.id, subject=user.subject,
+                    method=WEBAUTHN, passwordless=1, client_id=sign_in.application.client_id)
+        return Passed(with_passkey(identity_of(user, amr=(), auth_time=sign_in.now),
+                                   credential))
 
 
 class PasskeyFactorStep:
-    """A passkey or security key as the second factor."""
+    """A passkey or security key as the second factor, when this sign-in demands one
+    (confidp.web.signin.factor) and the person registered one the policy allows. Its page
+    links to the code step (TOTP or a recovery code) when the person has one of those."""
 
     name = "webauthn"
     stage = Stage.FACTOR
     path = "/factor/passkey"
 
-    async def _credentials(self, sign_in: SignIn) -> list[PasskeyCredential]:
-        identity = sign_in.pending.identity
-        if identity is None or identity.source != LOCAL:
-            return []
-        return await passkey_store(sign_in.request, sign_in.tenant).passkeys(identity.subject)
+    async def _demand(self, sign_in: SignIn) -> Demand | None:
+        demand = await factor_demand(sign_in)
+        if demand is None or WEBAUTHN not in demand.usable or asks_for_code(sign_in):
+            return None
+        return demand
 
     async def needed(self, sign_in: SignIn) -> bool:
-        """After this sign-in's password (not once a session carries the identity), when the
-        person registered a passkey and the policy allows it, and no factor was used yet."""
-        identity = sign_in.pending.identity
-        if identity is None or MULTIPLE_FACTORS in identity.amr:
-            return False
-        policy = passkey_policy(sign_in.tenant, sign_in.application, identity.groups)
-        return policy.allowed and bool(await self._credentials(sign_in))
+        return await self._demand(sign_in) is not None
 
     def interaction_required(self) -> OAuthError:
-        return LoginRequired("A second factor is required.")
-
-    def _user_verification(self, sign_in: SignIn) -> bool:
-        identity = sign_in.pending.identity
-        groups = identity.groups if identity else ()
-        return passkey_policy(sign_in.tenant, sign_in.application, groups).user_verification
+        return InteractionRequired("A second factor is required.")
 
     async def show(self, sign_in: SignIn) -> HTTPResponse:
-        return await self._page(sign_in)
+        demand = await self._demand(sign_in)
+        assert demand is not None  # shown only when needed
+        return self._page(sign_in, demand)
 
-    async def _page(self, sign_in: SignIn, *, status: int = 200,
-                    refused: PasskeyRefused | None = None) -> HTTPResponse:
+    def _page(self, sign_in: SignIn, demand: Demand, *, status: int = 200,
+              refused: PasskeyRefused | None = None) -> HTTPResponse:
         pending, tenant = sign_in.pending, sign_in.tenant
+        credentials = [_credential_of(demand, c) for c in demand.factors.webauthn]
         offer = request_offer(sign_in.request, tenant, f"{tenant.issuer_path}{self.path}",
-                              bound_to=pending.used_key,
-                              allowed=await self._credentials(sign_in),
-                              user_verification=self._user_verification(sign_in))
+                              bound_to=pending.used_key, allowed=credentials,
+                              user_verification=self._user_verification(sign_in, demand))
+        recovery = demand.factors.recovery
+        other = TOTP in demand.usable or (recovery is not None and bool(recovery.digests))
         return page(sign_in.request, tenant, sign_in.snapshot, "passkey_factor.html",
                     page_title="Use your passkey", status=status, scripts=offer is not None,
                     form_targets=[pending.request.redirect_uri], request_id=pending.sealed,
                     csrf_token=pending.csrf_token, application_name=sign_in.application.name,
-                    passkey=offer, error=refused_message(refused) if refused else None)
+                    passkey=offer, error=refused_message(refused) if refused else None,
+                    code_url=(f"{tenant.issuer_path}{CodeStep.path}?request="
+                              f"{quote(pending.sealed or '')}&method={CODE_METHOD}")
+                    if other else None)
+
+    def _user_verification(self, sign_in: SignIn, demand: Demand) -> bool:
+        return passkey_policy(sign_in.tenant, sign_in.application,
+                              demand.identity.groups).user_verification
 
     async def submit(self, sign_in: SignIn) -> Outcome:
-        identity = sign_in.pending.identity
-        assert identity is not None  # needed only after the password
-        tenant = sign_in.tenant
+        demand = await self._demand(sign_in)
+        if demand is None:  # the passkey went away meanwhile (removed, an operator's reset)
+            raise SignInExpired()
+        identity, tenant = demand.identity, sign_in.tenant
         try:
             assertion = ceremonies.parse_assertion(
                 form_value(sign_in.request, CREDENTIAL_FIELD))
             ticket = await ticket_of(sign_in.request, tenant, assertion.challenge,
-                               ceremony=challenges.GET, bound_to=sign_in.pending.used_key)
+                                     ceremony=challenges.GET,
+                                     bound_to=sign_in.pending.used_key)
             store = passkey_store(sign_in.request, tenant)
             credential = _credential(await store.passkeys(identity.subject),
                                      assertion.credential_id)
+            # the options' requirement, or the policy's now if it was tightened meanwhile
             await _verified(sign_in, credential, assertion, store,
                             user_verification=ticket.user_verification
-                            or self._user_verification(sign_in))
+                            or self._user_verification(sign_in, demand))
         except PasskeyRefused as refused:
             log_refused(tenant, "second factor", refused, identity.username)
-            return await self._page(sign_in, status=401, refused=refused)
-        return Passed(with_passkey(identity, credential, second_factor=True))
+            events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=identity.subject,
+                        method=WEBAUTHN, reason=refused.reason.value, ip=client_ip(sign_in),
+                        client_id=sign_in.application.client_id)
+            return self._page(sign_in, demand, status=401, refused=refused)
+        events.emit(events.FACTOR_PASSED, tenant=tenant.id, subject=identity.subject,
+                    method=WEBAUTHN, client_id=sign_in.application.client_id)
+        return Passed(with_passkey(identity, credential))
+
+
+def _credential_of(demand: Demand, stored: WebAuthnCredential) -> PasskeyCredential:
+    return credential_of(demand.identity.subject, stored)
