@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from playwright.async_api import Page
 
-from tests.browser.site import Site, TenantSite
+from tests.browser.passkeys import add_passkey, password_sign_in, virtual_authenticator
+from tests.browser.site import VISITOR_PASSWORD, Site, TenantSite
 
 Opener = Callable[[Page, Site, TenantSite], Awaitable[None]]
 
@@ -85,6 +86,33 @@ async def not_found_page(page: Page, site: Site, tenant: TenantSite) -> None:
     await page.goto(f"{site.base}/{tenant.name}/no-such-page")
 
 
+async def passkey_login_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """The login page with "Sign in with a passkey" (the localhost site: passkeys need a
+    domain), its script run."""
+    await page.goto(site.authorize_url(tenant, site.passkey_base))
+    await page.wait_for_url("**/login?request=*")
+    await page.locator("#passkey-button").wait_for()
+
+
+async def passkeys_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """The account page's passkeys, signed in with a password, none registered yet."""
+    await password_sign_in(page, site, tenant, site.fresh_visitor(), VISITOR_PASSWORD)
+    await page.goto(f"{site.passkey_base}/{tenant.name}/account/passkeys")
+    await page.locator("#add-passkey-button").wait_for()
+
+
+async def passkey_factor_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """A passkey as the second factor: a visitor registers one (Chromium's virtual
+    authenticator), then signs in again with their password."""
+    await virtual_authenticator(page)
+    username = site.fresh_visitor()
+    await password_sign_in(page, site, tenant, username, VISITOR_PASSWORD)
+    await add_passkey(page, site, tenant, "Laptop")
+    await password_sign_in(page, site, tenant, username, VISITOR_PASSWORD, prompt="login")
+    await page.wait_for_url("**/factor/passkey?request=*")
+    await page.locator("#passkey-button").wait_for()
+
+
 PAGES: list[PageCase] = [
     PageCase("login", login_page, "login.html"),
     PageCase("login-error", login_error_page, "login.html"),
@@ -95,4 +123,7 @@ PAGES: list[PageCase] = [
     PageCase("logout-confirm", logout_confirm_page, "logout_confirm.html"),
     PageCase("signed-out", signed_out_page, "logged_out.html"),
     PageCase("not-found", not_found_page, "not_found.html"),
+    PageCase("login-passkey", passkey_login_page, "login.html"),
+    PageCase("passkeys", passkeys_page, "passkeys.html"),
+    PageCase("passkey-factor", passkey_factor_page, "passkey_factor.html"),
 ]

@@ -20,8 +20,16 @@ import pytest_asyncio
 from argon2 import PasswordHasher
 
 from confidp.passkeys.challenges import b64url
-from tests.e2e.flow import authorize_url, hidden_fields, location, query_of, seed_params
+from tests.e2e.flow import (
+    VERIFIER,
+    authorize_url,
+    hidden_fields,
+    location,
+    query_of,
+    seed_params,
+)
 from tests.inprocess import InProcess, serving
+from tests.mfa.flow import claims_of
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.support import tenant_doc, write_tenant
 
@@ -71,6 +79,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     tenants_dir.mkdir()
     write_tenant(tenants_dir, "acme.yaml", _tenant("acme"))
     write_tenant(tenants_dir, "globex.yaml", _tenant("globex"))
+    plain = _tenant("initech")
+    del plain["second_factors"]  # the default policy: no passwordless sign-in
+    write_tenant(tenants_dir, "initech.yaml", plain)
     async with serving(tenants_dir, None, root / "state") as idp:
         yield Site(idp)
 
@@ -133,6 +144,15 @@ async def passkey_post(browser: httpx.AsyncClient, page: httpx.Response,
                                           "credential": credential})
 
 
+async def id_token_claims(browser: httpx.AsyncClient, redirect: str,
+                          tenant: str = "acme") -> dict[str, Any]:
+    response = await browser.post(f"/{tenant}/token", data={
+        "grant_type": "authorization_code", "code": query_of(redirect)["code"],
+        "redirect_uri": CALLBACK, "code_verifier": VERIFIER, "client_id": "portal-spa"})
+    assert response.status_code == 200, response.text
+    return claims_of(response.json()["id_token"])
+
+
 async def test_the_login_page_offers_a_passkey_with_a_script_file_and_no_inline_script(
         site: Site) -> None:
     async with site.browser() as browser:
@@ -149,13 +169,43 @@ async def test_the_login_page_offers_a_passkey_with_a_script_file_and_no_inline_
     assert script.status_code == 200 and "navigator.credentials" in script.text
 
 
+async def test_without_passwordless_the_login_page_has_no_passkey_and_no_script(
+        site: Site) -> None:
+    async with site.browser() as browser:
+        page = await login_page(browser, "initech")
+    assert "data-options" not in page.text and "<script" not in page.text
+    assert "script-src" not in page.headers["content-security-policy"]
+    async with site.browser() as browser:  # and its passkey form refuses
+        page = await login_page(browser, "initech")
+        response = await passkey_post(browser, page, "{}", "/initech/login/passkey")
+        assert response.status_code == 401
+        assert "Passkeys cannot be used on this site." in response.text
+
+
+async def test_a_synced_passkey_is_a_software_key(site: Site) -> None:
+    authenticator = SoftAuthenticator(BASE, counts=False, backup_eligible=True)
+    async with site.browser() as browser:
+        username = fresh_person()
+        await password_sign_in(browser, username=username)
+        assert location(await register(browser, authenticator)).endswith("?added=1")
+    for _ in range(2):  # no counter (always 0): accepted each time
+        async with site.browser() as browser:
+            page = await login_page(browser)
+            response = await passkey_post(browser, page,
+                                          authenticator.get(options_of(page.text)))
+            claims = await id_token_claims(browser, location(response))
+            assert claims["amr"] == ["swk", "mfa"]
+
+
 async def test_register_then_sign_in_without_a_password(site: Site) -> None:
     authenticator = await signed_in_with_passkey(site)
     async with site.browser() as browser:
         page = await login_page(browser)
         response = await passkey_post(browser, page, authenticator.get(options_of(page.text)))
         assert location(response).startswith(CALLBACK)
-        assert "code" in query_of(location(response))
+        claims = await id_token_claims(browser, location(response))
+        # a device-bound key with user verification: two factors in one (RFC 8176)
+        assert claims["amr"] == ["hwk", "mfa"] and claims["acr"] == "urn:confidp:acr:2fa"
         # the session it started is alice's, signed in by passkey: the account page shows her
         account = await browser.get("/acme/account/passkeys")
         assert authenticator.username in account.text and "Laptop" in account.text
@@ -258,6 +308,8 @@ async def test_a_passkey_as_the_second_factor(site: Site) -> None:
         done = await passkey_post(browser, page, authenticator.get(options_of(page.text)),
                                   "/acme/factor/passkey")
         assert location(done).startswith(CALLBACK)
+        claims = await id_token_claims(browser, location(done))
+        assert claims["amr"] == ["pwd", "hwk", "mfa"] and claims["acr"] == "urn:confidp:acr:2fa"
 
 
 async def test_bob_without_a_passkey_signs_in_with_his_password_alone(site: Site) -> None:
