@@ -177,7 +177,9 @@ async def test_screenshots_of_the_passkey_login_and_prompt(browser: Browser, sit
         waiting = page.locator("[data-webauthn-state=waiting]")
         await waiting.wait_for()
         assert await page.locator("#passkey-button").is_disabled()
-        await page.screenshot(path=str(ARTIFACTS / f"passkey-prompt-{theme}-desktop.png"),
-                              full_page=True)
+        for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            await page.set_viewport_size(size)
+            await page.screenshot(
+                path=str(ARTIFACTS / f"passkey-prompt-{theme}-{size_name}.png"), full_page=True)
     finally:
         await context.close()

@@ -113,5 +113,6 @@ async def ticket_of(request: AppRequest, tenant: Tenant, challenge: bytes, *,
 
 
 def log_refused(tenant: Tenant, what: str, refused: PasskeyRefused, who: str = "") -> None:
-    log.info("passkey %s refused in tenant %s%s: %s", what, tenant.id,
-             f" for {who}" if who else "", refused)
+    """One line (the detail quoted: it may carry what the browser sent, newlines included)."""
+    log.info("passkey %s refused in tenant %s%s: %s %r", what, tenant.id,
+             f" for {who!r}" if who else "", refused.reason.value, refused.detail)

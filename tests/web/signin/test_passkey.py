@@ -6,6 +6,7 @@ response). The same flows run in real Chromium in tests/browser/test_passkeys.py
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import json
@@ -224,6 +225,16 @@ async def test_a_replayed_assertion_is_refused(site: Site) -> None:
         again = await passkey_post(browser, page, credential)
         assert again.status_code == 401
         assert "expired or was used already" in again.text
+
+
+async def test_two_racing_submissions_of_one_response_sign_in_once(site: Site) -> None:
+    authenticator = await signed_in_with_passkey(site)
+    async with site.browser() as browser:
+        page = await login_page(browser, client_id="consenting")
+        credential = authenticator.get(options_of(page.text))
+        answers = await asyncio.gather(*(passkey_post(browser, page, credential)
+                                         for _ in range(4)))
+    assert sorted(answer.status_code for answer in answers) == [303, 401, 401, 401]
 
 
 async def test_a_response_replayed_within_its_own_sign_in_is_refused(site: Site) -> None:
