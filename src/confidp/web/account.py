@@ -261,7 +261,7 @@ async def totp_setup(request: AppRequest, tenant: Tenant, snapshot: Snapshot) ->
                           error=message, headers=headers)
     now = ctx.clock()
     step = totp.matching_step(secret, code, now)
-    if step is None or not await claim_step(store, session.subject, step):
+    if step is None or not await claim_step(store, session.subject, secret, step):
         events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=session.subject,
                     method=TOTP, stage="enrol", ip=client_ip(request))
         return _totp_page(request, tenant, snapshot, session, secret, status=401,
