@@ -19,6 +19,7 @@ from confidp.keys import KeyStore
 from confidp.metrics import Metrics
 from confidp.mfa.enrolments import Enrolments, open_enrolments
 from confidp.oauth.tokens import TokenService
+from confidp.ops_token import load_or_create as load_or_create_ops_token
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
@@ -27,7 +28,7 @@ from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import Store, open_store
 from confidp.themes import Themes
-from confidp.web import listeners, ops, tenant_routes
+from confidp.web import listeners, ops, ops_admin, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
@@ -99,6 +100,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
                                       clock=clock, sources=context.sources)
         context.enrolments = enrolments if enrolments is not None else open_enrolments(
             settings.store, context.store, settings.state_dir)
+        context.ops_token = load_or_create_ops_token(settings.state_dir)
 
     app.before_server_stop(listeners.stop_keeping_alive)
 
@@ -148,6 +150,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
                      name="confidp-watcher")
 
     app.blueprint(ops.bp)
+    app.blueprint(ops_admin.bp)
     app.blueprint(tenant_routes.bp)
     return app
 

@@ -18,14 +18,17 @@ from tests.e2e.flow import authorize_url, hidden_fields, location, seed_params
 from tests.e2e.test_tokens import code_form
 from tests.inprocess import InProcess, serving, submit_login
 from tests.mfa.flow import claims_of, code_of, path_of, post_form, recovery_codes_of, secret_of
-from tests.support import ALICE_HASH, replace_tenant, tenant_doc, write_tenant
+from tests.support import replace_tenant, tenant_doc, write_tenant
 
 ISSUER = "http://127.0.0.1:8000/acme"
-BOB = {"username": "bob", "password_hash": ALICE_HASH, "groups": ["admins"]}
+# "wonderland" with the cheapest argon2id parameters: these tests sign in dozens of times
+FAST_HASH = ("$argon2id$v=19$m=8,t=1,p=1$uYLAIMTH+DJRF30HyS9knQ$"
+             "PZhfqrnT+5wRAZaTzrIORtmp33LCieK/B4S7qV2lGmI")
+BOB = {"username": "bob", "password_hash": FAST_HASH, "groups": ["admins"]}
 
 
 def doc(**overrides: Any) -> dict[str, Any]:
-    base = tenant_doc(ISSUER, users=[{"username": "alice", "password_hash": ALICE_HASH}, BOB],
+    base = tenant_doc(ISSUER, users=[{"username": "alice", "password_hash": FAST_HASH}, BOB],
                       login_throttle={"max_failures_per_user": 3, "max_failures_per_ip": 50,
                                       "window": "10m"})
     base["applications"][0]["scopes"].append("offline_access")

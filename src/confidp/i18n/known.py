@@ -50,6 +50,8 @@ ERROR_TEXTS = (
     lazy("Ask your administrator to help you set one up."),
     lazy("Your second factors cannot be checked right now."),
     lazy("Try again later. If this keeps happening, tell your administrator."),
+    lazy("This form has expired or was not sent from this site."),
+    lazy("Open your account page again."),
     # sign-out
     lazy("This sign-out form has expired or was not sent from this site."),
     lazy("Nothing was changed. If you want to sign out, open the application's sign-out link "

@@ -6,6 +6,7 @@ recovery code's digest taken out)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -32,13 +33,15 @@ class Checked:
     left: int = 0  # recovery codes left
 
 
-def used_key(subject: str, step: int) -> str:
-    return f"{subject}\x1f{step}"
+def used_key(subject: str, secret: str, step: int) -> str:
+    """The marker of one step of one secret (a new secret's codes are not the old one's)."""
+    return f"{subject}\x1f{hashlib.sha256(secret.encode()).hexdigest()[:32]}\x1f{step}"
 
 
-async def claim_step(store: TenantStore, subject: str, step: int) -> bool:
+async def claim_step(store: TenantStore, subject: str, secret: str, step: int) -> bool:
     """Mark the time step used; False when a code of it was used already."""
-    return await store.claim(TOTP_USED, used_key(subject, step), {}, USED_MARKER_LIFETIME)
+    return await store.claim(TOTP_USED, used_key(subject, secret, step), {},
+                             USED_MARKER_LIFETIME)
 
 
 async def check_totp(store: TenantStore, enrolments: Enrolments, tenant_id: str,
@@ -46,7 +49,7 @@ async def check_totp(store: TenantStore, enrolments: Enrolments, tenant_id: str,
     """``code`` is the current code of the person's enrolled ``secret``, used for the first
     time: the enrolment as saved with the step recorded; else None."""
     step = totp.matching_step(secret, totp.normalized(code), now)
-    if step is None or not await claim_step(store, subject, step):
+    if step is None or not await claim_step(store, subject, secret, step):
         return None
 
     def record(factors: Factors) -> Factors | None:

@@ -22,3 +22,7 @@ ENROLMENT_LINK = "enrolment_link"  # sha256(name) -> a subject (a WebAuthn user 
 TOTP_CANDIDATE = "totp_candidate"  # a sign-in's or account page's key -> the secret shown
 TOTP_USED = "totp_used"  # subject, time step -> present once a code of that step was used
 RECOVERY_SHOWN = "recovery_shown"  # a sign-in's key -> new recovery codes, until acknowledged
+# indexes (sets, Store.add_member): a subject -> their sessions' keys / their families' ids,
+# for the account page and "sign out everywhere" (confidp.web.account, confidp sessions revoke)
+SESSIONS_OF = "sessions_of"
+FAMILIES_OF = "families_of"

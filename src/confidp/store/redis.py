@@ -63,6 +63,27 @@ return 0
 """
 
 
+# KEYS[1] is a sorted set whose scores are the members' expiry (Redis server time, ms): drop
+# the expired ones, add (or renew) ARGV[1] for ARGV[2] ms, and let the key live as long as
+# its latest member.
+_ADD_MEMBER = """
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+redis.call("ZADD", KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local last = redis.call("ZRANGE", KEYS[1], -1, -1, "WITHSCORES")
+redis.call("PEXPIREAT", KEYS[1], last[2])
+return 1
+"""
+
+# KEYS[1] as above: the members that have not expired
+_MEMBERS = """
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return redis.call("ZRANGE", KEYS[1], "(" .. now, "+inf", "BYSCORE")
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
@@ -80,6 +101,8 @@ class RedisStore:
             health_check_interval=10, retry=Retry(NoBackoff(), 0))
         self._decide_and_write = self._redis.register_script(_DECIDE_AND_WRITE)
         self._refund = self._redis.register_script(_REFUND)
+        self._add_member = self._redis.register_script(_ADD_MEMBER)
+        self._members = self._redis.register_script(_MEMBERS)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}{kind}:{key}"
@@ -173,6 +196,19 @@ class RedisStore:
         if raw is None or int(ttl) <= 0:
             return 0, 0.0
         return int(raw), int(ttl) / 1000
+
+    async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
+        name = self._key(kind, key)
+        await self._call(lambda: self._add_member([name], [member, _ms(ttl)]))
+
+    async def members(self, kind: str, key: str) -> list[str]:
+        name = self._key(kind, key)
+        found: list[Any] = await self._call(lambda: self._members([name]))
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in found]
+
+    async def remove_member(self, kind: str, key: str, member: str) -> None:
+        name = self._key(kind, key)
+        await self._call(lambda: self._redis.zrem(name, member))
 
     async def ping(self) -> bool:
         try:

@@ -186,7 +186,8 @@ class TotpEnrolStep:
         secret = await self._secret(sign_in)
         now = sign_in.now
         step = totp.matching_step(secret, code, now)
-        if step is None or not await claim_step(sign_in.store, identity.subject, step):
+        if step is None or not await claim_step(sign_in.store, identity.subject, secret,
+                                                step):
             events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=identity.subject,
                         method=TOTP, stage="enrol", ip=client_ip(sign_in))
             return await self._page(sign_in, status=401, error=WRONG_CODE)
