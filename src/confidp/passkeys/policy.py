@@ -18,7 +18,6 @@ class PasskeyPolicy:
     allowed: bool  # webauthn is among the methods this sign-in may use
     passwordless: bool  # a passkey may replace the password (always with user verification)
     user_verification: bool  # required of a passkey used as a second factor
-    recent_authentication: float  # seconds: how recent a sign-in must be to add a passkey
 
 
 def passkey_policy(tenant: Tenant, application: Application | None,
@@ -27,5 +26,4 @@ def passkey_policy(tenant: Tenant, application: Application | None,
     ``groups`` (none before the person is known: the login page)."""
     policy = policy_for(tenant, application, groups)
     return PasskeyPolicy(allowed=WEBAUTHN in policy.methods, passwordless=policy.passwordless,
-                         user_verification=policy.user_verification == REQUIRED,
-                         recent_authentication=float(policy.recent_authentication))
+                         user_verification=policy.user_verification == REQUIRED)
