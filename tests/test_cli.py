@@ -55,7 +55,7 @@ def test_check_a_broken_copy_reports_file_line_and_exits_1(tmp_path: Path) -> No
         "(did you mean 'redirect_uris'?); allowed keys: client_id, client_secret, client_uri, "
         "grant_types, id_token_signed_response_alg, initiate_login_uri, logo_uri, name, "
         "policy_uri, post_logout_redirect_uris, redirect_uris, require_consent, require_pkce, "
-        "scopes, token_endpoint_auth_method, tos_uri, type",
+        "scopes, second_factor, token_endpoint_auth_method, tos_uri, type",
     ]
     assert "1 of 2 tenant file(s) valid, 2 error(s)" in done.stderr
 

@@ -17,7 +17,9 @@ from confidp.context import App, Context
 from confidp.identity.registry import Sources
 from confidp.keys import KeyStore
 from confidp.metrics import Metrics
+from confidp.mfa.enrolments import Enrolments, open_enrolments
 from confidp.oauth.tokens import TokenService
+from confidp.ops_token import load_or_create as load_or_create_ops_token
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
@@ -26,7 +28,7 @@ from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import Store, open_store
 from confidp.themes import Themes
-from confidp.web import listeners, ops, tenant_routes
+from confidp.web import listeners, ops, ops_admin, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
@@ -48,11 +50,11 @@ def configure_logging(level: str) -> None:
 
 def create_app(settings: Settings, name: str | None = None, *, clock: Clock = system_clock,
                store: Store | None = None, sources: Sources | None = None,
-               steps: Steps | None = None) -> App:
+               steps: Steps | None = None, enrolments: Enrolments | None = None) -> App:
     """The app for ``settings``. ``clock`` dates what the flows store and checks every
     lifetime. For tests: ``store`` replaces the one ``settings.store`` names, ``sources`` the
     identity sources of ``confidp.identity.registry.SOURCE_TYPES``, ``steps`` the sign-in
-    steps of ``confidp.web.signin.STEPS``."""
+    steps of ``confidp.web.signin.STEPS``, ``enrolments`` where second factors are kept."""
     steps = steps or STEPS
     configure_logging(settings.log_level)
     context = Context(
@@ -98,6 +100,9 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         context.server_key = ServerKey.from_state_dir(settings.state_dir)
         context.tokens = TokenService(context.store, context.keys, context.server_key,
                                       clock=clock, sources=context.sources)
+        context.enrolments = enrolments if enrolments is not None else open_enrolments(
+            settings.store, context.store, settings.state_dir)
+        context.ops_token = load_or_create_ops_token(settings.state_dir)
 
     app.before_server_stop(listeners.stop_keeping_alive)
 
@@ -147,6 +152,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
                      name="confidp-watcher")
 
     app.blueprint(ops.bp)
+    app.blueprint(ops_admin.bp)
     app.blueprint(tenant_routes.bp)
     return app
 

@@ -209,7 +209,8 @@ def _parser() -> argparse.ArgumentParser:
     state = commands.add_parser(
         "state", help="prepare a state directory ahead of serving",
         description="init makes everything a server would otherwise make on first use: the "
-        "sealing key, the server key and the signing keys of every tenant file in --tenants. "
+        "sealing key, the server key, the enrolment key, the operator token and the signing "
+        "keys of every tenant file in --tenants. "
         "Existing keys are kept. For servers whose state directory is read-only (keys from a "
         "Kubernetes Secret).")
     state.add_argument("action", choices=["init"])
@@ -220,6 +221,9 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--state-dir", type=Path,
                        default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
                        help=f"(CONFIDP_STATE_DIR; default: {DEFAULTS.state_dir})")
+    from confidp.operator_cli import add_commands
+
+    add_commands(commands, _env, DEFAULTS)
     return parser
 
 
@@ -251,6 +255,10 @@ def _command(args: argparse.Namespace) -> int:
             return 0
         case "state":
             return _state_init(args)
+        case "mfa" | "sessions":
+            from confidp import operator_cli
+
+            return operator_cli.run(args)
         case _:
             from confidp.config.schema import schema_text
 
@@ -260,6 +268,10 @@ def _command(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from confidp.app import configure_logging
+    from confidp.mfa.cipher import EnrolmentKeyError
+    from confidp.mfa.cipher import load_or_create_key as load_or_create_enrolment_key
+    from confidp.ops_token import OpsTokenError
+    from confidp.ops_token import load_or_create as load_or_create_ops_token
     from confidp.sealing import SealingKeyError, load_or_create_keys
     from confidp.server_key import ServerKeyError
     from confidp.server_key import load_or_create as load_or_create_server_key
@@ -324,6 +336,12 @@ def _serve(args: argparse.Namespace) -> int:
         load_or_create_server_key(args.state_dir)
     except (ServerKeyError, OSError) as exc:
         print(f"confidp: the server key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        load_or_create_enrolment_key(args.state_dir)
+        load_or_create_ops_token(args.state_dir)
+    except (EnrolmentKeyError, OpsTokenError, OSError) as exc:
+        print(f"confidp: the enrolment key or operator token: {exc}", file=sys.stderr)
         return 2
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
@@ -583,6 +601,10 @@ def _sealing_key(args: argparse.Namespace) -> int:
 def _state_init(args: argparse.Namespace) -> int:
     from confidp.config.loader import is_tenant_file_name, tenant_id_of
     from confidp.keys import KeyStore
+    from confidp.mfa.cipher import EnrolmentKeyError
+    from confidp.mfa.cipher import load_or_create_key as load_or_create_enrolment_key
+    from confidp.ops_token import OpsTokenError
+    from confidp.ops_token import load_or_create as load_or_create_ops_token
     from confidp.sealing import SealingKeyError, load_or_create_keys
     from confidp.server_key import ServerKeyError
     from confidp.server_key import load_or_create as load_or_create_server_key
@@ -596,13 +618,17 @@ def _state_init(args: argparse.Namespace) -> int:
         args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         load_or_create_keys(args.state_dir)
         load_or_create_server_key(args.state_dir)
+        load_or_create_enrolment_key(args.state_dir)
+        load_or_create_ops_token(args.state_dir)
         store = KeyStore(args.state_dir)
         for tenant in tenants:
             store.ring(tenant)
-    except (SealingKeyError, ServerKeyError, OSError, ValueError) as exc:  # KeyFileError too
+    except (SealingKeyError, ServerKeyError, EnrolmentKeyError, OpsTokenError, OSError,
+            ValueError) as exc:  # KeyFileError too
         print(f"confidp: the state directory {args.state_dir}: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.state_dir}: sealing.key, server.key and the signing keys of "
+    print(f"{args.state_dir}: sealing.key, server.key, enrolment.key, ops.token and the "
+          "signing keys of "
           f"{len(tenants)} tenant(s){': ' if tenants else ''}{' '.join(tenants)}")
     return 0
 

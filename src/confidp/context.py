@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from confidp.identity.registry import Sources
     from confidp.keys import KeyStore
     from confidp.metrics import Metrics
+    from confidp.mfa.enrolments import Enrolments
     from confidp.model import Tenant
     from confidp.oauth.tokens import TokenService
     from confidp.passwords import ClientSecretChecker, PasswordVerifier
@@ -61,6 +62,8 @@ class Context:
     sealer: Sealer = field(init=False)
     server_key: ServerKey = field(init=False)
     tokens: TokenService = field(init=False)
+    enrolments: Enrolments = field(init=False)  # second factors (confidp.mfa.enrolments)
+    ops_token: str = field(init=False)  # the operator token (confidp.ops_token)
 
     def tenant_store(self, tenant: Tenant) -> TenantStore:
         """The store, in ``tenant``'s namespace."""

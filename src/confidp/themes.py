@@ -42,6 +42,7 @@ from confidp.palette import COLOR_NAMES, is_color
 DEFAULT = "default"
 BUILTIN_DEFAULT = Path(__file__).resolve().parent / "default_theme"
 REQUIRED_TEMPLATES = ("base.html", "login.html", "consent.html", "error.html",
+                      "passkey_factor.html", "passkeys.html",
                       "logged_out.html", "logout_confirm.html", "not_found.html")
 PALETTE_FILE = "theme.json"
 log = logging.getLogger("confidp.themes")

@@ -56,6 +56,10 @@ class Site:
     server: Server
     callback: str
     tenants: dict[str, TenantSite]
+    # the same tenants with their issuers on http://localhost:<port>: WebAuthn needs a domain
+    # as its RP ID (an issuer on 127.0.0.1 offers no passkeys), and Chromium treats
+    # http://localhost as a secure context (tests/browser/test_passkeys.py)
+    passkeys: Server
     _visitors: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def fresh_visitor(self) -> str:
@@ -68,21 +72,28 @@ class Site:
     def base(self) -> str:
         return self.server.base
 
-    def authorize_url(self, tenant: TenantSite, **extra: str) -> str:
+    @property
+    def passkey_base(self) -> str:
+        return f"http://localhost:{self.passkeys.port}"
+
+    def authorize_url(self, tenant: TenantSite, base: str | None = None, **extra: str) -> str:
         """prompt=consent: a consent given in an earlier test must not skip the page."""
         query = {"prompt": "consent", "client_id": tenant.client_id, "redirect_uri": self.callback,
                  "response_type": "code", "scope": _SCOPES[tenant.name], "state": "9d4f8dd1",
                  "code_challenge": CHALLENGE, "code_challenge_method": "S256", **extra}
-        return f"{self.base}/{tenant.name}/authorize?{urlencode(query)}"
+        return f"{base or self.base}/{tenant.name}/authorize?{urlencode(query)}"
 
 
 _SCOPES = {"acme": "openid profile email offline_access orders.read",
            "globex": "openid profile invoices.write"}
 
 
-def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, Any]:
+def _adjusted(name: str, port: int, callback: str, password: str,
+              host: str = "127.0.0.1") -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load((REPO / "tenants" / f"{name}.yaml").read_text())
-    doc["issuer"] = doc["issuer"].replace("localhost:8000", f"127.0.0.1:{port}")
+    doc["issuer"] = doc["issuer"].replace("localhost:8000", f"{host}:{port}")
+    if host == "localhost":  # "Sign in with a passkey" (tests/browser/test_passkeys.py)
+        doc["second_factors"] = {**doc.get("second_factors", {}), "passwordless": True}
     app = doc["applications"][0]
     app["redirect_uris"] = [callback]
     app["post_logout_redirect_uris"] = [callback]
@@ -122,8 +133,15 @@ def start_site(root: Path, callback: str) -> Iterator[Site]:
         "globex": TenantSite("globex", "midnight", "billing", "Globex Billing", "hank",
                              "hankscorpio", "Hank Scorpio"),
     }
+    passkey_port = free_port(avoid=port)
+    passkey_tenants = root / "tenants-localhost"
+    passkey_tenants.mkdir()
     for name, tenant in sites.items():
         write_tenant(tenants_dir, f"{name}.yaml",
                      _adjusted(name, port, callback, tenant.password))
-    with running_server(tenants_dir, themes, root / "state", port) as server:
-        yield Site(server, callback, sites)
+        write_tenant(passkey_tenants, f"{name}.yaml",
+                     _adjusted(name, passkey_port, callback, tenant.password, "localhost"))
+    with running_server(tenants_dir, themes, root / "state", port) as server, \
+            running_server(passkey_tenants, themes, root / "state-localhost",
+                           passkey_port) as passkeys:
+        yield Site(server, callback, sites, passkeys)

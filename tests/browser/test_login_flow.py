@@ -7,6 +7,7 @@ Run in their own pytest process (``make test`` does).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -164,3 +165,53 @@ async def test_consent_shows_the_application_s_links(page: Page, site: Site) -> 
     terms = page.get_by_role("link", name="Terms of service of Acme Customer Portal")
     assert await terms.get_attribute("href") == "https://acme.example/terms"
     assert await page.locator("img.app-logo").evaluate("e => e.naturalWidth") > 0
+
+
+async def test_totp_enrolment_then_sign_in_with_a_code(browser: Browser, site: Site) -> None:
+    """A person asked for a second factor (acr_values) sets up an authenticator app, keeps
+    the recovery codes, reaches the application; then signs in again with a code."""
+    import pyotp
+
+    from tests.browser.pages import TWO_FACTORS
+    from tests.browser.site import VISITOR_PASSWORD
+
+    tenant = site.tenants["acme"]
+    username = site.fresh_visitor()
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    await page.goto(site.authorize_url(tenant, acr_values=TWO_FACTORS))
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(VISITOR_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/factor/totp/enrol?request=*")
+    assert await page.get_by_role("heading", name="Set up your authenticator app").is_visible()
+    qr = page.get_by_role("img", name="QR code to scan with your authenticator app")
+    assert (await qr.bounding_box() or {}).get("width", 0) > 100  # the SVG renders
+    await page.get_by_text("Can't scan it? Enter the key instead").click()
+    secret = (await page.locator("code.secret").inner_text()).replace(" ", "")
+    totp = pyotp.TOTP(secret)
+    await page.get_by_label("Enter the 6-digit code the app shows").fill(totp.now())
+    await page.get_by_role("button", name="Verify and continue").click()
+    await page.wait_for_url("**/factor/recovery-codes?request=*")
+    assert await page.locator(".recovery-codes li").count() == 10
+    await page.get_by_role("button", name="I have saved my recovery codes").click()
+    await page.wait_for_url(f"{site.base}/acme/consent?request=*")
+    await page.get_by_role("button", name="Allow").click()
+    await page.wait_for_url(f"{site.callback}?*")
+    await context.close()
+    # another browser: password, then a code (the next step's: this one was used)
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    await page.goto(site.authorize_url(tenant))
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(VISITOR_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/factor/code?request=*")
+    await page.get_by_label("Code from your authenticator app").fill(totp.now())
+    await page.get_by_role("button", name="Verify").click()
+    assert await page.get_by_role("alert").is_visible()  # used already: refused
+    code = totp.at(time.time(), counter_offset=1)
+    await page.get_by_label("Code from your authenticator app").fill(code)
+    await page.get_by_role("button", name="Verify").click()
+    await page.wait_for_url(f"{site.base}/acme/consent?request=*")
+    await context.close()

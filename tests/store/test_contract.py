@@ -353,3 +353,32 @@ async def test_redis_client_failing_unexpectedly_is_store_unavailable(
     with pytest.raises(StoreUnavailable, match="the client failed"):
         await store.consume("code", "c", [("code_used", "c", {}, 10)])
     await store.close()
+
+
+async def test_contract_sets_of_members_each_with_its_expiry(any_store: Store) -> None:
+    """The index of a person's sessions and refresh families (the account page, "sign out
+    everywhere"): members expire one by one, a renewed member lives on, removal is one."""
+    await any_store.add_member("sessions_of", "alice", "s1", ttl=0.3)
+    await any_store.add_member("sessions_of", "alice", "s2", ttl=30)
+    await any_store.add_member("sessions_of", "bob", "s3", ttl=30)
+    assert sorted(await any_store.members("sessions_of", "alice")) == ["s1", "s2"]
+    assert await any_store.members("sessions_of", "carol") == []
+    assert await any_store.members("families_of", "alice") == []  # kinds are separate
+    await asyncio.sleep(0.45)
+    assert await any_store.members("sessions_of", "alice") == ["s2"]
+    await any_store.add_member("sessions_of", "alice", "s2", ttl=0.2)  # renewed, shorter
+    await any_store.remove_member("sessions_of", "bob", "s3")
+    await any_store.remove_member("sessions_of", "bob", "never")
+    assert await any_store.members("sessions_of", "bob") == []
+    await asyncio.sleep(0.35)
+    assert await any_store.members("sessions_of", "alice") == []
+
+
+async def test_memory_sets_are_dropped_when_their_members_expired(store: MemoryStore,
+                                                                  clock: Clock) -> None:
+    for number in range(2000):
+        await store.add_member("sessions_of", f"person{number}", "s", ttl=60)
+    clock.now += 61
+    await store.add_member("sessions_of", "new", "s", ttl=60)
+    assert list(store._sets) == [("sessions_of", "new")]
+    assert len(store._set_expiries) <= 2 + 1024

@@ -20,11 +20,13 @@ from confidp.config.schema import defaults, defaults_of
 from confidp.model import (
     Application,
     ClientSecret,
+    FactorRule,
     Languages,
     Lifetimes,
     Links,
     LoginThrottle,
     Scope,
+    SecondFactors,
     Secret,
     Tenant,
     Theme,
@@ -134,6 +136,8 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             client_secret=secrets.get(index),
             require_pkce=public or spec["require_pkce"],
             **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
+            second_factor=factor_rule(spec["second_factor"]) if "second_factor" in spec
+            else None,
         )
     users = {}
     for user_spec in document["users"]:
@@ -184,7 +188,28 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
         secure=issuer.startswith("https://"),
         users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
         **page_settings(document),
+        second_factors=second_factors(document),
     )
+
+
+def factor_rule(spec: Mapping[str, Any]) -> FactorRule:
+    """An application's or a group's ``factor_rule``."""
+    rule = {**defaults_of("factor_rule"), **spec}
+    methods = rule.get("methods")
+    return FactorRule(required=rule["required"],
+                      methods=frozenset(methods) if methods is not None else None,
+                      passwordless=rule.get("passwordless"))
+
+
+def second_factors(document: Mapping[str, Any]) -> SecondFactors:
+    """The tenant's ``second_factors`` (confidp.mfa.policy)."""
+    spec = {**defaults("second_factors"), **document.get("second_factors", {})}
+    return SecondFactors(
+        methods=frozenset(spec["methods"]), required=spec["required"],
+        passwordless=spec["passwordless"], user_verification=spec["user_verification"],
+        recent_authentication=seconds(spec["recent_authentication"]),
+        groups=MappingProxyType({name: factor_rule(rule)
+                                 for name, rule in spec["groups"].items()}))
 
 
 def page_settings(document: Mapping[str, Any]) -> dict[str, Any]:

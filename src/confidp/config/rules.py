@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from confidp.config.durations import seconds
 from confidp.config.errors import Problem
+from confidp.config.factor_rules import FACTOR_RULES
 from confidp.config.page_rules import PAGE_RULES
 from confidp.config.schema import defaults, defaults_of
 from confidp.oauth.grant_types import GRANT_TYPES
@@ -377,4 +378,5 @@ RULES: tuple[Rule, ...] = (
     check_users,
     check_theme,
     *PAGE_RULES,
+    *FACTOR_RULES,
 )

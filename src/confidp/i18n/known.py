@@ -44,6 +44,14 @@ ERROR_TEXTS = (
     lazy("The session presented belongs to another tenant."),
     lazy("Choose Allow or Deny."),
     lazy("The sign-in service is temporarily unavailable. Try again shortly."),
+    # second factors
+    lazy("A second factor is required to sign in here, and none of the methods allowed can "
+         "be used."),
+    lazy("Ask your administrator to help you set one up."),
+    lazy("Your second factors cannot be checked right now."),
+    lazy("Try again later. If this keeps happening, tell your administrator."),
+    lazy("This form has expired or was not sent from this site."),
+    lazy("Open your account page again."),
     # sign-out
     lazy("This sign-out form has expired or was not sent from this site."),
     lazy("Nothing was changed. If you want to sign out, open the application's sign-out link "

@@ -31,6 +31,28 @@ class ClientSecret:
 
 
 @dataclass(frozen=True, slots=True)
+class FactorRule:
+    """A second-factor rule of an application or a group (tenant file ``factor_rule``): None
+    leaves the tenant's as it is (confidp.mfa.policy combines them)."""
+
+    required: bool = False
+    methods: frozenset[str] | None = None
+    passwordless: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactors:
+    """The tenant file's ``second_factors`` (built with the schema's defaults)."""
+
+    methods: frozenset[str] = frozenset()
+    required: bool = False
+    passwordless: bool = False
+    user_verification: str = "preferred"
+    recent_authentication: int = 0  # seconds
+    groups: Mapping[str, FactorRule] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
 class Application:
     client_id: str
     name: str
@@ -51,6 +73,7 @@ class Application:
     logo_uri: str | None = None
     policy_uri: str | None = None
     tos_uri: str | None = None
+    second_factor: FactorRule | None = None  # None: the tenant's rules only
 
     @property
     def is_public(self) -> bool:
@@ -172,6 +195,8 @@ class Tenant:
     messages: Mapping[str, Mapping[str, str | tuple[str, ...]]] = field(
         default_factory=lambda: _EMPTY)
     links: Links = field(default_factory=Links)
+    # built from the tenant file (confidp.config.build), its defaults the schema's
+    second_factors: SecondFactors = field(default_factory=SecondFactors)
 
     def application(self, client_id: str) -> Application | None:
         return self.applications.get(client_id)

@@ -35,6 +35,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from confidp.i18n.languages import language_tags
 from confidp.model import Application, Tenant
 from confidp.oauth import pkce
+from confidp.oauth.acr import known_acr_values
 from confidp.oauth.echo import quoted, quoted_list, shown
 from confidp.oauth.errors import (
     INVALID_CONTEXT,
@@ -87,26 +88,32 @@ class AuthorizationRequest:
     max_age: int | None = None
     login_hint: str | None = None
     ui_locales: tuple[str, ...] = ()  # OpenID Connect Core §3.1.2.1, well-formed tags only
+    # OpenID Connect Core §3.1.2.1 acr_values: those confidp defines (confidp.mfa.acr), in the
+    # client's order of preference; others are ignored (acr is a voluntary claim)
+    acr_values: tuple[str, ...] = ()
 
     def to_fields(self) -> list[Any]:
         """Positional, for the compact sealed form (``from_fields`` reads it back);
-        ``ui_locales`` only when there are any."""
+        ``ui_locales`` and ``acr_values`` only when there are any."""
         fields = [self.client_id, self.redirect_uri, list(self.scopes), self.state,
                   self.code_challenge, self.code_challenge_method, self.nonce,
                   list(self.prompt), self.max_age, self.login_hint]
-        if self.ui_locales:
+        if self.ui_locales or self.acr_values:
             fields.append(" ".join(self.ui_locales))
+        if self.acr_values:
+            fields.append(" ".join(self.acr_values))
         return fields
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> AuthorizationRequest:
         (client_id, redirect_uri, scopes, state, code_challenge, code_challenge_method, nonce,
          prompt, max_age, login_hint, *rest) = fields
-        if len(rest) > 1:
+        if len(rest) > 2:
             raise ValueError("too many fields")
         return cls(client_id, redirect_uri, tuple(scopes), state, code_challenge,
                    code_challenge_method, nonce, tuple(prompt), max_age, login_hint,
-                   language_tags(rest[0]) if rest else ())
+                   language_tags(rest[0]) if rest else (),
+                   known_acr_values(rest[1]) if len(rest) > 1 else ())
 
 
 class ErrorRedirect(Exception):
@@ -260,7 +267,8 @@ def validate_authorization_request(pairs: Iterable[tuple[str, str]],
         state=params["state"], code_challenge=code_challenge,
         code_challenge_method=code_challenge_method, nonce=params.get("nonce"),
         prompt=prompt, max_age=max_age, login_hint=params.get("login_hint"),
-        ui_locales=language_tags(params.get("ui_locales")))
+        ui_locales=language_tags(params.get("ui_locales")),
+        acr_values=known_acr_values(params.get("acr_values")))
 
 
 def revalidate(request: AuthorizationRequest, tenant: Tenant) -> Application:

@@ -10,6 +10,7 @@ from typing import Any
 
 from confidp.identity.identity import Identity
 from confidp.model import Tenant
+from confidp.oauth.acr import acr_of
 
 GROUPS = "groups"  # the groups claim (confidp.oauth.scopes)
 
@@ -64,4 +65,9 @@ def id_token_claims(tenant: Tenant, identity: Identity, *, client_id: str, scope
                    "at_hash": at_hash(access_token)})
     if nonce is not None:
         claims["nonce"] = nonce
+    # OpenID Connect Core §2: how the person authenticated (RFC 8176 amr) and the class of it
+    # (confidp.oauth.acr); what the sign-in established, never more (a refresh keeps it)
+    if identity.amr:
+        claims["amr"] = list(identity.amr)
+    claims["acr"] = identity.acr or acr_of(identity.amr)
     return claims

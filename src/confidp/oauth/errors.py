@@ -117,6 +117,14 @@ class ConsentRequired(OAuthError):
     redirectable = True
 
 
+class InteractionRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: prompt=none, and the sign-in needs the End-User (a
+    second factor)."""
+
+    error = "interaction_required"
+    redirectable = True
+
+
 class FlowError(OAuthError):
     """A problem with the sign-in flow itself (expired, another browser, another tenant):
     shown to the person, never redirected."""
@@ -127,6 +135,27 @@ class SignInExpired(FlowError):
 
     default_description = "This sign-in request has expired or was already used."
     default_detail = "Go back to the application and sign in again."
+
+
+class SecondFactorUnavailable(FlowError):
+    """A second factor is required (the tenant's policy, or the application's acr_values) and
+    the person has none of the allowed methods, nor can enrol one here."""
+
+    error = "access_denied"
+    status = 403
+    default_description = ("A second factor is required to sign in here, and none of the "
+                           "methods allowed can be used.")
+    default_detail = "Ask your administrator to help you set one up."
+
+
+class FactorsUnreadable(FlowError):
+    """The person's enrolments exist but cannot be read (the enrolment key): the sign-in
+    fails closed rather than passing without the factor."""
+
+    error = "temporarily_unavailable"
+    status = 503
+    default_description = "Your second factors cannot be checked right now."
+    default_detail = "Try again later. If this keeps happening, tell your administrator."
 
 
 class ServerUnavailable(OAuthError):

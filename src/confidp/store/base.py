@@ -78,6 +78,16 @@ class Store(Protocol):
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         """The current count and seconds left, without counting (0, 0.0 when none)."""
 
+    async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
+        """Put ``member`` in the set (kind, key) for ``ttl`` seconds, each member with its own
+        expiry (an index: a person's sessions, their refresh-token families). Adding a member
+        again renews it; the set lives as long as its longest-lived member."""
+
+    async def members(self, kind: str, key: str) -> list[str]:
+        """The set's members that have not expired (any order)."""
+
+    async def remove_member(self, kind: str, key: str, member: str) -> None: ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...

@@ -28,6 +28,10 @@ class MemoryStore:
         # (expires, is_counter, kind, key); an entry rewritten or deleted since leaves a stale
         # item, skipped when it comes up and dropped when the heap is rebuilt
         self._expiries: list[tuple[float, bool, str, str]] = []
+        # (kind, key) -> member -> expires; a set is dropped when its last member expired,
+        # found through its own heap of (the set's latest expiry, kind, key)
+        self._sets: dict[tuple[str, str], dict[str, float]] = {}
+        self._set_expiries: list[tuple[float, str, str]] = []
 
     def _live(self, entry_key: tuple[str, str]) -> str | None:
         entry = self._values.get(entry_key)
@@ -122,6 +126,38 @@ class MemoryStore:
             return 0, 0.0
         return count, expires - now
 
+    def _sweep_sets(self, now: float) -> None:
+        heap = self._set_expiries
+        while heap and heap[0][0] <= now:
+            _, kind, key = heapq.heappop(heap)
+            members = self._sets.get((kind, key))
+            if members is not None and all(expires <= now for expires in members.values()):
+                del self._sets[(kind, key)]
+        if len(heap) > 2 * len(self._sets) + _COMPACT_SLACK:
+            self._set_expiries = [(max(m.values()), *k) for k, m in self._sets.items() if m]
+            heapq.heapify(self._set_expiries)
+
+    async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
+        now = self._clock()
+        members = self._sets.setdefault((kind, key), {})
+        for name in [name for name, expires in members.items() if expires <= now]:
+            del members[name]
+        members[member] = now + ttl
+        heapq.heappush(self._set_expiries, (now + ttl, kind, key))
+        self._sweep_sets(now)
+
+    async def members(self, kind: str, key: str) -> list[str]:
+        now = self._clock()
+        members = self._sets.get((kind, key), {})
+        return [name for name, expires in members.items() if expires > now]
+
+    async def remove_member(self, kind: str, key: str, member: str) -> None:
+        members = self._sets.get((kind, key))
+        if members is not None:
+            members.pop(member, None)
+            if not members:
+                del self._sets[(kind, key)]
+
     async def ping(self) -> bool:
         return True
 
@@ -129,3 +165,5 @@ class MemoryStore:
         self._values.clear()
         self._counters.clear()
         self._expiries.clear()
+        self._sets.clear()
+        self._set_expiries.clear()

@@ -91,6 +91,27 @@ return {redis.call("GET", KEYS[1]), redis.call("PTTL", KEYS[1])}
 """
 
 
+# KEYS[1] is a sorted set whose scores are the members' expiry (Redis server time, ms): drop
+# the expired ones, add (or renew) ARGV[1] for ARGV[2] ms, and let the key live as long as
+# its latest member.
+_ADD_MEMBER = """
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+redis.call("ZADD", KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local last = redis.call("ZRANGE", KEYS[1], -1, -1, "WITHSCORES")
+redis.call("PEXPIREAT", KEYS[1], last[2])
+return 1
+"""
+
+# KEYS[1] as above: the members that have not expired
+_MEMBERS = """
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return redis.call("ZRANGE", KEYS[1], "(" .. now, "+inf", "BYSCORE")
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
@@ -204,6 +225,19 @@ class RedisStore:
         if raw is None or int(ttl) <= 0:
             return 0, 0.0
         return int(raw), int(ttl) / 1000
+
+    async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
+        name = self._key(kind, key)
+        await self._script(_ADD_MEMBER, [name], [member, _ms(ttl)])
+
+    async def members(self, kind: str, key: str) -> list[str]:
+        name = self._key(kind, key)
+        found: list[Any] = await self._script(_MEMBERS, [name], [], write=False)
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in found]
+
+    async def remove_member(self, kind: str, key: str, member: str) -> None:
+        name = self._key(kind, key)
+        await self._call(lambda: self._client.write(name, "ZREM", name, member))
 
     async def ping(self) -> bool:
         return await self._client.ping()

@@ -50,3 +50,12 @@ class TenantStore:
 
     async def count(self, kind: str, key: str) -> tuple[int, float]:
         return await self._store.count(self._prefix + kind, key)
+
+    async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
+        await self._store.add_member(self._prefix + kind, key, member, ttl)
+
+    async def members(self, kind: str, key: str) -> list[str]:
+        return await self._store.members(self._prefix + kind, key)
+
+    async def remove_member(self, kind: str, key: str, member: str) -> None:
+        await self._store.remove_member(self._prefix + kind, key, member)

@@ -12,6 +12,7 @@ from sanic import HTTPResponse
 
 from confidp.context import AppRequest
 from confidp.model import Tenant
+from confidp.oauth.acr import ACR_VALUES_SUPPORTED
 from confidp.oauth.grant_types import GRANT_TYPES
 from confidp.registry import Snapshot
 from confidp.web.responses import empty, raw
@@ -21,7 +22,8 @@ _PUBLIC_CACHE = "public, max-age=300"
 
 def metadata(tenant: Tenant) -> dict[str, Any]:
     issuer = tenant.issuer
-    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
+    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr",
+                     "amr"}
                     | {claim for scope in tenant.scopes.values() for claim in scope.claims})
     return {
         "issuer": issuer,
@@ -53,6 +55,7 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
         "ui_locales_supported": list(tenant.languages.supported),
+        "acr_values_supported": list(ACR_VALUES_SUPPORTED),
     }
 
 

@@ -18,6 +18,7 @@ from confidp.web.locale import page_language
 from confidp.web.responses import Response, html
 
 NO_STORE = {"Cache-Control": "no-store"}
+SCRIPT_SOURCE = "script-src 'self'; "  # only the theme's script files, never inline
 # RFC 6749 §5.1: token responses also carry the HTTP/1.0 Pragma (deprecated elsewhere, RFC 9111)
 TOKEN_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -31,9 +32,12 @@ def form_source(uri: str) -> str:
     return f"{parts.scheme}:"
 
 
-def content_security_policy(form_targets: Iterable[str] = ()) -> str:
+def content_security_policy(form_targets: Iterable[str] = (), scripts: bool = False) -> str:
+    """``scripts``: the page loads the theme's own script files (webauthn.js), never an
+    inline script."""
     targets = " ".join(dict.fromkeys(form_source(uri) for uri in form_targets))
     return ("default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+            f"{SCRIPT_SOURCE if scripts else ''}"
             f"form-action 'self'{' ' + targets if targets else ''}; frame-ancestors 'none'; "
             "base-uri 'none'")
 
@@ -52,7 +56,8 @@ def translator(request: AppRequest, tenant: Tenant) -> Translator:
 
 def page(request: AppRequest, tenant: Tenant, snapshot: Snapshot, template: str, *,
          page_title: str, status: int = 200, form_targets: Iterable[str] = (),
-         headers: dict[str, str] | None = None, **context: Any) -> HTTPResponse:
+         headers: dict[str, str] | None = None, scripts: bool = False,
+         **context: Any) -> HTTPResponse:
     """A themed page in the request's language. Its heading and title come from the template
     (``{% set heading = _("...") %}``); ``page_title`` (English) stands in for a template that
     sets none."""
@@ -69,7 +74,7 @@ def page(request: AppRequest, tenant: Tenant, snapshot: Snapshot, template: str,
         lang=i18n.language, dir=i18n.direction, tenant_language=tenant.languages.default,
         **context)
     return html(body, status=status, headers={
-        **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets),
+        **NO_STORE, "Content-Security-Policy": content_security_policy(form_targets, scripts),
         "Content-Language": i18n.language, **(headers or {})})
 
 

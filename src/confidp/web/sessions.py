@@ -22,7 +22,7 @@ from confidp.oauth.errors import TENANT_MISMATCH, FlowError
 from confidp.oauth.records import Session as SessionRecord
 from confidp.oauth.records import load, save
 from confidp.oauth.tokens import digest
-from confidp.store.kinds import SESSION
+from confidp.store.kinds import SESSION, SESSIONS_OF
 from confidp.store.tenant import TenantStore
 from confidp.web.cookies import read_cookie, session_cookie
 
@@ -104,6 +104,10 @@ async def start_session(request: AppRequest, tenant: Tenant,
     now = ctx.clock()
     key = digest(session_id)
     record = rules.new_session(tenant.id, identity, now)
+    # indexed first: a session is never stored without its person's index knowing it (the
+    # account page, sign out everywhere); an index entry without a session is skipped there
+    await store.add_member(SESSIONS_OF, identity.subject, key,
+                           tenant.lifetimes.session_absolute)
     await save(store, record, key, rules.ttl(record, tenant.lifetimes, now))
     return Session(key, identity), session_id
 

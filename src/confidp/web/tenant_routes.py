@@ -19,11 +19,13 @@ from confidp.registry import Snapshot
 from confidp.store.base import StoreUnavailable
 from confidp.store.deadline import store_deadline
 from confidp.web import (
+    account,
     assets,
     authorize,
     cors,
     discovery,
     logout,
+    passkeys,
     revocation,
     token,
     userinfo,
@@ -53,6 +55,9 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
     "/revoke": {"POST": revocation.revoke},
     "/introspect": {"POST": revocation.introspect},
     "/logout": {"GET": logout.logout, "POST": logout.logout},
+    "/account": {"GET": account.account, "POST": account.account},
+    "/account/totp": {"GET": account.totp_setup, "POST": account.totp_setup},
+    passkeys.PATH: {"GET": passkeys.add, "POST": passkeys.add},
 })
 
 

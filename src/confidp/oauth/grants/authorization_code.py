@@ -30,7 +30,7 @@ from confidp.oauth.tokens import (
     new_family,
     still_valid,
 )
-from confidp.store.kinds import CODE
+from confidp.store.kinds import CODE, FAMILIES_OF
 
 GRANT_TYPE = AUTHORIZATION_CODE
 
@@ -60,6 +60,10 @@ async def run(service: TokenService, tenant: Tenant, client: Application,
     issued = await service.prepare(tenant, Grant(
         client=client, scopes=record.scopes, identity=identity, nonce=record.nonce,
         family=family))
+    if "refresh_token" in issued.response and identity is not None:
+        # indexed before it exists, like sessions (confidp.oauth.everywhere)
+        await store.add_member(FAMILIES_OF, identity.subject, family,
+                               tenant.lifetimes.refresh_token_absolute)
     used = write(CodeUsed(tenant.id, family), key,
                  max(tenant.lifetimes.access_token, tenant.lifetimes.refresh_token_absolute))
     if not await store.consume(CODE, key, [used, *issued.writes]):

@@ -3,10 +3,24 @@ password form and consent. ``STEPS`` registers them: a new step is a module here
 below."""
 
 from confidp.web.signin.consent import ConsentStep
+from confidp.web.signin.factor_guard import FactorGuardStep
+from confidp.web.signin.passkey import PasskeyFactorStep, PasskeySignInStep
 from confidp.web.signin.password import PasswordStep
+from confidp.web.signin.recovery_codes import RecoveryCodesStep
 from confidp.web.signin.steps import Steps
+from confidp.web.signin.totp import CodeStep, TotpEnrolStep
 
 STEPS = Steps((
+    PasskeySignInStep(),  # a form on the login page: before the password, which it replaces
     PasswordStep(),
+    # second factors (Stage.FACTOR), in this order: a factor the person has (a passkey first:
+    # it cannot be phished; its page offers the code step instead), then setting one up,
+    # then the codes made at the setup, and last the guard that refuses a sign-in whose
+    # demand for a factor none of them answered
+    PasskeyFactorStep(),
+    CodeStep(),
+    TotpEnrolStep(),
+    RecoveryCodesStep(),
+    FactorGuardStep(),
     ConsentStep(),
 ))

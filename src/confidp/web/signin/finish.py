@@ -16,14 +16,20 @@ from typing import TYPE_CHECKING, Protocol
 
 from sanic import HTTPResponse
 
+from confidp.model import Application, Tenant
 from confidp.oauth.authorize import ErrorRedirect, authorization_response_uri
 from confidp.oauth.codes import code_record, new_code
-from confidp.oauth.errors import LoginRequired, OAuthError, SignInExpired
+from confidp.oauth.errors import FlowError, LoginRequired, OAuthError, SignInExpired
 from confidp.oauth.records import write
 from confidp.oauth.tokens import digest
 from confidp.web.errors import error_redirect
 from confidp.web.pages import redirect
 from confidp.web.pending import CODE_FINISHER, Pending, use_pending
+
+ACCOUNT_FINISHER = "account"
+ACCOUNT_PATH = "/account"
+# not a client id a tenant file can use (the schema's pattern has no spaces)
+ACCOUNT_CLIENT_ID = "confidp account"
 
 if TYPE_CHECKING:
     from confidp.web.signin.steps import SignIn
@@ -67,8 +73,39 @@ class CodeFinisher:
                                             auth_request.state), sign_in.tenant.issuer, status)
 
 
+class AccountFinisher:
+    """A sign-in to the account page ({issuer}/account, confidp.web.account): once every
+    step passed, back to the page, signed in (a fresh sign-in when it was a re-authentication
+    before changing a factor)."""
+
+    async def finish(self, sign_in: SignIn, status: int) -> HTTPResponse:
+        if sign_in.session is None:
+            raise SignInExpired()
+        if not await use_pending(sign_in.store, sign_in.tenant, sign_in.pending, sign_in.now):
+            raise SignInExpired()
+        return redirect(f"{sign_in.tenant.issuer_path}{ACCOUNT_PATH}", 303)
+
+    async def fail(self, sign_in: SignIn, error: OAuthError, status: int) -> HTTPResponse:
+        """Shown here: the account page has no client to send an error to."""
+        await use_pending(sign_in.store, sign_in.tenant, sign_in.pending, sign_in.now)
+        raise FlowError(error.description, error.detail)
+
+
+def account_application(tenant: Tenant) -> Application:
+    """The account page, as the application its sign-ins are for: the tenant's own, with the
+    tenant's second-factor rules only (confidp.mfa.policy), no consent, no tokens."""
+    return Application(
+        client_id=ACCOUNT_CLIENT_ID, name=tenant.display_name, type="confidential",
+        token_endpoint_auth_method="none",  # noqa: S106 - a method name, no secret
+        redirect_uris=frozenset({f"{tenant.issuer}{ACCOUNT_PATH}"}),
+        post_logout_redirect_uris=frozenset(), scopes=frozenset({"openid"}),
+        grant_types=frozenset(), require_consent=False,
+        id_token_signed_response_alg="RS256")  # noqa: S106 - an algorithm name
+
+
 FINISHERS: Mapping[str, Finisher] = MappingProxyType({
     CODE_FINISHER: CodeFinisher(),
+    ACCOUNT_FINISHER: AccountFinisher(),
 })
 
 

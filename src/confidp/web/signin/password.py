@@ -15,9 +15,11 @@ from confidp.identity.identity import Identity
 from confidp.identity.sources import SourceContext
 from confidp.oauth.authorize import needs_login
 from confidp.oauth.errors import LoginRequired, OAuthError
+from confidp.passkeys.policy import passkey_policy
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
+from confidp.web.passkey_offer import PASSKEY_SIGN_IN_PATH, Offer, request_offer
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
 FAILED = lazy("The username or password is incorrect.")
@@ -37,6 +39,8 @@ class PasswordStep:
     path = "/login"
 
     async def needed(self, sign_in: SignIn) -> bool:
+        if sign_in.pending.identity is not None:  # a passkey signed the person in instead
+            return False
         session = sign_in.session
         return session is None or needs_login(session.auth_time, sign_in.pending.created_at,
                                               sign_in.pending.request, sign_in.now)
@@ -45,19 +49,19 @@ class PasswordStep:
         return LoginRequired("The user is not signed in.")
 
     async def show(self, sign_in: SignIn) -> HTTPResponse:
-        return self._page(sign_in)
+        return login_page(sign_in)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
         username = (form_value(sign_in.request, "username") or "").strip()[:MAX_USERNAME]
         password = form_value(sign_in.request, "password") or ""
         if not username or not password or len(password) > MAX_PASSWORD:
-            return self._page(sign_in, status=400, username=username, error=INCOMPLETE)
+            return login_page(sign_in, status=400, username=username, error=INCOMPLETE)
         attempt = await count_attempt(sign_in.store, sign_in.tenant.login_throttle, username,
                                       client_ip(sign_in))
         if attempt.retry_after is not None:
             wait = max(1, math.ceil(attempt.retry_after))
             minutes = max(1, math.ceil(wait / 60))
-            return self._page(sign_in, status=429, username=username,
+            return login_page(sign_in, status=429, username=username,
                               error=lazy_plural(
                                   "Too many failed sign-in attempts. Try again in %(num)d "
                                   "minute.",
@@ -66,20 +70,37 @@ class PasswordStep:
                               headers={"Retry-After": str(wait)})
         identity = await authenticate(sign_in, username, password)
         if identity is None:  # the attempt stays counted
-            return self._page(sign_in, status=401, username=username, error=FAILED)
+            return login_page(sign_in, status=401, username=username, error=FAILED)
         await refund(sign_in.store, attempt)
         return Passed(identity)
 
-    def _page(self, sign_in: SignIn, *, status: int = 200, error: Message | None = None,
-              username: str = "", headers: dict[str, str] | None = None) -> HTTPResponse:
-        pending = sign_in.pending
-        return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "login.html",
-                    page_title="Sign in", status=status,
-                    form_targets=[pending.request.redirect_uri], headers=headers,
-                    action=f"{sign_in.tenant.issuer_path}{self.path}",
-                    request_id=pending.sealed, csrf_token=pending.csrf_token,
-                    application_name=sign_in.application.name, error=error,
-                    username=username or pending.request.login_hint or "")
+
+def login_page(sign_in: SignIn, *, status: int = 200, error: Message | None = None,
+               username: str = "", headers: dict[str, str] | None = None,
+               passkey_error: Message | None = None) -> HTTPResponse:
+    """The login form, with "Sign in with a passkey" where the policy allows passwordless
+    sign-in (confidp.web.signin.passkey)."""
+    pending = sign_in.pending
+    passkey = passwordless_offer(sign_in)
+    return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "login.html",
+                page_title="Sign in", status=status, scripts=passkey is not None,
+                form_targets=[pending.request.redirect_uri], headers=headers,
+                action=f"{sign_in.tenant.issuer_path}{PasswordStep.path}",
+                request_id=pending.sealed, csrf_token=pending.csrf_token,
+                application_name=sign_in.application.name, error=error,
+                username=username or pending.request.login_hint or "",
+                passkey=passkey, passkey_error=passkey_error)
+
+
+def passwordless_offer(sign_in: SignIn) -> Offer | None:
+    """The passkey form of the login page: a challenge bound to this sign-in, user
+    verification required, no credentials listed (the authenticator offers its discoverable
+    ones)."""
+    if not passkey_policy(sign_in.tenant, sign_in.application).passwordless:
+        return None
+    return request_offer(sign_in.request, sign_in.tenant,
+                         f"{sign_in.tenant.issuer_path}{PASSKEY_SIGN_IN_PATH}",
+                         bound_to=sign_in.pending.used_key, user_verification=True)
 
 
 async def authenticate(sign_in: SignIn, username: str, password: str) -> Identity | None:

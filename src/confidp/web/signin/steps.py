@@ -40,7 +40,7 @@ from confidp.web.forms import form_value
 from confidp.web.pages import redirect
 from confidp.web.pending import Pending, check_csrf, load_pending, seal
 from confidp.web.sessions import Session, load_session, start_session
-from confidp.web.signin.finish import finisher_of
+from confidp.web.signin.finish import ACCOUNT_FINISHER, account_application, finisher_of
 
 
 class Stage(IntEnum):
@@ -214,8 +214,9 @@ async def begin(request: AppRequest, tenant: Tenant, snapshot: Snapshot, pending
                 session: Session | None) -> SignIn:
     """The sign-in ``pending`` continues, its request checked again against the current
     tenant (a client, redirect URI or scope removed by a reload stops it at once)."""
-    return SignIn(request, tenant, snapshot, revalidate(pending.request, tenant), pending,
-                  session)
+    application = account_application(tenant) if pending.finisher == ACCOUNT_FINISHER \
+        else revalidate(pending.request, tenant)
+    return SignIn(request, tenant, snapshot, application, pending, session)
 
 
 def _shown(step: Step) -> Handler:
