@@ -27,13 +27,10 @@ import logging
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Union
 
-from sanic import Request
-
-from confidp.context import Context
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: sources and grants use the names without Sanic
+    from confidp.context import AppRequest, Context
     from confidp.model import Tenant
 
 LOGGER_NAME: Final = "confidp.audit"
@@ -50,7 +47,7 @@ CONSENT_DENIED: Final = "consent.denied"  # with ``scope``
 CODE_ISSUED: Final = "code.issued"  # with ``scope``, ``code_id``
 TOKENS_ISSUED: Final = "tokens.issued"  # with ``grant_type``, ``scope``, ``jti``, ``refresh``
 REFRESH_REUSE_DETECTED: Final = "refresh.reuse_detected"  # the family is revoked with it
-TOKEN_REVOKED: Final = "token.revoked"  # noqa: S105  # RFC 7009: with ``token_type``
+TOKEN_REVOKED: Final = "token.revoked"  # noqa: S105  # RFC 7009: ``token_type``, ``jti``
 LOGOUT: Final = "logout"  # RP-initiated logout ended a session
 TENANT_RELOADED: Final = "tenant.reload"  # with ``outcome``, ``file``, ``detail``
 
@@ -69,6 +66,10 @@ NOT_ALLOWED: Final = "not_allowed"  # authenticated, but a policy refuses (group
 REASONS: Final = (UNKNOWN_USER, WRONG_PASSWORD, DISABLED, THROTTLED, UPSTREAM_ERROR,
                   FACTOR_FAILED, NOT_ALLOWED)
 
+# --- token types (``token_type`` of TOKEN_REVOKED: RFC 7009 §2.1's token type hints) --------
+ACCESS_TOKEN: Final = "access_token"  # noqa: S105  # a type name, not a token
+REFRESH_TOKEN: Final = "refresh_token"  # noqa: S105  # a type name, not a token
+
 # --- fields ------------------------------------------------------------------------------
 # every event has these, null when unknown
 BASE_FIELDS: Final = ("time", "event", "tenant", "client_id", "subject", "connector", "ip",
@@ -85,7 +86,7 @@ EVENT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     CODE_ISSUED: ("scope", "code_id"),
     TOKENS_ISSUED: ("grant_type", "scope", "jti", "refresh"),
     REFRESH_REUSE_DETECTED: ("family_revoked",),
-    TOKEN_REVOKED: ("token_type",),
+    TOKEN_REVOKED: ("token_type", "jti"),
     LOGOUT: (),
     TENANT_RELOADED: ("outcome", "file", "detail"),
 })
@@ -96,16 +97,20 @@ class AuditEvent(dict[str, Any]):
     """One event as written: a JSON object (``BASE_FIELDS`` first)."""
 
 
-def _request_of(source: object) -> Request | None:
-    return source if isinstance(source, Request) else None
+Source = Union["AppRequest", "Context", None]  # where an outcome was decided
 
 
-def _context_of(source: object) -> Context | None:
+def _request_of(source: Source) -> AppRequest | None:
+    if source is not None and hasattr(source, "app"):
+        return source  # type: ignore[return-value]  # a request (a Context has no app)
+    return None
+
+
+def _context_of(source: Source) -> Context | None:
     request = _request_of(source)
     if request is not None:
-        context = request.app.ctx
-        return context if isinstance(context, Context) else None
-    return source if isinstance(source, Context) else None
+        return request.app.ctx
+    return source  # type: ignore[return-value]  # a Context, or None
 
 
 def _cut(value: Any) -> Any:
@@ -119,14 +124,14 @@ def _iso(moment: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
 
 
-def request_id(request: Request | None) -> str | None:
+def request_id(request: AppRequest | None) -> str | None:
     """The request id ``confidp.web.request_id`` gave ``request``."""
     if request is None:
         return None
     return getattr(request.ctx, "request_id", None)
 
 
-def build(source: Request | Context | None, event: str, *, tenant: Tenant | str | None = None,
+def build(source: Source, event: str, *, tenant: Tenant | str | None = None,
           client_id: str | None = None, subject: str | None = None,
           connector: str | None = None, now: float | None = None,
           **fields: Any) -> AuditEvent:
@@ -154,7 +159,7 @@ def build(source: Request | Context | None, event: str, *, tenant: Tenant | str 
     return record
 
 
-def emit(source: Request | Context | None, event: str, *, tenant: Tenant | str | None = None,
+def emit(source: Source, event: str, *, tenant: Tenant | str | None = None,
          client_id: str | None = None, subject: str | None = None,
          connector: str | None = None, **fields: Any) -> AuditEvent:
     """Write one audit event and count it in the metrics. ``source`` is the request the
