@@ -26,6 +26,8 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from confidp import tracing
+
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 MAX_LABEL_VALUES: Final = 1000
 OTHER: Final = "other"
@@ -130,7 +132,8 @@ class Metrics:
     @contextmanager
     def upstream(self, tenant: str, connector: str) -> Iterator[None]:
         """Time a request to an upstream identity source and count its outcome: ``ok``, or
-        ``timeout`` (a ``TimeoutError``) or ``error`` (any other exception, raised again)::
+        ``timeout`` (a ``TimeoutError``) or ``error`` (any other exception, raised again);
+        with tracing on, it is an ``upstream <connector>`` span::
 
             with ctx.metrics.upstream(tenant.id, connector.id):
                 response = await client.get(url)
@@ -139,7 +142,10 @@ class Metrics:
         start = time.perf_counter()
         outcome = "error"
         try:
-            yield
+            with tracing.span(f"upstream {connector_label}",
+                              {"confidp.tenant": tenant_label,
+                               "confidp.connector": connector_label}):
+                yield
             outcome = "ok"
         except TimeoutError:
             outcome = "timeout"
