@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +141,28 @@ def test_the_text_formatter_names_the_request() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="text or json"):
         logs.formatter("xml")
+
+
+def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(REPO / "tenants"),
+         "--state-dir", str(tmp_path / "state"), "--port", "1", *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_serve_refuses_an_audit_log_it_cannot_write(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-directory" / "audit.log"
+    done = _serve(tmp_path, "--audit-log", str(target))
+    assert done.returncode == 2
+    assert done.stderr == (f"confidp: cannot open the audit log {target}: No such file or "
+                           "directory\n")
+    assert not (tmp_path / "state").exists()
+
+
+def test_serve_refuses_an_unknown_log_format(tmp_path: Path) -> None:
+    done = _serve(tmp_path, env={"CONFIDP_LOG_FORMAT": "xml"})
+    assert (done.returncode, done.stderr) == (
+        2, "confidp: the log format must be text or json, not 'xml'\n")
+    flag = _serve(tmp_path, "--log-format", "yaml")
+    assert flag.returncode == 2 and "invalid choice: 'yaml'" in flag.stderr
