@@ -138,6 +138,12 @@ def test_the_text_formatter_names_the_request() -> None:
     assert text.endswith("ERROR confidp.web: store down [r-2]")
 
 
+def test_an_audit_event_is_a_json_line_in_the_text_format_too() -> None:
+    event = audit.build(None, audit.LOGOUT, tenant="acme", now=0.0)
+    text = logs.TextFormatter().format(_record(audit=dict(event), request_id="r-3"))
+    assert json.loads(text) == {"level": "ERROR", "logger": "confidp.web", **event}
+
+
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="text or json"):
         logs.formatter("xml")

@@ -5,8 +5,8 @@ Sanic's (``sanic.root``, ``sanic.error``, ``sanic.access``, ``sanic.server``,
 JSON lines are one object per line with ``time`` (ISO 8601, UTC, milliseconds), ``level``,
 ``logger`` and ``message``, plus ``request_id`` when the line was written for a request,
 ``exception`` for a traceback, and an access line's own fields (``method``, ``path``,
-``status``, ``bytes``, ``duration_ms``, ``ip``). An audit event in the log is the event's own
-object with ``level`` and ``logger`` added.
+``status``, ``bytes``, ``duration_ms``, ``ip``). An audit event in the log, in either format,
+is one JSON line: the event's own object with ``level`` and ``logger`` added.
 
 Audit events go to the log unless ``--audit-log PATH`` names a file: then each is one JSON
 line appended to it (``O_APPEND``, so several workers' lines never interleave within a line)
@@ -67,17 +67,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+_JSON = JsonFormatter()
+
+
 class TextFormatter(logging.Formatter):
     """``time LEVEL logger: message``, as confidp always wrote; a request's lines end with
-    ``[request_id]``."""
+    ``[request_id]``. Audit events are JSON lines in this format too."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
+        if isinstance(getattr(record, "audit", None), dict):
+            return _JSON.format(record)  # an audit event is a JSON line in either format
         text = super().format(record)
         request_id = getattr(record, "request_id", None) or current_request_id.get()
-        if request_id and getattr(record, "audit", None) is None:
+        if request_id:
             text += f" [{request_id}]"
         return text
 

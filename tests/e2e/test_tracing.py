@@ -86,6 +86,9 @@ def test_a_sign_in_is_traced_request_by_request(traced: Server) -> None:
     assert {"store.hit", "store.refund", "store.claim"} & names
     assert server_spans["GET unrouted"]["attributes"]["confidp.outcome"] == "client_error"
     assert "wonderland" not in traced.log()
+    audit = [json.loads(line) for line in traced.log().splitlines()
+             if line.startswith('{"level":"INFO","logger":"confidp.audit"')]
+    assert "signin.succeeded" in {event["event"] for event in audit}  # JSON in the text log
 
 
 def test_an_upstream_call_is_a_child_span() -> None:

@@ -77,11 +77,7 @@ class PasswordStep:
                        reason=reason, username=username)
             return self._page(sign_in, status=401, username=username, error=FAILED)
         await refund(sign_in.store, attempt)
-        audit.emit(sign_in.request, audit.SIGNIN_SUCCEEDED, tenant=sign_in.tenant,
-                   client_id=sign_in.application.client_id, subject=identity.subject,
-                   connector=identity.source, username=identity.username,
-                   amr=list(identity.amr))
-        return Passed(identity)
+        return Passed(identity)  # signin.succeeded: written by the driver (steps.advance)
 
     def _page(self, sign_in: SignIn, *, status: int = 200, error: Message | None = None,
               username: str = "", headers: dict[str, str] | None = None) -> HTTPResponse:
