@@ -16,6 +16,7 @@ import pytest
 
 from confidp import audit, logs
 from confidp.metrics import MAX_LABEL_VALUES, OTHER, Metrics
+from confidp.web.listeners import redacted_query
 from confidp.web.observe import MAX_REQUEST_ID, valid_request_id
 from tests.support import REPO
 
@@ -172,3 +173,14 @@ def test_serve_refuses_an_unknown_log_format(tmp_path: Path) -> None:
         2, "confidp: the log format must be text or json, not 'xml'\n")
     flag = _serve(tmp_path, "--log-format", "yaml")
     assert flag.returncode == 2 and "invalid choice: 'yaml'" in flag.stderr
+
+
+@pytest.mark.parametrize(("query", "shown"), [
+    ("", ""), ("code=abc&state=xyz", "code=*&state=*"), ("flag", "flag"),
+    ("a=1&&b", "a=*&b"), ("token=" + "x" * 5000, "token=*")])
+def test_the_access_log_shows_query_names_only(query: str, shown: str) -> None:
+    assert redacted_query(query) == shown
+
+
+def test_a_long_query_is_cut() -> None:
+    assert len(redacted_query("&".join(f"p{n}=v" for n in range(500)))) == 257

@@ -9,11 +9,11 @@ JSON lines are one object per line with ``time`` (ISO 8601, UTC, milliseconds), 
 is one JSON line: the event's own object with ``level`` and ``logger`` added.
 
 Audit events go to the log unless ``--audit-log PATH`` names a file: then each is one JSON
-line appended to it (``O_APPEND``, so several workers' lines never interleave within a line)
-and not in the log. The file is opened by a ``WatchedFileHandler``: when an external rotator
-(logrotate without ``copytruncate``) renames or removes it, the next event reopens a new file
-at the path, in every worker, without a signal. ``--audit-log off`` writes no events (they are
-still counted in the metrics).
+line appended to it (``O_APPEND``, so several workers' lines never interleave within a line;
+created with mode 0640) and not in the log. The file is opened by a ``WatchedFileHandler``:
+when an external rotator (logrotate without ``copytruncate``) renames or removes it, the next
+event reopens a new file at the path, in every worker, without a signal. ``--audit-log off``
+writes no events (they are still counted in the metrics).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import time
 from contextvars import ContextVar
@@ -96,6 +97,19 @@ class AuditFileFormatter(logging.Formatter):
                           ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+AUDIT_FILE_MODE: Final = 0o640  # who signed in from where: not for every local user
+
+
+class AuditFileHandler(logging.handlers.WatchedFileHandler):
+    """The audit file: appended to (``O_APPEND``: the lines of several workers never mix),
+    created with ``AUDIT_FILE_MODE`` whatever the umask says, reopened when moved or removed."""
+
+    def _open(self) -> Any:
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                             AUDIT_FILE_MODE)
+        return open(descriptor, "a", encoding=self.encoding, errors=self.errors)
+
+
 def formatter(log_format: str) -> logging.Formatter:
     if log_format not in FORMATS:
         raise ValueError(f"unknown log format {log_format!r}: use text or json")
@@ -148,7 +162,7 @@ def configure(level: str, log_format: str = TEXT, *, audit: bool = True,
     audit_logger.setLevel(logging.INFO)  # events are written whatever --log-level says
     audit_logger.disabled = not audit
     if audit_log is not None:
-        file_handler = logging.handlers.WatchedFileHandler(audit_log, encoding="utf-8")
+        file_handler = AuditFileHandler(audit_log, encoding="utf-8")
         file_handler.setFormatter(AuditFileFormatter())
         audit_logger.handlers.append(file_handler)
         audit_logger.propagate = False
@@ -159,8 +173,7 @@ def configure(level: str, log_format: str = TEXT, *, audit: bool = True,
 def audit_log_problem(path: Path) -> str | None:
     """Why ``--audit-log`` cannot write to ``path`` (checked once at start), or None."""
     try:
-        with path.open("a", encoding="utf-8"):
-            pass
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, AUDIT_FILE_MODE))
     except OSError as exc:
         return f"cannot open the audit log {path}: {exc.strerror}"
     return None

@@ -81,6 +81,7 @@ def test_events_go_to_the_file_as_json_lines_and_not_to_the_log(workers: Server)
     assert all(line["client_id"] == "billing" and line["subject"] == "billing"
                and line["grant_type"] == "client_credentials" and line["refresh"] is False
                for line in issued)
+    assert path.stat().st_mode & 0o777 == 0o640  # not for every local user
     reloads = [line for line in audit_lines(path) if line["event"] == "tenant.reload"]
     assert len(reloads) == WORKERS  # each worker loads the tenants
     log = workers.log()
@@ -97,6 +98,7 @@ def test_a_moved_file_is_reopened_by_every_worker(workers: Server) -> None:
         client_token(workers, f"rotated-{number}")
     now = [line["request_id"] for line in audit_lines(path) if line["event"] == "tokens.issued"]
     assert now == [f"rotated-{n}" for n in range(12)]
+    assert path.stat().st_mode & 0o777 == 0o640  # the new file too
     before = audit_lines(path.with_name("audit.log.1"))
     assert not any(line["request_id"].startswith("rotated-") for line in before
                    if line["request_id"])
