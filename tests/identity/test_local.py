@@ -82,3 +82,18 @@ def test_identity_json_round_trip() -> None:
     assert minimal.to_json() == {"subject": "s", "source": LOCAL, "username": "u",
                                  "auth_time": 1.0}
     assert Identity.from_json(minimal.to_json()) == minimal
+
+
+async def test_a_refusal_says_why_for_the_audit_event() -> None:
+    source = LocalSource()
+    passwords = PasswordVerifier(workers=1)
+    try:
+        context = SourceContext(ACME, passwords, 1234.0)
+        await source.authenticate("alice", "wrong", context)
+        await source.authenticate("nobody", "wonderland", context)
+        disabled = SourceContext(with_user(ACME, disabled=True), passwords, 1234.0)
+        await source.authenticate("alice", "wonderland", disabled)
+        assert context.refusals == [(LOCAL, "wrong_password"), (LOCAL, "unknown_user")]
+        assert disabled.refusals == [(LOCAL, "disabled")]
+    finally:
+        passwords.close()

@@ -16,8 +16,10 @@ import logging
 import socket
 from dataclasses import dataclass
 from functools import partial
+from time import perf_counter
 
 from sanic.http import Http
+from sanic.log import access_logger
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.socket import bind_socket
 
@@ -40,6 +42,42 @@ class DrainingHttp(Http):
         if self.protocol.app.ctx.stopping:
             self.keep_alive = False
         await super().http1_response_header(data, end_stream)
+
+    def log_response(self) -> None:
+        """The access log line (``--access-log``), in the log format (``confidp.logs``): the
+        path, the query's parameter names without their values (a value may be a code, a
+        token or a hint: ``redacted_query``), the request id, the client IP as
+        ``--trust-proxy`` says."""
+        request, response = self.request, self.response
+        status = getattr(response, "status", 0)
+        headers = getattr(response, "headers", {})
+        size = headers.get("content-length", 0) \
+            if headers.get("transfer-encoding") != "chunked" else "chunked"
+        duration = round(1000 * (perf_counter() - self.perft0), 1) \
+            if self.perft0 is not None else None
+        ip = request.client_ip
+        request_id = getattr(request.ctx, "request_id", None)
+        query = redacted_query(request.query_string)
+        access = {"method": request.method, "path": request.path, "query": query,
+                  "status": status, "bytes": size, "duration_ms": duration, "ip": ip}
+        target = f"{request.path}?{query}" if query else request.path
+        access_logger.info("%s %s %s %s %sms %s", request.method, target, status, size,
+                           duration, ip,
+                           extra={"access": access, "request_id": request_id})
+
+
+MAX_LOGGED_QUERY = 256
+
+
+def redacted_query(query: str) -> str:
+    """A query string as the access log shows it: each parameter's name, its value replaced
+    by ``*`` (``code=*&state=*``), at most ``MAX_LOGGED_QUERY`` characters."""
+    if not query:
+        return ""
+    parts = [part.split("=", 1)[0] + ("=*" if "=" in part else "")
+             for part in query.split("&") if part]
+    shown = "&".join(parts)
+    return shown if len(shown) <= MAX_LOGGED_QUERY else shown[:MAX_LOGGED_QUERY] + "…"
 
 
 class PublicProtocol(HttpProtocol):
