@@ -10,6 +10,7 @@ expand to an enormous document. Before any of it, nesting deeper than ``MAX_NEST
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,10 @@ except AttributeError:  # pragma: no cover - libyaml missing: the pure-Python lo
     _Loader = yaml.SafeLoader
 
 MAX_EXPANDED_NODES = 200_000
+MAX_INTERNED = 80  # strings up to this length are shared between tenants (scope names, ...)
 _STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
 
 
 class Positions:
@@ -103,7 +107,10 @@ def parse_yaml(raw: bytes) -> Parsed:
             problems = _inspect(node)
         except _Refused as refused:
             return Parsed(None, Positions(node), [Problem((), str(refused))])
-        data = loader.construct_document(node)
+        try:
+            data = _construct(node, loader)
+        except _Unusual:
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise YamlSyntaxError(*explain(exc, text)) from None
     except yaml.YAMLError as exc:
@@ -111,6 +118,47 @@ def parse_yaml(raw: bytes) -> Parsed:
     finally:
         loader.dispose()
     return Parsed(data, Positions(node), problems)
+
+
+class _Unusual(Exception):
+    """A node the plain construction does not handle (merge keys, tags other than the JSON
+    ones): PyYAML's own constructor builds the document instead."""
+
+
+def _construct(root: Node, loader: Any) -> Any:
+    """The document as PyYAML's safe constructor builds it, for the plain documents tenant
+    files are (maps with string keys, lists, scalars), in one recursive pass instead of its
+    generic machinery; short strings are interned, so the thousands of tenants of a server
+    share one ``"openid"`` and one ``"authorization_code"``. Cycles and alias bombs were
+    refused before (``_inspect``); an alias gives the same object, as in PyYAML."""
+    built: dict[int, Any] = {}
+    intern = sys.intern
+
+    def build(node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            if node.tag == _STR_TAG:
+                value: str = node.value
+                return intern(value) if len(value) <= MAX_INTERNED else value
+            return loader.construct_object(node, deep=True)
+        key = id(node)
+        if key in built:
+            return built[key]
+        if isinstance(node, SequenceNode) and node.tag == _SEQ_TAG:
+            items: list[Any] = []
+            built[key] = items
+            items.extend(build(item) for item in node.value)
+            return items
+        if isinstance(node, MappingNode) and node.tag == _MAP_TAG:
+            mapping: dict[str, Any] = {}
+            built[key] = mapping
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
+                    raise _Unusual()
+                mapping[build(key_node)] = build(value_node)
+            return mapping
+        raise _Unusual()
+
+    return build(root)
 
 
 def _mark(node: Node) -> tuple[int, int]:
