@@ -158,7 +158,13 @@ def _construct(root: Node, loader: Any) -> Any:
             return mapping
         raise _Unusual()
 
-    return build(root)
+    try:
+        return build(root)
+    finally:
+        # ``build`` refers to itself: without this, each file's function, its map and the
+        # parser would stay as a cycle until the collector runs, which it does not during a
+        # load (confidp.reload)
+        del build
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -215,5 +221,8 @@ def _inspect(root: Node) -> list[Problem]:
         sizes[key] = total
         return total
 
-    visit(root)
+    try:
+        visit(root)
+    finally:
+        del visit  # the same cycle as ``_construct``'s
     return problems
