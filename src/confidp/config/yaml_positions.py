@@ -131,40 +131,43 @@ def _construct(root: Node, loader: Any) -> Any:
     generic machinery; short strings are interned, so the thousands of tenants of a server
     share one ``"openid"`` and one ``"authorization_code"``. Cycles and alias bombs were
     refused before (``_inspect``); an alias gives the same object, as in PyYAML."""
-    built: dict[int, Any] = {}
-    intern = sys.intern
+    return _Builder(loader).build(root)
 
-    def build(node: Node) -> Any:
+
+class _Builder:
+    """A class, not a recursive closure: a closure refers to itself, and each file's parser
+    would stay as cyclic garbage until the collector runs, which it does not during a load
+    (``confidp.reload``)."""
+
+    __slots__ = ("built", "loader")
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.built: dict[int, Any] = {}
+
+    def build(self, node: Node) -> Any:
         if isinstance(node, ScalarNode):
             if node.tag == _STR_TAG:
                 value: str = node.value
-                return intern(value) if len(value) <= MAX_INTERNED else value
-            return loader.construct_object(node, deep=True)
+                return sys.intern(value) if len(value) <= MAX_INTERNED else value
+            return self.loader.construct_object(node, deep=True)
         key = id(node)
-        if key in built:
-            return built[key]
+        if key in self.built:
+            return self.built[key]
         if isinstance(node, SequenceNode) and node.tag == _SEQ_TAG:
             items: list[Any] = []
-            built[key] = items
-            items.extend(build(item) for item in node.value)
+            self.built[key] = items
+            items.extend(self.build(item) for item in node.value)
             return items
         if isinstance(node, MappingNode) and node.tag == _MAP_TAG:
             mapping: dict[str, Any] = {}
-            built[key] = mapping
+            self.built[key] = mapping
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
                     raise _Unusual()
-                mapping[build(key_node)] = build(value_node)
+                mapping[self.build(key_node)] = self.build(value_node)
             return mapping
         raise _Unusual()
-
-    try:
-        return build(root)
-    finally:
-        # ``build`` refers to itself: without this, each file's function, its map and the
-        # parser would stay as a cycle until the collector runs, which it does not during a
-        # load (confidp.reload)
-        del build
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -174,21 +177,33 @@ def _mark(node: Node) -> tuple[int, int]:
 def _inspect(root: Node) -> list[Problem]:
     """One pass over the node tree: refuse cycles and alias bombs (counting the expanded size
     without expanding), and report keys that are duplicated or not strings."""
-    problems: list[Problem] = []
-    sizes: dict[int, int] = {}  # collection node id -> expanded size (aliases share nodes)
-    active: set[int] = set()
-    path: list[str | int] = []
+    inspector = _Inspector()
+    inspector.visit(root)
+    return inspector.problems
 
-    def visit(node: Node) -> int:
+
+class _Inspector:
+    """``_inspect``'s state (a class for the reason ``_Builder`` is one)."""
+
+    __slots__ = ("active", "path", "problems", "sizes")
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.sizes: dict[int, int] = {}  # collection node id -> expanded size (aliases share)
+        self.active: set[int] = set()
+        self.path: list[str | int] = []
+
+    def visit(self, node: Node) -> int:
         if isinstance(node, ScalarNode):
             return 1
         key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
+        if key in self.sizes:
+            return self.sizes[key]
+        if key in self.active:
             raise _Refused("an alias refers to itself")
-        active.add(key)
+        self.active.add(key)
         total = 1
+        path, problems = self.path, self.problems
         if isinstance(node, MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
@@ -197,7 +212,7 @@ def _inspect(root: Node) -> list[Problem]:
                         else "a collection"
                     problems.append(Problem(tuple(path), f"key {shown!r} is not a string; "
                                             "quote it", where=_mark(key_node)))
-                    total += visit(key_node) + visit(value_node)
+                    total += self.visit(key_node) + self.visit(value_node)
                     continue
                 name = key_node.value
                 if name in seen:
@@ -207,22 +222,16 @@ def _inspect(root: Node) -> list[Problem]:
                 else:
                     seen[name] = key_node.start_mark.line + 1
                 path.append(name)
-                total += 1 + visit(value_node)
+                total += 1 + self.visit(value_node)
                 path.pop()
         elif isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
                 path.append(index)
-                total += visit(item)
+                total += self.visit(item)
                 path.pop()
         if total > MAX_EXPANDED_NODES:
             raise _Refused(f"aliases expand the document to more than {MAX_EXPANDED_NODES} "
                            "nodes; use fewer aliases")
-        active.discard(key)
-        sizes[key] = total
+        self.active.discard(key)
+        self.sizes[key] = total
         return total
-
-    try:
-        visit(root)
-    finally:
-        del visit  # the same cycle as ``_construct``'s
-    return problems
