@@ -30,6 +30,7 @@ from confidp.model import (
     Theme,
     User,
 )
+from confidp.model.tenant import DEFAULT_SIGNING_ALG, JWT_FORMAT
 from confidp.oauth.scopes import STANDARD_SCOPES
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -153,6 +154,8 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             grant_types=shared(frozenset(spec["grant_types"])),
             require_consent=spec["require_consent"],
             id_token_signed_response_alg=spec["id_token_signed_response_alg"],
+            access_token_format=spec["access_token_format"],
+            access_token_signing_alg=spec["access_token_signing_alg"],
             client_secret=secrets.get(index),
             require_pkce=public or spec["require_pkce"],
             **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
@@ -206,6 +209,10 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
         users=MappingProxyType(users),
         secure=issuer.startswith("https://"),
         users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
+        signing_algorithms=shared(frozenset(
+            {app.id_token_signed_response_alg for app in applications.values()}
+            | {app.access_token_signing_alg for app in applications.values()
+               if app.access_token_format == JWT_FORMAT} | {DEFAULT_SIGNING_ALG})),
         **page_settings(document),
     )
 

@@ -7,7 +7,7 @@ from sanic import HTTPResponse
 from confidp.context import AppRequest
 from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, UnauthorizedClient
-from confidp.oauth.liveness import issued_access_token, live_access_token, live_refresh_token
+from confidp.oauth.liveness import access_token_claims_of, live_access_token, live_refresh_token
 from confidp.registry import Snapshot
 from confidp.store.kinds import ACCESS
 from confidp.web.pages import NO_STORE
@@ -35,7 +35,7 @@ async def _revoke(request: AppRequest, tenant: Tenant, client: Application, toke
             raise UnauthorizedClient("The token was not issued to this client.")
         await service.revoke_family(refresh.record.family, tenant)
         return
-    claims = issued_access_token(await service.ring(tenant), tenant, token)
+    claims = await access_token_claims_of(service, tenant, token)
     if claims is None:
         return
     if claims.get("client_id") != client.client_id:
