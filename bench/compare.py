@@ -24,6 +24,11 @@ on one core.
 
     bench/peer/setup.sh      # once: node-oidc-provider 9.13.3 and Node 22 into bench/.peer
     python bench/compare.py [--duration 5] [--warmup 2] [--rounds 2] [--quick]
+        [--access-token opaque|jwt] [--access-token-alg RS256|ES256|EdDSA]
+        [--id-token-alg RS256|ES256|EdDSA] [--peer-access-token opaque|jwt]
+
+By default both servers issue opaque access tokens and RS256 ID tokens (node-oidc-provider's
+defaults, and the issue's target): one RSA signature per token response on each side.
 """
 
 from __future__ import annotations
@@ -428,6 +433,14 @@ def main() -> int:
     parser.add_argument("--peer-access-token", choices=("opaque", "jwt"), default="opaque",
                         help="node-oidc-provider's access tokens: opaque (its default) or "
                              "RS256 JWTs (default opaque)")
+    parser.add_argument("--access-token", choices=("opaque", "jwt"), default="opaque",
+                        help="confidp's access tokens (the application's access_token_format; "
+                             "default opaque, as node-oidc-provider's default)")
+    parser.add_argument("--access-token-alg", choices=("RS256", "ES256", "EdDSA"),
+                        default="RS256", help="confidp's JWT access tokens (default RS256)")
+    parser.add_argument("--id-token-alg", choices=("RS256", "ES256", "EdDSA"),
+                        default="RS256", help="confidp's ID tokens (default RS256, as the "
+                        "peer's and the target's)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 s windows after 1 s of warm-up, one round")
     args = parser.parse_args()
@@ -452,7 +465,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="confidp-compare-"))
     try:
         with ExitStack() as stack:
-            args_ours, base = flow.confidp_command(work, "memory", 1)
+            args_ours, base = flow.confidp_command(work, "memory", 1, application={
+                "access_token_format": args.access_token,
+                "access_token_signing_alg": args.access_token_alg,
+                "id_token_signed_response_alg": args.id_token_alg})
             ours = Server("confidp", stack.enter_context(started(
                 args_ours, f"{base}/readyz", server_cpus, work / "confidp.log")), base,
                 sign_in=confidp_sign_in)

@@ -247,9 +247,11 @@ CLI = (sys.executable, "-m", "confidp.cli")
 
 
 def confidp_command(work: Path, store: str, workers: int,
-                    command: tuple[str, ...] = CLI) -> tuple[list[str], str]:
+                    command: tuple[str, ...] = CLI,
+                    application: dict[str, str] | None = None) -> tuple[list[str], str]:
     """The command line of a confidp server for the example acme tenant (written to a new
-    directory under ``work``) and the server's base URL; ``command`` runs the CLI."""
+    directory under ``work``) and the server's base URL; ``command`` runs the CLI;
+    ``application``: keys set on its portal-spa application (token format, algorithms)."""
     port, ops_port = free_port(), free_port()
     while ops_port == port:
         ops_port = free_port()
@@ -258,6 +260,9 @@ def confidp_command(work: Path, store: str, workers: int,
     doc = yaml.safe_load((REPO / "tenants" / "acme.yaml").read_text())
     doc["issuer"] = f"http://127.0.0.1:{port}/acme"
     doc["login_throttle"] = {"max_failures_per_user": 1000, "max_failures_per_ip": 100000}
+    for app in doc["applications"]:
+        if app["client_id"] == "portal-spa":
+            app.update(application or {})
     (tenants / "acme.yaml").write_text(yaml.safe_dump(doc))
     return ([*command, "serve", "--tenants", str(tenants), "--themes", str(REPO / "themes"),
              "--state-dir", str(work / "state"), "--host", "127.0.0.1", "--port", str(port),

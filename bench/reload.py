@@ -6,7 +6,11 @@ free port of 127.0.0.1, and prints:
   - write-to-served latency over E edits (p50, p95, max), observed over HTTP: the time from a
     file write until /status/<tenant> reports the new content hash,
   - the server's resident memory (RSS) after loading and after the edits.
-Targets: ready within 2 s for 1000 tenants, p95 reload under 300 ms, RSS under 150 MB.
+Edits alternate between a rename over the file (editors, git, ConfigMaps) and a write in place,
+which is read only once it has been quiet for the settle time (100 ms): its latency has that
+floor, so the two kinds are reported apart.
+Targets (issue 16): at 10 000 tenants ready < 4 s, p95 < 100 ms, RSS < 250 MB; at 1 000
+tenants p95 < 60 ms.
 
     python bench/reload.py [--tenants 1000] [--apps 10] [--edits 50]
 """
@@ -114,7 +118,7 @@ def main() -> int:
         served = client.get("/status").json()["serving"]
         rss_loaded = rss_mb(server.pid)
 
-        latencies = []
+        latencies: dict[str, list[float]] = {"renamed over": [], "written in place": []}
         for edit in range(1, args.edits + 1):
             index = (edit * 7919) % args.tenants
             data = tenant(index, port, args.apps, edit)
@@ -132,7 +136,8 @@ def main() -> int:
                     print(f"edit {edit} not served after 10 s", file=sys.stderr)
                     return 1
                 time.sleep(0.002)
-            latencies.append((time.perf_counter() - written) * 1000)
+            kind = "written in place" if edit % 2 else "renamed over"
+            latencies[kind].append((time.perf_counter() - written) * 1000)
             time.sleep(0.05)
         rss_after = rss_mb(server.pid)
     finally:
@@ -143,12 +148,14 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"tenants served:          {served} of {args.tenants}")
-    print(f"startup until ready:     {ready * 1000:.0f} ms   (target < 2000 ms)")
-    print(f"reload write-to-served:  p50 {statistics.median(latencies):.0f} ms, "
-          f"p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms "
-          f"over {len(latencies)} edits   (target p95 < 300 ms)")
+    print(f"startup until ready:     {ready * 1000:.0f} ms   (target < 4000 ms at 10 000)")
+    for kind, values in latencies.items():
+        print(f"edit to served, {kind + ':':17} p50 {statistics.median(values):.0f} ms, "
+              f"p95 {percentile(values, 0.95):.0f} ms, max {max(values):.0f} ms "
+              f"over {len(values)} edits")
+    print("   (target p95 < 100 ms at 10 000 tenants, < 60 ms at 1 000; in place: + settle)")
     print(f"server RSS:              {rss_loaded:.0f} MB loaded, {rss_after:.0f} MB after "
-          f"edits   (target < 150 MB)")
+          f"edits   (target < 250 MB at 10 000)")
     return 0
 
 

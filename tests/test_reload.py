@@ -328,3 +328,58 @@ def test_messages_name_files_relative_to_the_tenants_directory(tenants_dir: Path
     second, _ = load(reloader, snapshot)
     billing = second.tenant("acme").applications["billing"]  # type: ignore[union-attr]
     assert billing.client_secret.source == "file billing.secret"  # type: ignore[union-attr]
+
+
+def test_an_event_naming_one_file_reads_only_that_file(tenants_dir: Path,
+                                                      themes_dir: Path) -> None:
+    """Flat reload cost: a load told which files an event named looks at those alone, and
+    the snapshot it makes shares every other tenant with the previous one."""
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    write_tenant(tenants_dir, "globex.yaml", tenant_doc("https://id.example.com/globex"))
+    reloader = Reloader(tenants_dir, themes_dir, settle=0)
+    first, _ = load(reloader, None)
+    replace_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Edited"))
+    replace_tenant(tenants_dir, "globex.yaml",
+                   tenant_doc("https://id.example.com/globex", display_name="Unseen"))
+    snapshot, events = reloader.load(first, [str(tenants_dir / "acme.yaml")])
+    assert snapshot is not None
+    assert [(e.kind, e.source) for e in events] == [("changed", "acme.yaml")]
+    assert snapshot.tenant("acme").display_name == "Edited"  # type: ignore[union-attr]
+    assert snapshot.tenant("globex") is first.tenant("globex")
+    assert snapshot.resolve("id.example.com", "/acme/token")[0].display_name == "Edited"  # type: ignore[index]
+    later, _ = load(reloader, snapshot)  # a full rescan sees the other edit
+    assert later.tenant("globex").display_name == "Unseen"  # type: ignore[union-attr]
+
+
+def test_an_event_on_a_link_in_the_directory_rescans_everything(tenants_dir: Path,
+                                                                themes_dir: Path) -> None:
+    """A ConfigMap swap names only ``..data``: every tenant file behind it is looked at."""
+    first_dir = tenants_dir / "..2026_01"
+    first_dir.mkdir()
+    write_tenant(first_dir, "acme.yaml", tenant_doc(ISSUER))
+    os.symlink("..2026_01", tenants_dir / "..data")
+    os.symlink("..data/acme.yaml", tenants_dir / "acme.yaml")
+    reloader = Reloader(tenants_dir, themes_dir, settle=0)
+    first, _ = load(reloader, None)
+    second_dir = tenants_dir / "..2026_02"
+    second_dir.mkdir()
+    write_tenant(second_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Swapped"))
+    os.symlink("..2026_02", tenants_dir / "..data_tmp")
+    os.replace(tenants_dir / "..data_tmp", tenants_dir / "..data")
+    shutil.rmtree(first_dir)
+    second, _ = reloader.load(first, [str(tenants_dir / "..data"),
+                                      str(tenants_dir / "..2026_01")])
+    assert second is not None
+    assert second.tenant("acme").display_name == "Swapped"  # type: ignore[union-attr]
+
+
+def test_a_removed_file_named_by_an_event_is_no_longer_routed(tenants_dir: Path,
+                                                             themes_dir: Path) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER))
+    reloader = Reloader(tenants_dir, themes_dir, settle=0)
+    first, _ = load(reloader, None)
+    (tenants_dir / "acme.yaml").unlink()
+    second, events = reloader.load(first, [str(tenants_dir / "acme.yaml")])
+    assert second is not None and [e.kind for e in events] == ["removed"]
+    assert second.resolve("id.example.com", "/acme/token") is None
+    assert second.tenant("acme") is None and second.status("acme") is None

@@ -51,12 +51,11 @@ from confidp.config.reading import (
 from confidp.diff import describe_change
 from confidp.model import Tenant
 from confidp.registry import FileStatus, Snapshot
+from confidp.reload_plan import Entry, Plan, Settling, Signature, plan, siblings
 
 log = logging.getLogger("confidp.reload")
 
 EventKind = Literal["added", "changed", "removed", "rejected"]
-Signature = tuple[int, int, int, int]  # device, inode, size, mtime in ns
-Entry = Signature | str  # a regular file's signature, or why the name is not read
 SETTLE_SECONDS = 0.1  # how long a file written in place must be quiet before it is read
 
 
@@ -81,7 +80,8 @@ def _themes(themes_dir: Path | None) -> tuple[frozenset[str], str]:
 
 
 class Reloader:
-    """Builds snapshots from the directories. Not thread-safe: one caller at a time (the
+    """Builds snapshots from the directories: ``confidp.reload_plan.plan`` decides from stat
+    signatures what to read, this executes it. Not thread-safe: one caller at a time (the
     initial load, then the watcher task)."""
 
     def __init__(self, tenants_dir: Path, themes_dir: Path | None,
@@ -90,11 +90,14 @@ class Reloader:
                  settle: float = SETTLE_SECONDS) -> None:
         self.tenants_dir = tenants_dir
         self.themes_dir = themes_dir
+        self._root = os.path.abspath(tenants_dir)
         self._environ = os.environ if environ is None else environ
         self._clock = clock  # wall clock: load times, and the age of a file's mtime
         self._settle = settle
+        self._present: dict[str, Entry] = {}  # every tenant-file name, as last stat'ed
+        self._links: set[str] = set()  # other names in the directory: links, directories
         self._signatures: dict[str, Signature] = {}  # of the version last read, by file name
-        self._unsettled: dict[str, tuple[Signature, float]] = {}  # seen changing, and since when
+        self._unsettled: dict[str, Settling] = {}  # seen changing, and since when
         self._wake_at: float | None = None
         self._generation = 0
 
@@ -105,83 +108,130 @@ class Reloader:
             return None
         return max(0.0, self._wake_at - self._clock())
 
-    def load(self, previous: Snapshot | None = None) -> tuple[Snapshot | None, list[ReloadEvent]]:
-        """Rescan. Returns (new snapshot, events), or (None, []) when nothing changed."""
+    def load(self, previous: Snapshot | None = None,
+             changed: Iterable[str] | None = None) -> tuple[Snapshot | None, list[ReloadEvent]]:
+        """Rescan. Returns (new snapshot, events), or (None, []) when nothing changed.
+        ``changed``: the paths a file-system event named; when they are all tenant files of
+        the directory, only those are looked at (None: everything is)."""
         # Everything a load builds lives until the next reload; collecting while building
         # only rescans it (15% of a 1000-tenant start). Cycles are collected afterwards.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._load(previous)
+            return self._load(previous, changed)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _load(self, previous: Snapshot | None) -> tuple[Snapshot | None, list[ReloadEvent]]:
-        old_files: Mapping[str, FileStatus] = previous.files if previous else {}
-        themes, themes_version = _themes(self.themes_dir)
+    def _load(self, previous: Snapshot | None,
+              changed: Iterable[str] | None) -> tuple[Snapshot | None, list[ReloadEvent]]:
+        candidates = None if previous is None or changed is None else self._candidates(changed)
+        if candidates is None:
+            themes, themes_version = _themes(self.themes_dir)
+            self._present = self._tenant_files()
+        else:
+            assert previous is not None
+            themes, themes_version = previous.themes, previous.themes_version
+            candidates.update(self._unsettled)  # a file still settling is looked at again
+            for name in [*candidates]:
+                candidates.update(siblings(name))
+            for name in candidates:
+                self._stat(name)
         themes_changed = previous is None or themes != previous.themes
         now = self._clock()
-        self._wake_at = None
-        names = self._tenant_files()
-        fresh: dict[str, FileResult] = {}  # by tenant id
-        fresh_names: dict[str, str] = {}  # tenant id -> file name
-        id_owner: dict[str, str] = {}
-        duplicates: dict[str, FileStatus] = {}
-        events: list[ReloadEvent] = []
-        for name in names:
-            tenant_id = tenant_id_of(name)
-            if tenant_id in id_owner:
-                duplicates[name], event = self._duplicate(
-                    name, tenant_id, id_owner[tenant_id], now, old_files.get(name))
-                if event is not None:
-                    events.append(event)
-                continue
-            id_owner[tenant_id] = name
-            result = self._read_if_changed(name, names[name], old_files.get(name), themes,
-                                           themes_changed, None if previous is None else now)
+        old_files: Mapping[str, FileStatus] = previous.files if previous else {}
+        decided = plan(self._present, candidates=candidates, known=old_files,
+                       read=self._signatures, settling=self._unsettled,
+                       now=None if previous is None else now, settle=self._settle,
+                       force=themes_changed)
+        self._apply(decided)
+        fresh: dict[str, tuple[str, FileResult]] = {}  # by tenant id: (file name, outcome)
+        for name in decided.read:
+            result = self._read(name, old_files.get(name), themes, force=themes_changed)
             if result is not None:
-                fresh[tenant_id] = result
-                fresh_names[tenant_id] = name
-        removed = [name for name in old_files if name not in names]
-        for name in removed:
-            self._signatures.pop(name, None)
-        for name in [name for name in self._unsettled if name not in names]:
-            del self._unsettled[name]
-        if not fresh and not removed and not duplicates and previous is not None \
-                and themes_version == previous.themes_version:
-            return None, []
-        unchanged = {status.tenant_id: status.serving for name, status in old_files.items()
-                     if name in names and status.tenant_id not in fresh
-                     and status.serving is not None and name not in duplicates}
-        last_good = {tenant_id: old_files[name].serving
-                     for tenant_id, name in fresh_names.items()
-                     if name in old_files and old_files[name].serving is not None}
-        settle_issuers(fresh, unchanged, last_good)  # type: ignore[arg-type]
-        files: dict[str, FileStatus] = {name: status for name, status in old_files.items()
-                                        if name in names and name not in duplicates}
-        for tenant_id, result in fresh.items():
-            name = fresh_names[tenant_id]
-            files[name], event = self._outcome(name, old_files.get(name), result, now)
+                fresh[result.tenant_id] = (name, result)
+        for name, problem in decided.unreadable.items():
+            result = self._unreadable(name, problem, old_files.get(name))
+            if result is not None:
+                fresh[result.tenant_id] = (name, result)
+        changes: dict[str, FileStatus | None] = {}
+        events: list[ReloadEvent] = []
+        for name, owner in decided.duplicates.items():
+            status, event = self._duplicate(name, tenant_id_of(name), owner, now,
+                                            old_files.get(name))
+            if event is not None:
+                changes[name] = status
+                events.append(event)
+        if fresh:
+            gone = {*decided.removed, *decided.duplicates}
+            self._settle_issuers(fresh, old_files, previous, gone)
+        for name, result in sorted(fresh.values(), key=lambda item: item[0]):
+            changes[name], event = self._outcome(name, old_files.get(name), result, now)
             events.append(event)
-        files.update(duplicates)
-        for name in removed:
+        for name in decided.removed:
             old = old_files[name]
+            changes[name] = None
             if old.serving is not None or old.errors:
                 events.append(ReloadEvent("removed", name, old.tenant_id,
                                           "the file was deleted; the tenant is no longer served"
                                           if old.serving else "the rejected file was deleted"))
-        if previous is not None and not events and files == dict(old_files) \
+        if previous is not None and not events and not changes \
                 and themes_version == previous.themes_version:
             return None, []
         self._generation += 1
-        ordered = dict(sorted(files.items()))
-        return Snapshot(self._generation, ordered, themes, themes_version, now), events
+        if previous is None:
+            files = {name: status for name, status in sorted(changes.items())
+                     if status is not None}
+            return Snapshot(self._generation, files, themes, themes_version, now), events
+        return previous.evolve(self._generation, changes, themes, themes_version, now), events
+
+    def _candidates(self, changed: Iterable[str]) -> set[str] | None:
+        """The tenant-file names an event touched, or None when it may have touched more
+        (anything outside the directory itself, a link or a directory in it): rescan all."""
+        names: set[str] = set()
+        for path in changed:
+            parent, name = os.path.split(os.path.abspath(path))
+            if parent != self._root:
+                return None
+            if is_tenant_file_name(name):
+                names.add(name)
+                continue
+            if name in self._links or os.path.islink(path) or os.path.isdir(path):
+                return None  # a ConfigMap ..data swap, a git-sync worktree
+        return names
+
+    def _stat(self, name: str) -> None:
+        """Refresh one name of ``_present`` (gone: removed from it)."""
+        path = os.path.join(self._root, name)
+        try:
+            st = os.stat(path)  # follows symlinks (ConfigMap's ..data links)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                self._present.pop(name, None)
+                return
+            self._present[name] = stat_problem(Path(path), FileNotFoundError(2, "dangling"))
+            return
+        except OSError as exc:
+            self._present[name] = stat_problem(Path(path), exc)
+            return
+        problem = stat_result_problem(st)
+        self._present[name] = problem or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _apply(self, decided: Plan) -> None:
+        for name in decided.forget:
+            self._signatures.pop(name, None)
+        for name, seen in decided.settling.items():
+            if seen is None:
+                self._unsettled.pop(name, None)
+            else:
+                self._unsettled[name] = seen
+        self._wake_at = decided.wake_at
 
     def _tenant_files(self) -> dict[str, Entry]:
         """The tenant-file names in the directory, each with its stat signature or the reason
         it is not read, in one pass and without opening anything."""
         found: dict[str, Entry] = {}
+        links: set[str] = set()
         try:
             entries = list(os.scandir(self.tenants_dir))
         except OSError as exc:
@@ -189,6 +239,11 @@ class Reloader:
             return found
         for entry in entries:
             if not is_tenant_file_name(entry.name):
+                try:
+                    if entry.is_symlink() or entry.is_dir(follow_symlinks=False):
+                        links.add(entry.name)
+                except OSError:
+                    links.add(entry.name)
                 continue
             try:
                 st = entry.stat()  # follows symlinks (ConfigMap's ..data links)
@@ -197,19 +252,15 @@ class Reloader:
                 continue
             problem = stat_result_problem(st)
             found[entry.name] = problem or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        return dict(sorted(found.items()))
+        self._links = links
+        return found
 
-    def _read_if_changed(self, name: str, entry: Entry, old: FileStatus | None,
-                         themes: frozenset[str], force: bool,
-                         now: float | None) -> FileResult | None:
-        """The new outcome of a file, or None when there is nothing new to say. ``now`` is
-        None on the first load, which reads every file without waiting for it to settle."""
-        if isinstance(entry, str):
-            return self._unreadable(name, entry, old)
-        if not force and old is not None and entry == self._signatures.get(name):
-            return None
-        if now is not None and not self._quiet(name, entry, now):
-            return None
+    def _read(self, name: str, old: FileStatus | None, themes: frozenset[str],
+              force: bool) -> FileResult | None:
+        """The new outcome of a file the plan says to read, or None when its bytes are those
+        last evaluated (touched, or swapped to identical bytes)."""
+        entry = self._present[name]
+        assert not isinstance(entry, str)
         try:
             raw = read_tenant_file(self.tenants_dir / name)
         except UnreadableFile as exc:  # changed since the scan
@@ -218,7 +269,7 @@ class Reloader:
         digest = content_hash(raw)
         last_evaluated = (old.rejected_hash if old.errors else old.served_hash) if old else None
         if not force and digest == last_evaluated:
-            return None  # touched, or swapped to identical bytes: nothing to do
+            return None
         return validate_file(name, raw, themes=themes, environ=self._environ,
                              base_dir=self.tenants_dir)
 
@@ -231,26 +282,26 @@ class Reloader:
             return None
         return result
 
-    def _quiet(self, name: str, signature: Signature, now: float) -> bool:
-        """Whether a changed file may be read now: a new file under the name (renamed over
-        it, or a swapped symlink) at once; a file written in place once nothing has changed it
-        for the settle time, going by its mtime or, when the mtime cannot be trusted (in the
-        future), by how long this reloader has seen it unchanged."""
-        last_read = self._signatures.get(name)
-        if self._settle <= 0 or signature == last_read:
-            return True  # (unchanged and read again: the themes changed)
-        if last_read is not None and last_read[:2] != signature[:2]:
-            return True
-        seen = self._unsettled.get(name)
-        if seen is None or seen[0] != signature:
-            seen = self._unsettled[name] = (signature, now)
-        quiet_for = max(now - signature[3] / 1e9, now - seen[1])
-        if quiet_for >= self._settle or now < seen[1]:
-            del self._unsettled[name]
-            return True
-        wake_at = now + self._settle - quiet_for
-        self._wake_at = wake_at if self._wake_at is None else min(self._wake_at, wake_at)
-        return False
+    @staticmethod
+    def _settle_issuers(fresh: Mapping[str, tuple[str, FileResult]],
+                        old_files: Mapping[str, FileStatus], previous: Snapshot | None,
+                        gone: set[str]) -> None:
+        """The cross-file rule over the fresh files and only the tenants they could meet:
+        those served now on the routes the fresh versions (or their last good ones) claim."""
+        results = {tenant_id: result for tenant_id, (_, result) in fresh.items()}
+        last_good: dict[str, Tenant] = {}
+        for tenant_id, (name, _) in fresh.items():
+            old = old_files.get(name)
+            if old is not None and old.serving is not None:
+                last_good[tenant_id] = old.serving
+        unchanged: dict[str, Tenant] = {}
+        if previous is not None:
+            claims = [r.tenant for r in results.values() if r.tenant is not None]
+            for tenant in [*claims, *last_good.values()]:
+                other = previous.routes.get(tenant.issuer_host, {}).get(tenant.issuer_path)
+                if other is not None and other.id not in results and other.source not in gone:
+                    unchanged[other.id] = other
+        settle_issuers(results, unchanged, last_good)
 
     def _duplicate(self, name: str, tenant_id: str, owner: str, now: float,
                    old: FileStatus | None) -> tuple[FileStatus, ReloadEvent | None]:
@@ -352,7 +403,8 @@ async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
                                         rust_timeout=_WATCH_TIMEOUT_MS, yield_on_timeout=True,
                                         ignore_permission_denied=True, recursive=True):
                 if changes or not watching:
-                    await rescan(reloader, current, publish)
+                    await rescan(reloader, current, publish,
+                                 [path for _, path in changes] if watching else None)
                     await _settle(reloader, current, publish)
                 if not watching:
                     watching = True
@@ -384,10 +436,12 @@ async def _poll(reloader: Reloader, current: Callable[[], Snapshot], publish: Pu
         return
 
 
-async def rescan(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish) -> None:
+async def rescan(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish,
+                 changed: Iterable[str] | None = None) -> None:
+    """One reload; ``changed``: the paths an event named (None: look at everything)."""
     started = time.perf_counter()
     try:
-        snapshot, events = await asyncio.to_thread(reloader.load, current())
+        snapshot, events = await asyncio.to_thread(reloader.load, current(), changed)
     except Exception as exc:
         _log_failure("reloading tenants failed; still serving the previous snapshot", exc)
         return
@@ -400,7 +454,7 @@ async def _settle(reloader: Reloader, current: Callable[[], Snapshot],
     first of them has been quiet for the settle time, until none is waiting."""
     while (delay := reloader.settle_delay()) is not None:
         await asyncio.sleep(delay)
-        await rescan(reloader, current, publish)
+        await rescan(reloader, current, publish, ())
 
 
 def _watched(reloader: Reloader) -> str:

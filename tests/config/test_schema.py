@@ -190,3 +190,30 @@ def test_schema_prints_as_json() -> None:
 
 def test_schema_matches_file_in_repo_byte_for_byte() -> None:
     assert Path(REPO / "schema" / "tenant.schema.json").is_symlink()
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("id_token_signed_response_alg", "HS256"),  # a shared-secret MAC: never for ID tokens here
+    ("id_token_signed_response_alg", "none"),
+    ("access_token_signing_alg", "RS512"),
+    ("access_token_signing_alg", "Ed25519"),
+    ("access_token_format", "paseto"),
+])
+def test_unknown_token_algorithms_and_formats_are_refused(key: str, value: str) -> None:
+    text = BASE + f"    {key}: {value}\n"
+    errors = errors_of(text)
+    assert errors and key in errors[0], errors
+
+
+def test_token_algorithms_and_formats_are_built_into_the_model() -> None:
+    text = (BASE + "    id_token_signed_response_alg: ES256\n    access_token_signing_alg: ES256\n"
+            "  - client_id: api\n    name: API\n    type: public\n"
+            "    redirect_uris: [https://api.example.com/cb]\n    scopes: [openid]\n"
+            "    access_token_format: opaque\n    access_token_signing_alg: EdDSA\n")
+    result = validate_file("acme.yaml", text.encode(), themes=THEMES, environ={})
+    assert result.tenant is not None, result.errors
+    spa, api = result.tenant.applications["portal-spa"], result.tenant.applications["api"]
+    assert (spa.id_token_signed_response_alg, spa.access_token_signing_alg) == ("ES256", "ES256")
+    assert api.access_token_format == "opaque"
+    # an opaque application's signing algorithm is not used: no key for it
+    assert result.tenant.signing_algorithms == {"RS256", "ES256"}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from confidp.config.yaml_positions import MAX_EXPANDED_NODES, YamlSyntaxError, parse_yaml
 
@@ -83,3 +84,21 @@ def test_duplicate_key_inside_a_list_names_its_path() -> None:
     [problem] = parsed.problems
     assert problem.path == ("apps", 0, "id")
     assert problem.where == (3, 5)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [x, 2, 3.5, true, null, ~, 2026-01-02]\nc: {d: 'e', f: \"g\"}\n",
+    "base: &b {x: 1, y: [1, 2]}\nuse: *b\nlist: [*b, *b]\n",
+    "base: &b {x: 1}\nmerged: {<<: *b, y: 2}\n",  # merge keys: PyYAML's own constructor
+    "tagged: !!set {a, b}\nbinary: !!binary aGk=\n",
+    "s: " + "long " * 40 + "\n",
+])
+def test_documents_are_built_as_safe_load_builds_them(text: str) -> None:
+    assert parse_yaml(text.encode()).data == yaml.safe_load(text)
+
+
+def test_an_alias_is_the_same_object_and_short_strings_are_shared() -> None:
+    data = parse_yaml(b"a: &x [1]\nb: *x\nscope: openid-shared\n").data
+    assert data["a"] is data["b"]
+    other = parse_yaml(b"scope: openid-shared\n").data
+    assert other["scope"] is data["scope"]

@@ -145,3 +145,22 @@ def test_a_key_added_within_one_tick_of_the_file_clock_is_seen(tmp_path: Path) -
     ring = replica.cached("acme") or replica.ring("acme")
     assert set(new_kids) <= {key["kid"] for key in ring.jwks["keys"]}
     assert _kids(ring) == set(new_kids) != old_kids
+
+
+def test_an_eddsa_key_is_made_when_an_application_first_needs_one_and_rotated_after(
+        tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    assert set(store.ring("acme").signing) == {"RS256", "ES256"}  # no EdDSA key unasked
+    assert store.cached("acme", frozenset({"EdDSA"})) is None  # the cache does not have it
+    ring = store.ring("acme", frozenset({"EdDSA"}))
+    assert set(ring.signing) == {"RS256", "ES256", "EdDSA"}
+    okp = next(key for key in ring.jwks["keys"] if key["alg"] == "EdDSA")
+    assert okp["kty"] == "OKP" and okp["crv"] == "Ed25519" and "d" not in okp
+    token = ring.sign({"typ": "JWT"}, {"iss": "acme"}, "EdDSA")
+    assert pyjwt.get_unverified_header(token)["alg"] == "EdDSA"
+    assert ring.verify(token)[1] == {"iss": "acme"}
+    public = pyjwt.PyJWK(okp).key
+    assert pyjwt.decode(token, public, algorithms=["EdDSA"]) == {"iss": "acme"}
+    new_kids = store.rotate("acme", sign_after=0)  # every algorithm in use
+    assert len(new_kids) == 3
+    assert {str(k.kid) for k in store.ring("acme").signing.values()} == set(new_kids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
@@ -32,9 +32,11 @@ from confidp.model import (
     Theme,
     User,
 )
+from confidp.model.tenant import DEFAULT_SIGNING_ALG, JWT_FORMAT
 from confidp.oauth.scopes import STANDARD_SCOPES
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 # user fields copied as they are (OpenID Connect Core §5.1 claims of the profile scope)
 STRING_PROFILE_FIELDS = ("middle_name", "nickname", "preferred_username", "profile", "picture",
                          "website", "gender", "birthdate", "zoneinfo", "locale")
@@ -98,6 +100,28 @@ def resolve_client_secrets(document: Mapping[str, Any], base_dir: FsPath,
     return secrets, problems
 
 
+_SHARED: dict[Any, Any] = {}
+MAX_SHARED = 10_000  # distinct values kept for sharing; past it, new values are not shared
+_T = TypeVar("_T")
+
+
+def shared(value: _T) -> _T:
+    """One object for equal immutable parts of tenants (an application's scopes and grant
+    types, lifetimes, ...): 10 000 tenants hold a few hundred of them instead of a copy each.
+    Bounded, so that a stream of edits cannot grow it without end."""
+    found = _SHARED.get(value)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    if len(_SHARED) < MAX_SHARED:
+        _SHARED[value] = value
+    return value
+
+
+# immutable: every tenant's map starts with these same objects
+_STANDARD_SCOPE_MODELS = {name: Scope(name, description, claims, standard=True)
+                          for name, (description, claims) in STANDARD_SCOPES.items()}
+
+
 def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
                  secrets: Mapping[int, ClientSecret]) -> Tenant:
     """The defaults are the schema's (``default`` beside each key): written nowhere else."""
@@ -109,8 +133,7 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
     throttle = {**defaults("login_throttle"), **document.get("login_throttle", {})}
     application_defaults, user_defaults = defaults_of("application"), defaults_of("user")
     scope_defaults = defaults_of("scope")
-    scopes = {name: Scope(name, description, claims, standard=True)
-              for name, (description, claims) in STANDARD_SCOPES.items()}
+    scopes = dict(_STANDARD_SCOPE_MODELS)
     for scope_spec in document["scopes"]:
         spec = {**scope_defaults, **scope_spec}
         scopes[spec["name"]] = Scope(spec["name"], spec["description"], tuple(spec["claims"]),
@@ -128,11 +151,13 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             token_endpoint_auth_method=spec.get(
                 "token_endpoint_auth_method", "none" if public else "client_secret_basic"),
             redirect_uris=frozenset(spec["redirect_uris"]),
-            post_logout_redirect_uris=frozenset(spec["post_logout_redirect_uris"]),
-            scopes=frozenset(spec["scopes"]),
-            grant_types=frozenset(spec["grant_types"]),
+            post_logout_redirect_uris=shared(frozenset(spec["post_logout_redirect_uris"])),
+            scopes=shared(frozenset(spec["scopes"])),
+            grant_types=shared(frozenset(spec["grant_types"])),
             require_consent=spec["require_consent"],
             id_token_signed_response_alg=spec["id_token_signed_response_alg"],
+            access_token_format=spec["access_token_format"],
+            access_token_signing_alg=spec["access_token_signing_alg"],
             client_secret=secrets.get(index),
             require_pkce=public or spec["require_pkce"],
             **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
@@ -151,8 +176,8 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             name=spec.get("name"),
             given_name=spec.get("given_name"),
             family_name=spec.get("family_name"),
-            groups=tuple(spec["groups"]),
-            claims=MappingProxyType(dict(spec["claims"])),
+            groups=shared(tuple(spec["groups"])),
+            claims=MappingProxyType(dict(spec["claims"])) if spec["claims"] else _EMPTY,
             disabled=spec["disabled"],
             **{name: spec.get(name) for name in STRING_PROFILE_FIELDS},
             updated_at=updated_at_seconds(spec["updated_at"]) if "updated_at" in spec else None,
@@ -176,17 +201,22 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             dark_colors=MappingProxyType(dict(theme.get("colors", {}).get("dark", {}))),
             favicon_url=theme.get("favicon_url"),
         ),
-        lifetimes=Lifetimes(**{key: seconds(value) for key, value in lifetimes.items()}),
-        login_throttle=LoginThrottle(
+        lifetimes=shared(Lifetimes(**{key: seconds(value)
+                                      for key, value in lifetimes.items()})),
+        login_throttle=shared(LoginThrottle(
             max_failures_per_user=throttle["max_failures_per_user"],
             max_failures_per_ip=throttle["max_failures_per_ip"],
             window=seconds(throttle["window"]),
-        ),
+        )),
         applications=MappingProxyType(applications),
         scopes=MappingProxyType(scopes),
         users=MappingProxyType(users),
         secure=issuer.startswith("https://"),
         users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
+        signing_algorithms=shared(frozenset(
+            {app.id_token_signed_response_alg for app in applications.values()}
+            | {app.access_token_signing_alg for app in applications.values()
+               if app.access_token_format == JWT_FORMAT} | {DEFAULT_SIGNING_ALG})),
         **page_settings(document),
         second_factors=second_factors(document),
     )
@@ -222,7 +252,7 @@ def page_settings(document: Mapping[str, Any]) -> dict[str, Any]:
         for language, overrides in document.get("messages", {}).items()}
     links = document.get("links", {})
     return {
-        "languages": Languages(tuple(languages["supported"]), languages["default"]),
+        "languages": shared(Languages(tuple(languages["supported"]), languages["default"])),
         "messages": MappingProxyType(messages),
         "links": Links(account_recovery=links.get("account_recovery"), help=links.get("help")),
     }

@@ -29,7 +29,8 @@ TENANT_SUFFIXES = (".yaml", ".yml")
 
 
 def tenant_id_of(path: str | os.PathLike[str]) -> str:
-    return FsPath(path).stem
+    """The tenant id a file gives: its name without the suffix (``Path.stem``)."""
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def is_tenant_file_name(name: str) -> bool:

@@ -10,6 +10,7 @@ expand to an enormous document. Before any of it, nesting deeper than ``MAX_NEST
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,10 @@ except AttributeError:  # pragma: no cover - libyaml missing: the pure-Python lo
     _Loader = yaml.SafeLoader
 
 MAX_EXPANDED_NODES = 200_000
+MAX_INTERNED = 80  # strings up to this length are shared between tenants (scope names, ...)
 _STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
 
 
 class Positions:
@@ -103,7 +107,10 @@ def parse_yaml(raw: bytes) -> Parsed:
             problems = _inspect(node)
         except _Refused as refused:
             return Parsed(None, Positions(node), [Problem((), str(refused))])
-        data = loader.construct_document(node)
+        try:
+            data = _construct(node, loader)
+        except _Unusual:
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise YamlSyntaxError(*explain(exc, text)) from None
     except yaml.YAMLError as exc:
@@ -113,6 +120,56 @@ def parse_yaml(raw: bytes) -> Parsed:
     return Parsed(data, Positions(node), problems)
 
 
+class _Unusual(Exception):
+    """A node the plain construction does not handle (merge keys, tags other than the JSON
+    ones): PyYAML's own constructor builds the document instead."""
+
+
+def _construct(root: Node, loader: Any) -> Any:
+    """The document as PyYAML's safe constructor builds it, for the plain documents tenant
+    files are (maps with string keys, lists, scalars), in one recursive pass instead of its
+    generic machinery; short strings are interned, so the thousands of tenants of a server
+    share one ``"openid"`` and one ``"authorization_code"``. Cycles and alias bombs were
+    refused before (``_inspect``); an alias gives the same object, as in PyYAML."""
+    return _Builder(loader).build(root)
+
+
+class _Builder:
+    """A class, not a recursive closure: a closure refers to itself, and each file's parser
+    would stay as cyclic garbage until the collector runs, which it does not during a load
+    (``confidp.reload``)."""
+
+    __slots__ = ("built", "loader")
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.built: dict[int, Any] = {}
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            if node.tag == _STR_TAG:
+                value: str = node.value
+                return sys.intern(value) if len(value) <= MAX_INTERNED else value
+            return self.loader.construct_object(node, deep=True)
+        key = id(node)
+        if key in self.built:
+            return self.built[key]
+        if isinstance(node, SequenceNode) and node.tag == _SEQ_TAG:
+            items: list[Any] = []
+            self.built[key] = items
+            items.extend(self.build(item) for item in node.value)
+            return items
+        if isinstance(node, MappingNode) and node.tag == _MAP_TAG:
+            mapping: dict[str, Any] = {}
+            self.built[key] = mapping
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
+                    raise _Unusual()
+                mapping[self.build(key_node)] = self.build(value_node)
+            return mapping
+        raise _Unusual()
+
+
 def _mark(node: Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -120,21 +177,33 @@ def _mark(node: Node) -> tuple[int, int]:
 def _inspect(root: Node) -> list[Problem]:
     """One pass over the node tree: refuse cycles and alias bombs (counting the expanded size
     without expanding), and report keys that are duplicated or not strings."""
-    problems: list[Problem] = []
-    sizes: dict[int, int] = {}  # collection node id -> expanded size (aliases share nodes)
-    active: set[int] = set()
-    path: list[str | int] = []
+    inspector = _Inspector()
+    inspector.visit(root)
+    return inspector.problems
 
-    def visit(node: Node) -> int:
+
+class _Inspector:
+    """``_inspect``'s state (a class for the reason ``_Builder`` is one)."""
+
+    __slots__ = ("active", "path", "problems", "sizes")
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.sizes: dict[int, int] = {}  # collection node id -> expanded size (aliases share)
+        self.active: set[int] = set()
+        self.path: list[str | int] = []
+
+    def visit(self, node: Node) -> int:
         if isinstance(node, ScalarNode):
             return 1
         key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
+        if key in self.sizes:
+            return self.sizes[key]
+        if key in self.active:
             raise _Refused("an alias refers to itself")
-        active.add(key)
+        self.active.add(key)
         total = 1
+        path, problems = self.path, self.problems
         if isinstance(node, MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
@@ -143,7 +212,7 @@ def _inspect(root: Node) -> list[Problem]:
                         else "a collection"
                     problems.append(Problem(tuple(path), f"key {shown!r} is not a string; "
                                             "quote it", where=_mark(key_node)))
-                    total += visit(key_node) + visit(value_node)
+                    total += self.visit(key_node) + self.visit(value_node)
                     continue
                 name = key_node.value
                 if name in seen:
@@ -153,19 +222,16 @@ def _inspect(root: Node) -> list[Problem]:
                 else:
                     seen[name] = key_node.start_mark.line + 1
                 path.append(name)
-                total += 1 + visit(value_node)
+                total += 1 + self.visit(value_node)
                 path.pop()
         elif isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
                 path.append(index)
-                total += visit(item)
+                total += self.visit(item)
                 path.pop()
         if total > MAX_EXPANDED_NODES:
             raise _Refused(f"aliases expand the document to more than {MAX_EXPANDED_NODES} "
                            "nodes; use fewer aliases")
-        active.discard(key)
-        sizes[key] = total
+        self.active.discard(key)
+        self.sizes[key] = total
         return total
-
-    visit(root)
-    return problems

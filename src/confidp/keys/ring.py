@@ -3,8 +3,10 @@
 Layout: ``<state>/keys/<tenant>/<kid>.json`` (a private JWK, mode 0600) and
 ``<state>/keys/<tenant>/retired/`` for keys no longer published. Every key in the directory is
 published in the JWKS, so tokens signed before ``confidp keys rotate`` keep verifying until
-``confidp keys retire``. For each algorithm (RS256, ES256) the newest key whose ``sign_from``
-time has come signs.
+``confidp keys retire``. For each algorithm (RS256, ES256, EdDSA with Ed25519) the newest key
+whose ``sign_from`` time has come signs. Every tenant has RS256 and ES256 keys; an EdDSA key is
+made when an application of the tenant first signs with EdDSA (``ring(..., algorithms)``), and
+from then on is rotated with the others.
 
 A rotated key is published at once but signs only ``PUBLISH_AHEAD_SECONDS`` later (unless the
 rotation asks for less): relying parties cache the JWKS (for as long as its ``Cache-Control``
@@ -35,15 +37,36 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, RSAKey, import_key
+from joserfc.jwa import EdDSAAlgorithm, JWSAlgModel
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, OKPKey, RSAKey, import_key
+from joserfc.jws import JWSRegistry
 
 from confidp.clock import Clock, system_clock
 from confidp.files import create_once
 
-ALGORITHMS = ("RS256", "ES256")
+RS256, ES256, EDDSA = "RS256", "ES256", "EdDSA"
+ALGORITHMS = (RS256, ES256, EDDSA)  # every algorithm confidp signs with
+BASE_ALGORITHMS = frozenset({RS256, ES256})  # every tenant has keys of these
+SigningKey = RSAKey | ECKey | OKPKey
 # the JWKS's max-age (confidp.web.discovery): a JWKS fetched just before a rotation may be
 # used that long by a relying party that caches it as the response allows
 PUBLISH_AHEAD_SECONDS = 300
+
+
+class _EdDSA(EdDSAAlgorithm):
+    """EdDSA (RFC 8037) without joserfc's warning that RFC 9864 deprecates the name in favour
+    of "Ed25519": relying parties know "EdDSA" (OpenID Connect libraries, node-oidc-provider);
+    the fully specified name is not yet what they accept."""
+
+    security_warning = ""  # falsy: joserfc warns only when it is set
+
+
+class _Registry(JWSRegistry):
+    algorithms: dict[str, JWSAlgModel] = {  # noqa: RUF012 - joserfc's own shape
+        **JWSRegistry.algorithms, EDDSA: _EdDSA()}
+
+
+_REGISTRY = _Registry(algorithms=ALGORITHMS)  # only these, and EdDSA among them
 _KEY_FILE_MODE = 0o600
 # File times can be as coarse as a timer tick (Linux before 6.13 stamps files from a clock
 # that moves every few milliseconds) or, on some network file systems, a second: a directory
@@ -59,10 +82,12 @@ class TokenError(Exception):
     """A JWT that does not verify: bad signature, unknown key, malformed."""
 
 
-def _generate(alg: str) -> RSAKey | ECKey:
+def _generate(alg: str) -> SigningKey:
     parameters: KeyParameters = {"alg": alg, "use": "sig"}
-    if alg == "RS256":
+    if alg == RS256:
         return RSAKey.generate_key(2048, parameters, auto_kid=True)
+    if alg == EDDSA:  # RFC 8037: an OKP key on Ed25519
+        return OKPKey.generate_key("Ed25519", parameters, auto_kid=True)
     return ECKey.generate_key("P-256", parameters, auto_kid=True)
 
 
@@ -71,7 +96,7 @@ class KeyRing:
     """One tenant's keys at one moment: the newest key of each algorithm whose time to sign
     has come signs, all verify."""
 
-    signing: Mapping[str, RSAKey | ECKey]  # alg -> key
+    signing: Mapping[str, SigningKey]  # alg -> key
     published: KeySet
     jwks: dict[str, Any]
     upcoming: Mapping[str, float]  # kid -> when it starts signing (newer than the signer)
@@ -79,12 +104,13 @@ class KeyRing:
 
     def sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
         key = self.signing[alg]
-        return jwt.encode({**header, "alg": alg, "kid": key.kid}, claims, key)
+        return jwt.encode({**header, "alg": alg, "kid": key.kid}, claims, key,
+                          registry=_REGISTRY)
 
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Header and claims of a JWT signed by one of this tenant's published keys."""
         try:
-            decoded = jwt.decode(token, self.published, algorithms=list(ALGORITHMS))
+            decoded = jwt.decode(token, self.published, registry=_REGISTRY)
         except (JoseError, ValueError, TypeError) as exc:
             raise TokenError(str(exc)) from None
         return dict(decoded.header), dict(decoded.claims)
@@ -114,12 +140,14 @@ class KeyStore:
     def directory(self, tenant_id: str) -> Path:
         return self.root / tenant_id
 
-    def cached(self, tenant_id: str) -> KeyRing | None:
+    def cached(self, tenant_id: str,
+               algorithms: frozenset[str] = BASE_ALGORITHMS) -> KeyRing | None:
         """The tenant's key ring if it is cached and its directory has not changed since: one
         stat (and a listing, shortly after a change), safe on the event loop (it never waits
         for the lock a key creation holds)."""
         entry = self._cache.get(tenant_id)
-        if entry is None or not self._current(tenant_id, entry):
+        if entry is None or not algorithms <= entry.ring.signing.keys() \
+                or not self._current(tenant_id, entry):
             return None
         return entry.ring
 
@@ -144,17 +172,20 @@ class KeyStore:
             self._cache[tenant_id] = _Cached(entry.mtime_ns, None, entry.ring)
         return True
 
-    def ring(self, tenant_id: str) -> KeyRing:
-        """The tenant's key ring, creating its first keys if it has none (blocking: call from
-        a thread)."""
+    def ring(self, tenant_id: str, algorithms: frozenset[str] = BASE_ALGORITHMS) -> KeyRing:
+        """The tenant's key ring, creating the first key of each of ``algorithms`` (and of
+        the base ones) it has none of (blocking: call from a thread)."""
         directory = self.directory(tenant_id)
+        wanted = BASE_ALGORITHMS | algorithms
         with self._lock:
             entry = self._cache.get(tenant_id)
-            if entry is not None and self._current(tenant_id, entry):
+            if entry is not None and wanted <= entry.ring.signing.keys() \
+                    and self._current(tenant_id, entry):
                 return entry.ring
             mtime_ns, names = self._version(directory)
             keys = self._read(directory)
-            missing = [alg for alg in ALGORITHMS if not any(k.alg == alg for k, _ in keys)]
+            missing = [alg for alg in ALGORITHMS
+                       if alg in wanted and not any(k.alg == alg for k, _ in keys)]
             for alg in missing:
                 self._create(directory, alg, sign_after=None)
             if missing:
@@ -180,11 +211,13 @@ class KeyStore:
         return self._ring(keys, self._clock()) if keys else None
 
     def rotate(self, tenant_id: str, sign_after: float = PUBLISH_AHEAD_SECONDS) -> list[str]:
-        """Add a new key for each algorithm, published at once, signing ``sign_after`` seconds
-        from now. Returns the new kids."""
+        """Add a new key for each algorithm in use (the base ones, and any the tenant has a
+        key of), published at once, signing ``sign_after`` seconds from now. Returns the new
+        kids."""
         directory = self.directory(tenant_id)
-        self.ring(tenant_id)  # make sure the initial keys exist first
-        return [self._create(directory, alg, sign_after=sign_after) for alg in ALGORITHMS]
+        ring = self.ring(tenant_id)  # make sure the initial keys exist first
+        return [self._create(directory, alg, sign_after=sign_after)
+                for alg in ALGORITHMS if alg in ring.signing]
 
     def retire(self, tenant_id: str) -> list[str]:
         """Stop publishing every key older than the one of its algorithm that signs now (keys
@@ -218,7 +251,7 @@ class KeyStore:
         return str(key.kid)
 
     @staticmethod
-    def _read(directory: Path) -> list[tuple[RSAKey | ECKey, float]]:
+    def _read(directory: Path) -> list[tuple[SigningKey, float]]:
         """The keys, oldest first, each with the time it may sign from."""
         records = []
         if directory.is_dir():
@@ -226,7 +259,7 @@ class KeyStore:
                 with contextlib.suppress(OSError, ValueError):
                     records.append(json.loads(path.read_text()))
         records.sort(key=lambda r: (r.get("created_at", 0), r.get("kid", "")))
-        keys: list[tuple[RSAKey | ECKey, float]] = []
+        keys: list[tuple[SigningKey, float]] = []
         for record in records:
             created_at = record.pop("created_at", 0)
             sign_from = record.pop("sign_from", created_at)  # keys from before: at once
@@ -234,13 +267,13 @@ class KeyStore:
                 key = import_key(record)
             except JoseError as exc:
                 raise KeyFileError(f"a key file is not a valid key: {exc}") from None
-            if isinstance(key, RSAKey | ECKey):
+            if isinstance(key, RSAKey | ECKey | OKPKey):
                 keys.append((key, float(sign_from)))
         return keys
 
     @staticmethod
-    def _ring(entries: list[tuple[RSAKey | ECKey, float]], now: float) -> KeyRing:
-        signing: dict[str, RSAKey | ECKey] = {}
+    def _ring(entries: list[tuple[SigningKey, float]], now: float) -> KeyRing:
+        signing: dict[str, SigningKey] = {}
         signer_at: dict[str, int] = {}
         for index, (key, sign_from) in enumerate(entries):  # oldest first: the newest wins
             alg = str(key.alg)

@@ -15,6 +15,10 @@ from confidp.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
 from confidp.model.secret import Secret
 
 ClientType = Literal["public", "confidential"]
+TokenFormat = Literal["jwt", "opaque"]
+JWT_FORMAT: TokenFormat = "jwt"  # an application's access_token_format
+OPAQUE_FORMAT: TokenFormat = "opaque"
+DEFAULT_SIGNING_ALG = "RS256"  # what every relying party supports (OIDC Discovery §3)
 AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -65,6 +69,8 @@ class Application:
     require_consent: bool
     id_token_signed_response_alg: str
     client_secret: ClientSecret | None = None
+    access_token_format: TokenFormat = JWT_FORMAT
+    access_token_signing_alg: str = DEFAULT_SIGNING_ALG  # for access_token_format jwt
     require_pkce: bool = True  # always True for public applications (config rules)
     # shown to people (OpenID Connect Dynamic Client Registration 1.0 §2 names): https URLs,
     # or paths on this server; never a redirect URI
@@ -197,6 +203,9 @@ class Tenant:
     links: Links = field(default_factory=Links)
     # built from the tenant file (confidp.config.build), its defaults the schema's
     second_factors: SecondFactors = field(default_factory=SecondFactors)
+    # every algorithm an application signs its ID or access tokens with (the JWKS has keys
+    # of each)
+    signing_algorithms: frozenset[str] = frozenset({DEFAULT_SIGNING_ALG})
 
     def application(self, client_id: str) -> Application | None:
         return self.applications.get(client_id)

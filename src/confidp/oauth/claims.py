@@ -35,11 +35,15 @@ def user_claims(tenant: Tenant, identity: Identity, scopes: Iterable[str]) -> di
     return claims
 
 
-def at_hash(access_token: str) -> str:
-    """OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the access token (the
-    hash of RS256 and ES256 alike)."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+def at_hash(access_token: str, alg: str = "RS256") -> str:
+    """OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token, with
+    the hash of the ID token's ``alg``: SHA-256 for RS256 and ES256, SHA-512 for EdDSA with
+    Ed25519 (the hash Ed25519 uses, RFC 8032 §5.1, as OpenID Connect relying parties and
+    node-oidc-provider compute it)."""
+    data = access_token.encode("ascii")
+    digest = hashlib.sha512(data).digest() if alg == "EdDSA" else hashlib.sha256(data).digest()
+    half = digest[: len(digest) // 2]
+    return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
 
 
 def access_token_claims(tenant: Tenant, *, client_id: str, subject: str,
@@ -57,12 +61,12 @@ def access_token_claims(tenant: Tenant, *, client_id: str, subject: str,
 
 def id_token_claims(tenant: Tenant, identity: Identity, *, client_id: str, scopes: Iterable[str],
                     now: int, auth_time: int, nonce: str | None,
-                    access_token: str) -> dict[str, Any]:
+                    access_token: str, alg: str = "RS256") -> dict[str, Any]:
     """OIDC Core §2 and §3.1.3.6."""
     claims = user_claims(tenant, identity, scopes)
     claims.update({"iss": tenant.issuer, "aud": client_id, "iat": now,
                    "exp": now + tenant.lifetimes.id_token, "auth_time": auth_time,
-                   "at_hash": at_hash(access_token)})
+                   "at_hash": at_hash(access_token, alg)})
     if nonce is not None:
         claims["nonce"] = nonce
     # OpenID Connect Core §2: how the person authenticated (RFC 8176 amr) and the class of it

@@ -3,7 +3,9 @@ grant, userinfo, revocation, introspection and logout use.
 
 - An access token (RFC 9068) is live while it verifies with one of its tenant's keys, is an
   access token of this issuer (``typ`` at+jwt, §4; ``iss``), is unexpired, and is still
-  recorded (revoking deletes the record) in a family that was not revoked.
+  recorded (revoking deletes the record) in a family that was not revoked. An opaque access
+  token is live while its record (by its SHA-256, holding its claims) is there, unexpired, in
+  a family that was not revoked.
 - A refresh token is live while its record is there (rotation uses it up), in a family that
   exists, was not revoked and is younger than the tenant's current absolute refresh lifetime
   (a reload that shortens it applies at once).
@@ -44,14 +46,46 @@ def issued_access_token(ring: KeyRing, tenant: Tenant, token: str) -> dict[str, 
     return claims
 
 
+def is_jwt(token: str) -> bool:
+    """A JWT has three dot-separated parts; an opaque token (``secrets.token_urlsafe``) never
+    has a dot."""
+    return "." in token
+
+
+async def access_token_claims_of(service: TokenService, tenant: Tenant,
+                                 token: str) -> dict[str, Any] | None:
+    """The claims of ``token`` if it is an access token this tenant issued (live or not, as
+    far as can be told: an opaque token is known only while its record is there); None for
+    anything else (revocation)."""
+    if is_jwt(token):
+        return issued_access_token(await service.ring(tenant), tenant, token)
+    record = await load(service.store(tenant), Access, digest(token))
+    if record is None or record.tenant != tenant.id or record.claims is None:
+        return None
+    return dict(record.claims)
+
+
 async def live_access_token(service: TokenService, tenant: Tenant,
                             token: str) -> LiveAccessToken | None:
-    claims = issued_access_token(await service.ring(tenant), tenant, token)
-    if claims is None:
-        return None
+    """A JWT access token verifies and its record is there; an opaque one has its record
+    (keyed by its SHA-256), which holds its claims."""
+    record: Access | None
+    if is_jwt(token):
+        claims = issued_access_token(await service.ring(tenant), tenant, token)
+        if claims is None:
+            return None
+        record = await load(service.store(tenant), Access, str(claims.get("jti")))
+        if record is not None and record.claims is not None:
+            return None  # an opaque token's record: never reached through a JWT
+    else:
+        record = await load(service.store(tenant), Access, digest(token))
+        if record is None or record.claims is None:
+            return None
+        claims = dict(record.claims)
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= service.clock():
         return None
-    record = await load(service.store(tenant), Access, str(claims.get("jti")))
+    if claims.get("iss") != tenant.issuer:
+        return None
     if record is None or record.tenant != tenant.id:
         return None
     if await family_revoked(service, tenant, record.family):

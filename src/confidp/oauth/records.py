@@ -152,18 +152,25 @@ class Access:
     client_id: str
     family: str | None
     identity: Identity | None = None
+    # an opaque token's claims (RFC 9068 §2.2 names), what introspection answers; None for a
+    # JWT, which carries them itself
+    claims: Mapping[str, Any] | None = None
 
     def to_json(self) -> Record:
         data: Record = {"tenant": self.tenant, "client_id": self.client_id,
                         "family": self.family}
         if self.identity is not None:
             data["identity"] = self.identity.to_json()
+        if self.claims is not None:
+            data["claims"] = dict(self.claims)
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         identity = Identity.from_json(data["identity"]) if "identity" in data else None
-        return cls(str(data["tenant"]), str(data["client_id"]), data.get("family"), identity)
+        claims = data.get("claims")
+        return cls(str(data["tenant"]), str(data["client_id"]), data.get("family"), identity,
+                   dict(claims) if isinstance(claims, dict) else None)
 
 
 @dataclass(frozen=True, slots=True)

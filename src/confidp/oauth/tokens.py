@@ -1,12 +1,14 @@
 """Issuing and revoking tokens (RFC 6749 §5.1, RFC 9068, OIDC Core §3.1.3.3).
 
-Access tokens are JWTs, and also recorded in the store by ``jti`` for as long as they live, so
-that revocation, a replayed code and refresh-token reuse can end them (userinfo and
-introspection look the record up). Refresh tokens are stored by their SHA-256 only and rotated
-on every use; all refresh tokens issued from one code form a family that is revoked whole when a
-rotated token comes back. The first of a family is random; each next one is derived from the one
-it replaces under the server key (``successor``), so that a retry gets the same one back
-(confidp.oauth.grants.refresh_token).
+Access tokens are JWTs (signed with the application's ``access_token_signing_alg``), or, for an
+application with ``access_token_format: opaque``, 256 random bits that mean nothing outside
+confidp. Either is recorded in the store for as long as it lives (a JWT by its ``jti``, an opaque
+token by its SHA-256, with the claims a JWT would carry), so that revocation, a replayed code and
+refresh-token reuse can end them (userinfo and introspection look the record up). Refresh
+tokens are stored by their SHA-256 only and rotated on every use; all refresh tokens issued
+from one code form a family that is revoked whole when a rotated token comes back. The first
+of a family is random; each next one is derived from the one it replaces under the server key
+(``successor``), so that a retry gets the same one back (confidp.oauth.grants.refresh_token).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from confidp.identity.identity import Identity
 from confidp.identity.registry import Sources
 from confidp.keys import KeyRing, KeyStore
 from confidp.model import Application, Tenant
+from confidp.model.tenant import OPAQUE_FORMAT
 from confidp.oauth.claims import access_token_claims, id_token_claims
 from confidp.oauth.errors import OAuthError
 from confidp.oauth.grant_types import REFRESH_TOKEN
@@ -34,7 +37,6 @@ from confidp.store.base import Write
 from confidp.store.kinds import ACCESS, REFRESH
 from confidp.store.tenant import TenantStore
 
-ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name, not a secret
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1: the JWT header typ of access tokens
 SUCCESSOR_PURPOSE = b"refresh token successor"
 
@@ -139,9 +141,10 @@ class TokenService:
     async def ring(self, tenant: Tenant) -> KeyRing:
         """The tenant's keys: from the cache on the event loop, else read or made in a thread
         (RSA key generation takes tens of milliseconds)."""
-        ring = self.keys.cached(tenant.id)
+        algorithms = tenant.signing_algorithms
+        ring = self.keys.cached(tenant.id, algorithms)
         if ring is None:
-            ring = await asyncio.to_thread(self.keys.ring, tenant.id)
+            ring = await asyncio.to_thread(self.keys.ring, tenant.id, algorithms)
         return ring
 
     async def issue(self, tenant: Tenant, grant: Grant) -> dict[str, Any]:
@@ -160,10 +163,17 @@ class TokenService:
         identity = grant.identity
         subject = identity.subject if identity else client.client_id
         auth_time = int(identity.auth_time) if identity is not None else None
-        jti = secrets.token_urlsafe(16)
-        access_token = ring.sign({"typ": ACCESS_TOKEN_TYP}, access_token_claims(
-            tenant, client_id=client.client_id, subject=subject, scopes=grant.scopes, jti=jti,
-            now=now, auth_time=auth_time), ACCESS_TOKEN_ALG)
+        opaque = client.access_token_format == OPAQUE_FORMAT
+        if opaque:
+            access_token = secrets.token_urlsafe(32)
+            jti = digest(access_token)
+        else:
+            jti = secrets.token_urlsafe(16)
+        claims = access_token_claims(tenant, client_id=client.client_id, subject=subject,
+                                     scopes=grant.scopes, jti=jti, now=now, auth_time=auth_time)
+        if not opaque:
+            access_token = ring.sign({"typ": ACCESS_TOKEN_TYP}, claims,
+                                     client.access_token_signing_alg)
         response = TokenResponse({
             "access_token": access_token, "token_type": "Bearer",
             "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)})
@@ -172,8 +182,8 @@ class TokenService:
         if identity is not None and OPENID in grant.scopes:
             response["id_token"] = ring.sign({"typ": "JWT"}, id_token_claims(
                 tenant, identity, client_id=client.client_id, scopes=grant.scopes, now=now,
-                auth_time=auth_time or now, nonce=grant.nonce, access_token=access_token),
-                client.id_token_signed_response_alg)
+                auth_time=auth_time or now, nonce=grant.nonce, access_token=access_token,
+                alg=client.id_token_signed_response_alg), client.id_token_signed_response_alg)
         writes: list[Write] = []
         family = grant.family
         if identity is not None and family is None:
@@ -184,7 +194,8 @@ class TokenService:
             assert family is not None
             response["refresh_token"] = self._refresh_token(tenant, grant, identity, family,
                                                             refresh_scopes, jti, writes)
-        writes.append(write(Access(tenant.id, client.client_id, family, identity), jti,
+        writes.append(write(Access(tenant.id, client.client_id, family, identity,
+                                   claims if opaque else None), jti,
                             tenant.lifetimes.access_token))
         return Issued(response, writes)
 

@@ -11,6 +11,7 @@ from typing import Any
 from sanic import HTTPResponse
 
 from confidp.context import AppRequest
+from confidp.keys.ring import ALGORITHMS, BASE_ALGORITHMS
 from confidp.model import Tenant
 from confidp.oauth.acr import ACR_VALUES_SUPPORTED
 from confidp.oauth.grant_types import GRANT_TYPES
@@ -45,7 +46,9 @@ def metadata(tenant: Tenant) -> dict[str, Any]:
                                                        "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic",
                                                           "client_secret_post"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        # the algorithms the tenant's JWKS has keys of (confidp.keys)
+        "id_token_signing_alg_values_supported": [
+            alg for alg in ALGORITHMS if alg in BASE_ALGORITHMS | tenant.signing_algorithms],
         "userinfo_signing_alg_values_supported": [],
         "subject_types_supported": ["public"],
         "claims_supported": claims,

@@ -106,7 +106,7 @@ async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     snapshot = request.app.ctx.snapshot
-    files = [file_status(s) for s in snapshot.files.values()]
+    files = [file_status(snapshot.files[name]) for name in sorted(snapshot.files)]
     return json({
         "generation": snapshot.generation,
         "reloaded_at": _iso(snapshot.created_at),
@@ -121,10 +121,10 @@ async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     snapshot = request.app.ctx.snapshot
-    for file in snapshot.files.values():
-        if name in (file.source, file.tenant_id):
-            return json({"generation": snapshot.generation, **file_status(file)},
-                        headers={"Cache-Control": "no-store"})
+    file = snapshot.status(name)
+    if file is not None:
+        return json({"generation": snapshot.generation, **file_status(file)},
+                    headers={"Cache-Control": "no-store"})
     return error_response(request, NotFound(f"no tenant file {quoted(name)}"), api=True)
 
 

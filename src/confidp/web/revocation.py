@@ -8,7 +8,7 @@ from confidp import audit
 from confidp.context import AppRequest
 from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, UnauthorizedClient
-from confidp.oauth.liveness import issued_access_token, live_access_token, live_refresh_token
+from confidp.oauth.liveness import access_token_claims_of, live_access_token, live_refresh_token
 from confidp.registry import Snapshot
 from confidp.store.kinds import ACCESS
 from confidp.web.pages import NO_STORE
@@ -39,7 +39,7 @@ async def _revoke(request: AppRequest, tenant: Tenant, client: Application, toke
                    subject=refresh.record.identity.subject,
                    connector=refresh.record.identity.source, token_type=audit.REFRESH_TOKEN)
         return
-    claims = issued_access_token(await service.ring(tenant), tenant, token)
+    claims = await access_token_claims_of(service, tenant, token)
     if claims is None:
         return
     if claims.get("client_id") != client.client_id:
