@@ -68,7 +68,7 @@ async def mfa_reset(request: AppRequest) -> HTTPResponse:
         return admitted
     tenant, subject = admitted
     try:
-        removed = await reset_factors(request.app.ctx.enrolments, tenant, subject)
+        removed = await reset_factors(request, request.app.ctx.enrolments, tenant, subject)
     except EnrolmentUnreadable as exc:
         return _error(request, 500, "unreadable", str(exc))
     return json({"tenant": tenant.id, "subject": subject, "removed": removed},
@@ -81,8 +81,8 @@ async def sessions_revoke(request: AppRequest) -> HTTPResponse:
         return admitted
     tenant, subject = admitted
     ctx = request.app.ctx
-    ended, revoked = await revoke_sessions(ctx.tokens, ctx.tenant_store(tenant), tenant,
-                                           subject)
+    ended, revoked = await revoke_sessions(request, ctx.tokens, ctx.tenant_store(tenant),
+                                           tenant, subject)
     return json({"tenant": tenant.id, "subject": subject, "sessions": ended,
                  "families": revoked}, headers={"Cache-Control": "no-store"})
 
