@@ -18,6 +18,7 @@ from confidp.identity.registry import Sources
 from confidp.keys import KeyStore
 from confidp.metrics import Metrics
 from confidp.mfa.enrolments import Enrolments, open_enrolments
+from confidp.mfa.unavailable import NoEnrolments
 from confidp.oauth.tokens import TokenService
 from confidp.ops_token import load_or_create as load_or_create_ops_token
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
@@ -103,9 +104,14 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         context.server_key = ServerKey.from_state_dir(settings.state_dir)
         context.tokens = TokenService(context.store, context.keys, context.server_key,
                                       clock=clock, sources=context.sources)
-        context.enrolments = enrolments if enrolments is not None else open_enrolments(
-            settings.store, context.store, settings.state_dir)
-        context.ops_token = load_or_create_ops_token(settings.state_dir)
+        context.enrolments = enrolments if enrolments is not None else _enrolments(
+            settings, context.store)
+        try:
+            context.ops_token = load_or_create_ops_token(settings.state_dir)
+        except OSError as exc:  # a read-only state directory made without it
+            log.warning("no operator token (%s): confidp mfa reset and sessions revoke "
+                        "cannot reach this server; make it with confidp state init", exc)
+            context.ops_token = None
 
     app.before_server_stop(listeners.stop_keeping_alive)
 
@@ -161,6 +167,18 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
     app.blueprint(ops_admin.bp)
     app.blueprint(tenant_routes.bp)
     return app
+
+
+def _enrolments(settings: Settings, store: Store) -> Enrolments:
+    """Where second factors are kept; without an enrolment key that can be made (a read-only
+    state directory made before second factors), nobody has one and enrolling fails."""
+    try:
+        return open_enrolments(settings.store, store, settings.state_dir)
+    except OSError as exc:
+        reason = (f"no enrolment key in the state directory, and none can be made ({exc}): "
+                  "run confidp state init and add enrolment.key to the state")
+        log.warning("%s", reason)
+        return NoEnrolments(reason)
 
 
 def _count_states(metrics: Metrics, snapshot: Snapshot) -> None:

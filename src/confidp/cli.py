@@ -359,9 +359,14 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         load_or_create_enrolment_key(args.state_dir)
         load_or_create_ops_token(args.state_dir)
-    except (EnrolmentKeyError, OpsTokenError, OSError) as exc:
+    except (EnrolmentKeyError, OpsTokenError) as exc:
         print(f"confidp: the enrolment key or operator token: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only state directory made before them: served without
+        print(f"confidp: warning: the enrolment key or operator token cannot be made "
+              f"({exc.strerror}): nobody can enrol a second factor, and the operator "
+              "commands cannot reach this server; run confidp state init and add "
+              "enrolment.key and ops.token to the state", file=sys.stderr)
     token = os.environ.get(ENV_PREFIX + "STATUS_TOKEN")
     settings = Settings(
         tenants_dir=args.tenants.absolute(),

@@ -63,7 +63,7 @@ class Context:
     server_key: ServerKey = field(init=False)
     tokens: TokenService = field(init=False)
     enrolments: Enrolments = field(init=False)  # second factors (confidp.mfa.enrolments)
-    ops_token: str = field(init=False)  # the operator token (confidp.ops_token)
+    ops_token: str | None = field(init=False)  # the operator token (confidp.ops_token)
 
     def tenant_store(self, tenant: Tenant) -> TenantStore:
         """The store, in ``tenant``'s namespace."""

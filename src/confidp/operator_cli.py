@@ -136,11 +136,11 @@ def _directly(args: argparse.Namespace) -> int:
         try:
             if args.command == "mfa":
                 enrolments = open_enrolments(args.store, store, args.state_dir)
-                removed = await reset_factors(enrolments, tenant, subject)
+                removed = await reset_factors(None, enrolments, tenant, subject)
                 return {"tenant": tenant.id, "subject": subject, "removed": removed}
             tokens = TokenService(store, KeyStore(args.state_dir),
                                   ServerKey.from_state_dir(args.state_dir))
-            ended, revoked = await revoke_sessions(tokens, TenantStore(store, tenant.id),
+            ended, revoked = await revoke_sessions(None, tokens, TenantStore(store, tenant.id),
                                                    tenant, subject)
             return {"tenant": tenant.id, "subject": subject, "sessions": ended,
                     "families": revoked}

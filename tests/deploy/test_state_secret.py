@@ -36,7 +36,8 @@ def _unpack_command() -> list[str]:
 
 def _state_archive(tmp_path: Path, *tenants: str) -> tuple[Path, dict[str, set[str]]]:
     """A state directory made by ``confidp state init`` and packed as the README says
-    (tar -C STATE -czf state.tar.gz sealing.key server.key keys); returns the archive and
+    (tar -C STATE -czf state.tar.gz sealing.key server.key enrolment.key ops.token keys);
+    returns the archive and
     each tenant's key ids."""
     from confidp.keys import KeyStore
 
@@ -54,7 +55,7 @@ def _state_archive(tmp_path: Path, *tenants: str) -> tuple[Path, dict[str, set[s
     kids = {t: {key["kid"] for key in store.ring(t).jwks["keys"]} for t in tenants}
     archive = tmp_path / "state.tar.gz"
     subprocess.run(["tar", "-C", str(state), "-czf", str(archive), "sealing.key",
-                    "server.key", "keys"], check=True)
+                    "server.key", "enrolment.key", "ops.token", "keys"], check=True)
     return archive, kids
 
 

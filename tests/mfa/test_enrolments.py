@@ -192,3 +192,19 @@ def test_processes_sharing_the_state_directory_lose_no_write(tmp_path: Path) -> 
     files = FileEnrolments(tmp_path, EnrolmentCipher(load_or_create_key(tmp_path)))
     stored = asyncio.run(files.load("acme", "alice"))
     assert len(stored.webauthn) == 20 and stored.version == 20
+
+
+async def test_without_a_key_that_can_be_made_nobody_has_factors_and_enrolling_fails(
+        tmp_path: Path) -> None:
+    """A read-only state made before second factors (no enrolment.key): the server serves,
+    nobody can have enrolled, and an enrolment fails closed instead of being lost."""
+    from confidp.app import _enrolments
+    from confidp.settings import Settings
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    enrolments = _enrolments(Settings(state_dir=blocker / "state"), MemoryStore())
+    assert (await enrolments.load("acme", "alice")).empty
+    with pytest.raises(EnrolmentUnreadable, match="run confidp state init"):
+        await change(enrolments, "acme", "alice",
+                     lambda f: f.with_totp(TotpFactor("AAAA", 1.0)))

@@ -5,6 +5,7 @@ Redis, the shared state is reached directly)."""
 
 from __future__ import annotations
 
+from confidp import audit
 from confidp.mfa import events
 from confidp.mfa.enrolments import Enrolments, change
 from confidp.mfa.factors import Factors
@@ -30,19 +31,20 @@ def subject_of(tenant: Tenant, username: str, *, is_subject: bool = False) -> st
     return user.subject
 
 
-async def reset_factors(enrolments: Enrolments, tenant: Tenant, subject: str) -> bool:
+async def reset_factors(source: audit.Source, enrolments: Enrolments, tenant: Tenant,
+                        subject: str) -> bool:
     """Remove every factor and recovery code of the person: True when there was any."""
     def clear(factors: Factors) -> Factors | None:
         return None if factors.empty else factors.cleared()
     removed = await change(enrolments, tenant.id, subject, clear) is not None
-    events.emit(events.FACTORS_RESET, tenant=tenant.id, subject=subject, by="operator",
+    events.emit(source, events.FACTORS_RESET, tenant=tenant.id, subject=subject, by="operator",
                 removed=int(removed))
     return removed
 
 
-async def revoke_sessions(tokens: TokenService, store: TenantStore, tenant: Tenant,
-                          subject: str) -> tuple[int, int]:
+async def revoke_sessions(source: audit.Source, tokens: TokenService, store: TenantStore,
+                          tenant: Tenant, subject: str) -> tuple[int, int]:
     ended, revoked = await sign_out_everywhere(tokens, store, tenant, subject)
-    events.emit(events.SESSIONS_REVOKED, tenant=tenant.id, subject=subject, by="operator",
+    events.emit(source, events.SESSIONS_REVOKED, tenant=tenant.id, subject=subject, by="operator",
                 sessions=ended, families=revoked)
     return ended, revoked

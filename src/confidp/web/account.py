@@ -165,8 +165,8 @@ async def account(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HT
     if action == SIGN_OUT_EVERYWHERE:
         ended, revoked = await sign_out_everywhere(ctx.tokens, ctx.tenant_store(tenant), tenant,
                                                    identity.subject)
-        events.emit(events.SESSIONS_REVOKED, tenant=tenant.id, subject=identity.subject,
-                    sessions=ended, families=revoked, by="person", ip=client_ip(request))
+        events.emit(request, events.SESSIONS_REVOKED, tenant=tenant.id, subject=identity.subject,
+                    sessions=ended, families=revoked, by="person")
         response = page(request, tenant, snapshot, "logged_out.html", page_title="Signed out")
         clear_cookie(response, tenant, session_cookie(tenant))
         return response
@@ -204,7 +204,7 @@ async def _remove(request: AppRequest, tenant: Tenant, snapshot: Snapshot, sessi
     if saved is None:
         return await _page(request, tenant, snapshot, session, status=409,
                            notice=lazy("That factor was already removed."))
-    events.emit(events.FACTOR_REMOVED, tenant=tenant.id, subject=subject,
+    events.emit(request, events.FACTOR_REMOVED, tenant=tenant.id, subject=subject,
                 method=TOTP if action == REMOVE_TOTP else WEBAUTHN, by="person",
                 ip=client_ip(request))
     return await _page(request, tenant, snapshot, session,
@@ -222,7 +222,7 @@ async def _new_recovery_codes(request: AppRequest, tenant: Tenant, snapshot: Sna
     if await change(ctx.enrolments, tenant.id, subject, renew) is None:
         return await _page(request, tenant, snapshot, session, status=409, notice=lazy(
             "Set up a second factor first: recovery codes stand in for one."))
-    events.emit(events.RECOVERY_CODES_CREATED, tenant=tenant.id, subject=subject,
+    events.emit(request, events.RECOVERY_CODES_CREATED, tenant=tenant.id, subject=subject,
                 ip=client_ip(request))
     return _codes_page(request, tenant, snapshot, codes)
 
@@ -262,8 +262,8 @@ async def totp_setup(request: AppRequest, tenant: Tenant, snapshot: Snapshot) ->
     now = ctx.clock()
     step = totp.matching_step(secret, code, now)
     if step is None or not await claim_step(store, session.subject, secret, step):
-        events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=session.subject,
-                    method=TOTP, stage="enrol", ip=client_ip(request))
+        events.emit(request, events.FACTOR_FAILED, tenant=tenant.id, subject=session.subject,
+                    method=TOTP, stage="enrol")
         return _totp_page(request, tenant, snapshot, session, secret, status=401,
                           error=WRONG_CODE)
     await refund(store, attempt)
@@ -278,10 +278,11 @@ async def totp_setup(request: AppRequest, tenant: Tenant, snapshot: Snapshot) ->
     await store.delete(TOTP_CANDIDATE, _candidate_key(session))
     if saved is None:
         return redirect(f"{tenant.issuer_path}{ACCOUNT_PATH}", 303)
-    events.emit(events.FACTOR_ENROLLED, tenant=tenant.id, subject=session.subject,
-                method=TOTP, by="person", ip=client_ip(request))
+    events.emit(request, events.FACTOR_ENROLLED, tenant=tenant.id, subject=session.subject,
+                method=TOTP, by="person")
     if saved.recovery is kept:
-        events.emit(events.RECOVERY_CODES_CREATED, tenant=tenant.id, subject=session.subject)
+        events.emit(request, events.RECOVERY_CODES_CREATED, tenant=tenant.id,
+                    subject=session.subject)
         return _codes_page(request, tenant, snapshot, codes)
     return redirect(f"{tenant.issuer_path}{ACCOUNT_PATH}", 303)
 

@@ -37,8 +37,13 @@ async def _admitted(request: AppRequest) -> tuple[Tenant, str] | HTTPResponse:
         return await tenant_routes.dispatch(request)
     if request.method != "POST":
         return error_response(request, MethodNotAllowed("POST", "Use POST."), api=True)
+    token = request.app.ctx.ops_token
+    if token is None:
+        return _error(request, 503, "unavailable", "this server has no operator token (a "
+                      "read-only state directory without ops.token): confidp state init "
+                      "makes one")
     given = request.headers.get("authorization", "").encode(errors="surrogateescape")
-    if not hmac.compare_digest(given, f"Bearer {request.app.ctx.ops_token}".encode()):
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
         return _error(request, 401, "unauthorized", "send the operator token "
                       "(<state>/ops.token) as Authorization: Bearer <token>",
                       {"WWW-Authenticate": 'Bearer realm="confidp-admin"'})
@@ -68,7 +73,7 @@ async def mfa_reset(request: AppRequest) -> HTTPResponse:
         return admitted
     tenant, subject = admitted
     try:
-        removed = await reset_factors(request.app.ctx.enrolments, tenant, subject)
+        removed = await reset_factors(request, request.app.ctx.enrolments, tenant, subject)
     except EnrolmentUnreadable as exc:
         return _error(request, 500, "unreadable", str(exc))
     return json({"tenant": tenant.id, "subject": subject, "removed": removed},
@@ -81,8 +86,8 @@ async def sessions_revoke(request: AppRequest) -> HTTPResponse:
         return admitted
     tenant, subject = admitted
     ctx = request.app.ctx
-    ended, revoked = await revoke_sessions(ctx.tokens, ctx.tenant_store(tenant), tenant,
-                                           subject)
+    ended, revoked = await revoke_sessions(request, ctx.tokens, ctx.tenant_store(tenant),
+                                           tenant, subject)
     return json({"tenant": tenant.id, "subject": subject, "sessions": ended,
                  "families": revoked}, headers={"Cache-Control": "no-store"})
 

@@ -12,9 +12,10 @@ from types import MappingProxyType
 from sanic import Blueprint, HTTPResponse
 
 from confidp.context import AppRequest
+from confidp.mfa.cipher import EnrolmentUnreadable
 from confidp.model import Tenant
 from confidp.oauth.echo import shown
-from confidp.oauth.errors import OAuthError, ServerUnavailable
+from confidp.oauth.errors import FactorsUnreadable, OAuthError, ServerUnavailable
 from confidp.registry import Snapshot
 from confidp.store.base import StoreUnavailable
 from confidp.store.deadline import store_deadline
@@ -141,6 +142,10 @@ async def dispatch(request: AppRequest, path: str = "") -> HTTPResponse:
     except OAuthError as error:
         response = error_response(request, error, tenant=tenant, snapshot=snapshot,
                                   api=sub_path in API_PATHS)
+    except EnrolmentUnreadable as exc:  # a person's factors unknown: fail closed
+        log.error("second factors unavailable: %s", exc)
+        response = error_response(request, FactorsUnreadable(), tenant=tenant,
+                                  snapshot=snapshot, api=sub_path in API_PATHS)
     except StoreUnavailable as exc:
         log.error("store unavailable: %s", exc)
         response = error_response(

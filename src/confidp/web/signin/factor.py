@@ -16,6 +16,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from confidp import audit
 from confidp.i18n import Message, lazy_plural
 from confidp.identity.identity import Identity
 from confidp.mfa.cipher import EnrolmentUnreadable
@@ -79,6 +80,13 @@ async def factor_demand(sign_in: SignIn) -> Demand | None:
 def client_ip(sign_in: SignIn) -> str:
     request = sign_in.request
     return str(request.remote_addr or request.ip)
+
+
+def locked_out(sign_in: SignIn, username: str, retry_after: float) -> None:
+    """The throttle refused a code: audited as the login form's refusals are."""
+    audit.emit(sign_in.request, audit.SIGNIN_LOCKED_OUT, tenant=sign_in.tenant,
+               client_id=sign_in.application.client_id, reason=audit.THROTTLED,
+               username=username, retry_after=max(1, math.ceil(retry_after)))
 
 
 def too_many_attempts(retry_after: float) -> tuple[Message, dict[str, str]]:

@@ -34,7 +34,13 @@ from confidp.store.kinds import TOTP_CANDIDATE
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
-from confidp.web.signin.factor import Demand, client_ip, factor_demand, too_many_attempts
+from confidp.web.signin.factor import (
+    Demand,
+    client_ip,
+    factor_demand,
+    locked_out,
+    too_many_attempts,
+)
 from confidp.web.signin.recovery_codes import keep_to_show
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
@@ -95,24 +101,21 @@ class CodeStep:
         attempt = await count_attempt(sign_in.store, sign_in.tenant.login_throttle,
                                       identity.username, client_ip(sign_in))
         if attempt.retry_after is not None:
+            locked_out(sign_in, identity.username, attempt.retry_after)
             message, headers = too_many_attempts(attempt.retry_after)
             return self._page(sign_in, demand, status=429, error=message, headers=headers)
         checked = await check_code(sign_in.store, ctx.enrolments, ctx.server_key,
                                    demand.factors, sign_in.tenant.id, code, sign_in.now,
                                    totp_allowed=TOTP in demand.usable)
         if checked is None:
-            events.emit(events.FACTOR_FAILED, tenant=sign_in.tenant.id,
-                        subject=identity.subject, method=TOTP, ip=client_ip(sign_in),
+            events.emit(sign_in.request, events.FACTOR_FAILED, tenant=sign_in.tenant.id,
+                        subject=identity.subject, method=TOTP, username=identity.username,
                         client_id=sign_in.application.client_id)
             return self._page(sign_in, demand, status=401, error=WRONG_CODE)
         await refund(sign_in.store, attempt)
         if checked.used is Used.RECOVERY:
-            events.emit(events.RECOVERY_CODE_USED, tenant=sign_in.tenant.id,
-                        subject=identity.subject, left=checked.left, ip=client_ip(sign_in))
-        else:
-            events.emit(events.FACTOR_PASSED, tenant=sign_in.tenant.id,
-                        subject=identity.subject, method=TOTP,
-                        client_id=sign_in.application.client_id)
+            events.emit(sign_in.request, events.RECOVERY_CODE_USED, tenant=sign_in.tenant.id,
+                        subject=identity.subject, left=checked.left)
         return Passed(second_factor_identity(identity))
 
     def _page(self, sign_in: SignIn, demand: Demand | None, *, status: int = 200,
@@ -181,6 +184,7 @@ class TotpEnrolStep:
         attempt = await count_attempt(sign_in.store, tenant.login_throttle, identity.username,
                                       client_ip(sign_in))
         if attempt.retry_after is not None:
+            locked_out(sign_in, identity.username, attempt.retry_after)
             message, headers = too_many_attempts(attempt.retry_after)
             return await self._page(sign_in, status=429, error=message, headers=headers)
         secret = await self._secret(sign_in)
@@ -188,8 +192,9 @@ class TotpEnrolStep:
         step = totp.matching_step(secret, code, now)
         if step is None or not await claim_step(sign_in.store, identity.subject, secret,
                                                 step):
-            events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=identity.subject,
-                        method=TOTP, stage="enrol", ip=client_ip(sign_in))
+            events.emit(sign_in.request, events.FACTOR_FAILED, tenant=tenant.id,
+                        subject=identity.subject, method=TOTP, username=identity.username,
+                        client_id=sign_in.application.client_id)
             return await self._page(sign_in, status=401, error=WRONG_CODE)
         await refund(sign_in.store, attempt)
         codes, kept = new_recovery_codes(ctx.server_key, tenant.id, identity.subject, now)
@@ -205,10 +210,11 @@ class TotpEnrolStep:
                 "An authenticator app was set up for your account meanwhile. Go back to the "
                 "application and sign in again."))
         await sign_in.store.delete(TOTP_CANDIDATE, sign_in.pending.used_key)
-        events.emit(events.FACTOR_ENROLLED, tenant=tenant.id, subject=identity.subject,
-                    method=TOTP, ip=client_ip(sign_in))
+        events.emit(sign_in.request, events.FACTOR_ENROLLED, tenant=tenant.id,
+                    subject=identity.subject, method=TOTP,
+                    client_id=sign_in.application.client_id)
         if saved.recovery is kept:
-            events.emit(events.RECOVERY_CODES_CREATED, tenant=tenant.id,
+            events.emit(sign_in.request, events.RECOVERY_CODES_CREATED, tenant=tenant.id,
                         subject=identity.subject)
             await keep_to_show(sign_in.request, sign_in.store, sign_in.pending.used_key,
                                codes, sign_in.pending.expires_at - now)
