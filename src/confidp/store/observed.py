@@ -75,34 +75,6 @@ class ObservedStore:
     async def remove_member(self, kind: str, key: str, member: str) -> None:
         await self._observed("remove_member", self.inner.remove_member(kind, key, member))
 
-    async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
-        began, failed = time.perf_counter(), True
-        try:
-            with tracing.span("store.add_member"):
-                await self.inner.add_member(kind, key, member, ttl)
-            failed = False
-        finally:
-            self._done("add_member", began, failed)
-
-    async def members(self, kind: str, key: str) -> list[str]:
-        began, failed = time.perf_counter(), True
-        try:
-            with tracing.span("store.members"):
-                result = await self.inner.members(kind, key)
-            failed = False
-            return result
-        finally:
-            self._done("members", began, failed)
-
-    async def remove_member(self, kind: str, key: str, member: str) -> None:
-        began, failed = time.perf_counter(), True
-        try:
-            with tracing.span("store.remove_member"):
-                await self.inner.remove_member(kind, key, member)
-            failed = False
-        finally:
-            self._done("remove_member", began, failed)
-
     async def ping(self) -> bool:
         return await self.inner.ping()
 

@@ -30,7 +30,6 @@ from confidp.passkeys.policy import passkey_policy
 from confidp.registry import Snapshot
 from confidp.web.account import (
     FORM_EXPIRED,
-    client_ip,
     csrf_token,
     recently_verified,
     sign_in_to_account,
@@ -116,9 +115,8 @@ async def _register(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
             user_verification=ticket.user_verification or policy.passwordless)
     except PasskeyRefused as refused:
         log_refused(tenant, "registration", refused, session.username)
-        events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=session.subject,
-                    method=WEBAUTHN, stage="enrol", reason=refused.reason.value,
-                    ip=client_ip(request))
+        events.emit(request, events.FACTOR_FAILED, tenant=tenant.id, subject=session.subject,
+                    method=WEBAUTHN, username=session.username)
         return await _page(request, tenant, snapshot, session, status=400,
                            error=refused_message(refused))
     credential = PasskeyCredential(
@@ -130,6 +128,6 @@ async def _register(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
         return await _page(request, tenant, snapshot, session, status=400, error=TOO_MANY)
     if not await store.add_passkey(credential):
         return await _page(request, tenant, snapshot, session, status=400, error=DUPLICATE)
-    events.emit(events.FACTOR_ENROLLED, tenant=tenant.id, subject=session.subject,
-                method=WEBAUTHN, amr=credential.amr, by="person", ip=client_ip(request))
+    events.emit(request, events.FACTOR_ENROLLED, tenant=tenant.id, subject=session.subject,
+                method=WEBAUTHN)
     return redirect(f"{tenant.issuer_path}{ACCOUNT_PATH}", 303)

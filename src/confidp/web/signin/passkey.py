@@ -45,7 +45,7 @@ from confidp.web.passkey_offer import (
     rp_of,
     ticket_of,
 )
-from confidp.web.signin.factor import Demand, client_ip, factor_demand
+from confidp.web.signin.factor import Demand, factor_demand
 from confidp.web.signin.password import login_page
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 from confidp.web.signin.totp import CODE_METHOD, CodeStep, asks_for_code
@@ -110,8 +110,6 @@ class PasskeySignInStep:
         except PasskeyRefused as refused:
             log_refused(tenant, "sign-in", refused)
             return login_page(sign_in, status=401, passkey_error=refused_message(refused))
-        events.emit(events.FACTOR_PASSED, tenant=tenant.id, subject=user.subject,
-                    method=WEBAUTHN, passwordless=1, client_id=sign_in.application.client_id)
         return Passed(with_passkey(identity_of(user, amr=(), auth_time=sign_in.now),
                                    credential))
 
@@ -184,12 +182,10 @@ class PasskeyFactorStep:
                             or self._user_verification(sign_in, demand))
         except PasskeyRefused as refused:
             log_refused(tenant, "second factor", refused, identity.username)
-            events.emit(events.FACTOR_FAILED, tenant=tenant.id, subject=identity.subject,
-                        method=WEBAUTHN, reason=refused.reason.value, ip=client_ip(sign_in),
-                        client_id=sign_in.application.client_id)
+            events.emit(sign_in.request, events.FACTOR_FAILED, tenant=tenant.id,
+                        subject=identity.subject, method=WEBAUTHN,
+                        client_id=sign_in.application.client_id, username=identity.username)
             return self._page(sign_in, demand, status=401, refused=refused)
-        events.emit(events.FACTOR_PASSED, tenant=tenant.id, subject=identity.subject,
-                    method=WEBAUTHN, client_id=sign_in.application.client_id)
         return Passed(with_passkey(identity, credential))
 
 
