@@ -18,7 +18,23 @@ from typing import Protocol, runtime_checkable
 
 from confidp.identity.identity import Identity
 from confidp.model import Tenant
+from confidp.oauth.errors import ServerUnavailable
 from confidp.passwords import PasswordVerifier
+
+
+class SourceUnavailable(ServerUnavailable):
+    """An identity source could not answer (a directory down or too slow): RFC 6749
+    §4.1.2.1 temporarily_unavailable, 503 with Retry-After. Whatever was being checked is
+    neither accepted nor ended: a session or refresh token stays valid for a later try, a
+    failed password check is not counted as a wrong password. ``reason`` is for the log and
+    /status (never a password), not for the person."""
+
+    default_description = "The sign-in service is temporarily unavailable. Try again shortly."
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__()
+        self.source = source
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,14 @@ the login throttle (confidp.throttle). Needed when no session is there, or OpenI
 
 from __future__ import annotations
 
+import logging
 import math
 
 from sanic import HTTPResponse
 
 from confidp.i18n import Message, lazy, lazy_plural
 from confidp.identity.identity import Identity
-from confidp.identity.sources import SourceContext
+from confidp.identity.sources import SourceContext, SourceUnavailable
 from confidp.oauth.authorize import needs_login
 from confidp.oauth.errors import LoginRequired, OAuthError
 from confidp.throttle import count_attempt, refund
@@ -21,7 +22,9 @@ from confidp.web.pages import page
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
 FAILED = lazy("The username or password is incorrect.")
+UNAVAILABLE = lazy("The sign-in service is temporarily unavailable. Try again shortly.")
 INCOMPLETE = lazy("Enter your username and password.")
+log = logging.getLogger("confidp.signin")
 MAX_USERNAME = 128
 MAX_PASSWORD = 1024
 
@@ -64,7 +67,14 @@ class PasswordStep:
                                   "Too many failed sign-in attempts. Try again in %(num)d "
                                   "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
-        identity = await authenticate(sign_in, username, password)
+        try:
+            identity = await authenticate(sign_in, username, password)
+        except SourceUnavailable as exc:  # not a wrong password: not counted
+            await refund(sign_in.store, attempt)
+            log.warning("sign-in at %s: identity source %s unavailable: %s",
+                        sign_in.tenant.id, exc.source, exc.reason)
+            return self._page(sign_in, status=exc.status, username=username,
+                              error=UNAVAILABLE, headers=exc.headers())
         if identity is None:  # the attempt stays counted
             return self._page(sign_in, status=401, username=username, error=FAILED)
         await refund(sign_in.store, attempt)
