@@ -18,6 +18,7 @@ from confidp.identity.registry import Sources
 from confidp.keys import KeyStore
 from confidp.metrics import Metrics
 from confidp.oauth.tokens import TokenService
+from confidp.outbound import Outbound
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
@@ -96,6 +97,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         context.server_key = ServerKey.from_state_dir(settings.state_dir)
         context.tokens = TokenService(context.store, context.keys, context.server_key,
                                       clock=clock, sources=context.sources)
+        context.outbound = Outbound(context.metrics, clock)
 
     app.before_server_stop(listeners.stop_keeping_alive)
 
@@ -116,6 +118,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         if not last:
             return
         await context.store.close()
+        await context.outbound.aclose()
         context.passwords.close()
 
     @app.before_server_start

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from confidp.metrics import Metrics
     from confidp.model import Tenant
     from confidp.oauth.tokens import TokenService
+    from confidp.outbound import Outbound
     from confidp.passwords import ClientSecretChecker, PasswordVerifier
     from confidp.registry import Registry, Snapshot
     from confidp.reload import Reloader
@@ -61,6 +62,7 @@ class Context:
     sealer: Sealer = field(init=False)
     server_key: ServerKey = field(init=False)
     tokens: TokenService = field(init=False)
+    outbound: Outbound = field(init=False)  # requests to upstream identity providers
 
     def tenant_store(self, tenant: Tenant) -> TenantStore:
         """The store, in ``tenant``'s namespace."""

@@ -31,6 +31,17 @@ class Metrics:
         self.reload_seconds = Histogram(
             "confidp_reload_duration_seconds", "Time to rescan and rebuild the snapshot",
             registry=self.registry, buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5))
+        # confidp.outbound: requests to upstream identity providers, per connector
+        self.upstream_requests = Counter(
+            "confidp_upstream_requests", "Requests to upstream identity providers by tenant, "
+            "connector, what they were for (discovery, jwks, token, userinfo, api) and outcome "
+            "(ok, or why they failed: timeout, unreachable, invalid_response, ...)",
+            ["tenant", "connector", "endpoint", "outcome"], registry=self.registry)
+        self.upstream_seconds = Histogram(
+            "confidp_upstream_request_duration_seconds", "Time of one request to an upstream "
+            "identity provider, until its body was read or it failed", ["tenant", "connector"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
     def exposition(self) -> bytes:
         """The text format: this process's figures, or every worker's added up."""

@@ -20,12 +20,14 @@ from confidp.config.schema import defaults, defaults_of
 from confidp.model import (
     Application,
     ClientSecret,
+    Connector,
     Languages,
     Lifetimes,
     Links,
     LoginThrottle,
     Scope,
     Secret,
+    SecretRef,
     Tenant,
     Theme,
     User,
@@ -96,8 +98,25 @@ def resolve_client_secrets(document: Mapping[str, Any], base_dir: FsPath,
     return secrets, problems
 
 
+def build_connectors(document: Mapping[str, Any],
+                     secrets: Mapping[int, Mapping[str, SecretRef]],
+                     base_dir: FsPath) -> tuple[Connector, ...]:
+    """Each connector with its type's defaults (``$defs/connector_<type>``) and its secrets."""
+    connectors = []
+    for index, given in enumerate(document.get("connectors", [])):
+        spec = {**defaults_of(f"connector_{given['type']}"), **given}
+        for key in secrets.get(index, {}):
+            spec.pop(key, None)  # the reference; the value is in ``secrets``
+        connectors.append(Connector(
+            id=spec["id"], type=spec["type"], name=spec.get("name", spec["id"]),
+            settings=MappingProxyType(spec),
+            secrets=MappingProxyType(dict(secrets.get(index, {}))), base_dir=str(base_dir)))
+    return tuple(connectors)
+
+
 def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
-                 secrets: Mapping[int, ClientSecret]) -> Tenant:
+                 secrets: Mapping[int, ClientSecret],
+                 connectors: tuple[Connector, ...] = ()) -> Tenant:
     """The defaults are the schema's (``default`` beside each key): written nowhere else."""
     document = {**defaults(), **given}
     issuer = document["issuer"]
@@ -134,6 +153,7 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             client_secret=secrets.get(index),
             require_pkce=public or spec["require_pkce"],
             **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
+            connectors=tuple(spec["connectors"]) if "connectors" in spec else None,
         )
     users = {}
     for user_spec in document["users"]:
@@ -184,6 +204,7 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
         secure=issuer.startswith("https://"),
         users_by_subject=MappingProxyType({u.subject: u for u in users.values()}),
         **page_settings(document),
+        connectors=connectors,
     )
 
 

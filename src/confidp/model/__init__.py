@@ -1,5 +1,6 @@
 """Frozen data the rest of confidp reads: built once per tenant file version, never mutated."""
 
+from confidp.model.connector import Connector, SecretRef
 from confidp.model.secret import Secret
 from confidp.model.tenant import (
     Application,
@@ -17,12 +18,14 @@ from confidp.model.tenant import (
 __all__ = [
     "Application",
     "ClientSecret",
+    "Connector",
     "Languages",
     "Lifetimes",
     "Links",
     "LoginThrottle",
     "Scope",
     "Secret",
+    "SecretRef",
     "Tenant",
     "Theme",
     "User",

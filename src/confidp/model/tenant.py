@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from confidp.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
+from confidp.model.connector import Connector
 from confidp.model.secret import Secret
 
 ClientType = Literal["public", "confidential"]
@@ -51,6 +52,9 @@ class Application:
     logo_uri: str | None = None
     policy_uri: str | None = None
     tos_uri: str | None = None
+    # the identity sources it accepts (connector ids, "local"); None: the tenant's default
+    # (confidp.identity.choice)
+    connectors: tuple[str, ...] | None = None
 
     @property
     def is_public(self) -> bool:
@@ -172,6 +176,10 @@ class Tenant:
     messages: Mapping[str, Mapping[str, str | tuple[str, ...]]] = field(
         default_factory=lambda: _EMPTY)
     links: Links = field(default_factory=Links)
+    connectors: tuple[Connector, ...] = ()  # in the file's order: the login page's buttons
+
+    def connector(self, connector_id: str) -> Connector | None:
+        return next((c for c in self.connectors if c.id == connector_id), None)
 
     def application(self, client_id: str) -> Application | None:
         return self.applications.get(client_id)
