@@ -32,6 +32,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -285,6 +286,24 @@ def slapd_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
         yield server
     finally:
         server.stop()
+
+
+BIND_PASSWORD_ENV = "LDAP_BIND_PASSWORD"
+
+
+def connector_spec(server: Slapd, **overrides: Any) -> dict[str, Any]:
+    """A tenant file's ``ldap`` connector for ``server`` (plain ldap:// on 127.0.0.1),
+    its bind password in the environment variable ``BIND_PASSWORD_ENV``."""
+    spec: dict[str, Any] = {
+        "id": "corp-ldap", "type": "ldap", "name": "Corporate directory",
+        "url": server.url, "allow_plaintext": True, "bind_dn": SERVICE_DN,
+        "bind_password": {"env": BIND_PASSWORD_ENV}, "connect_timeout": "2s",
+        "timeout": "2s",
+        "user_search": {"base_dn": PEOPLE_DN, "filter": "(objectClass=inetOrgPerson)"},
+        "group_search": {"base_dn": GROUPS_DN},
+    }
+    spec.update(overrides)
+    return spec
 
 
 def person(uid: str) -> Person:

@@ -11,53 +11,44 @@ from typing import Any
 
 import pytest
 
+from confidp.config.loader import validate_file
 from confidp.identity.identity import PASSWORD
 from confidp.identity.ldap import LdapSource
 from confidp.identity.ldap_directory import id_assertion, id_text, user_filter
-from confidp.identity.ldap_settings import settings_of, user_search_of
+from confidp.identity.ldap_settings import user_search_of
+from confidp.identity.registry import Sources
 from confidp.identity.sources import PasswordSource, SourceContext, SourceUnavailable
-from confidp.model import Secret
 from confidp.passwords import PasswordVerifier
 from tests.ldap_support import (
-    GROUPS_DN,
+    BIND_PASSWORD_ENV,
     PEOPLE_DN,
-    SERVICE_DN,
     SERVICE_PASSWORD,
     Person,
     Slapd,
     TestCA,
+    connector_spec,
     person,
     slapd_fixture,  # noqa: F401 - the module's slapd (fixture "slapd")
 )
 from tests.oauth.test_claims_and_client_auth import ACME
+from tests.support import dump, tenant_doc
 
 NOW = 5000.0
 
 
-def spec(server: Slapd, **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "url": server.url, "start_tls": False, "bind_dn": SERVICE_DN,
-        "connect_timeout": "2s", "timeout": "2s", "max_concurrent": 4,
-        "revalidate_interval": "0s",
-        "user_search": {"base_dn": PEOPLE_DN, "filter": "(objectClass=inetOrgPerson)",
-                        "scope": "sub", "username": ["uid"], "id_attribute": "entryUUID",
-                        "email_attribute": "mail", "name_attribute": "cn",
-                        "preferred_username_attribute": "uid", "email_verified": False},
-        "group_search": {"base_dn": GROUPS_DN, "filter": "(objectClass=groupOfNames)",
-                         "scope": "sub", "name_attribute": "cn",
-                         "user_matchers": [{"user_attribute": "DN",
-                                            "group_attribute": "member"}]},
-        "allowed_groups": [],
-    }
-    base.update(overrides)
-    return base
-
-
 def source_for(server: Slapd, password: str = SERVICE_PASSWORD, **overrides: Any
                ) -> LdapSource:
-    return LdapSource("corp-ldap", "Corporate directory",
-                      settings_of(spec(server, **overrides), Secret(password)),
-                      clock=lambda: NOW)
+    """The connector as a tenant file declares it, loaded the way the server loads it."""
+    document = tenant_doc("https://id.example.com",
+                          connectors=[connector_spec(server, **overrides)])
+    result = validate_file("acme.yaml", dump(document), themes=None,
+                           environ={BIND_PASSWORD_ENV: password})
+    assert result.ok, result.errors
+    tenant = result.tenant
+    [connector] = tenant.connectors
+    source = Sources().of(tenant).get(connector.id)
+    assert isinstance(source, LdapSource)
+    return source
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +119,7 @@ async def test_filter_metacharacters_in_a_username_are_escaped(
 
 async def test_username_may_be_one_of_several_attributes(
         slapd: Slapd, context: SourceContext) -> None:
-    source = source_for(slapd, user_search={**spec(slapd)["user_search"],
+    source = source_for(slapd, user_search={**connector_spec(slapd)["user_search"],
                                             "username": ["uid", "mail"]})
     identity = await source.authenticate("ada@example.org", person("ada").password, context)
     assert identity is not None and identity.username == "ada"

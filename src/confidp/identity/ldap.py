@@ -31,7 +31,6 @@ service-account search, bind as the user, group search) and never stores the pas
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -41,9 +40,9 @@ from typing import Any, TypeVar
 from confidp.identity import ldap_directory as directory
 from confidp.identity.identity import PASSWORD, Identity, Upstream
 from confidp.identity.ldap_directory import DirectoryError, DirectoryUser
-from confidp.identity.ldap_settings import LdapSettings
+from confidp.identity.ldap_settings import LdapSettings, settings_of
 from confidp.identity.sources import SourceContext, SourceUnavailable
-from confidp.model import Tenant
+from confidp.model import Secret, Tenant
 
 LDAP = "ldap"
 _QUEUE_FACTOR = 2  # checks that may wait for a thread, per thread
@@ -67,7 +66,7 @@ class Health:
 
 
 def subject_of(connector_id: str, user_id: str) -> str:
-    """The subject of a person of a connector (the schema's ``connector_id``)."""
+    """``{connector id}:{id attribute's value}``, the form of every connector's subjects."""
     return f"{connector_id}:{user_id}"
 
 
@@ -76,13 +75,11 @@ class LdapSource:
 
     kind = LDAP
 
-    def __init__(self, connector_id: str, display_name: str, settings: LdapSettings,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, connector_id: str, display_name: str, settings: LdapSettings) -> None:
         self.id = connector_id
         self.display_name = display_name
         self.settings = settings
         self.health = Health()
-        self._clock = clock
         # its own threads: a slow directory holds them, never the event loop nor the
         # argon2 pool; freed with the source when a reload replaces it
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent,
@@ -98,7 +95,8 @@ class LdapSource:
         sends an empty password (RFC 4513 §5.1.2: it would be an unauthenticated bind)."""
         if not username or not password:
             return None
-        user = await self._run(directory.authenticate, self.settings, username, password)
+        user = await self._run(context.now, directory.authenticate, self.settings, username,
+                               password)
         if user is None or not self._allowed(user):
             return None
         return self._identity(user, auth_time=context.now)
@@ -114,7 +112,7 @@ class LdapSource:
         if remembered is not None and interval and now - remembered[0] < interval:
             return replace(remembered[1], amr=identity.amr, auth_time=identity.auth_time,
                            acr=identity.acr)
-        user = await self._run(directory.lookup, self.settings, identity.upstream.subject)
+        user = await self._run(now, directory.lookup, self.settings, identity.upstream.subject)
         if user is None or not self._allowed(user):
             self._checked.pop(identity.subject, None)
             return None
@@ -147,29 +145,29 @@ class LdapSource:
                         groups=user.groups, amr=(PASSWORD,), auth_time=auth_time,
                         upstream=Upstream(self.settings.url, user.id))
 
-    async def _run(self, operation: Callable[..., T], *args: Any) -> T:
+    async def _run(self, now: float, operation: Callable[..., T], *args: Any) -> T:
         """``operation`` in this connector's threads, within ``timeout``; a failure is
         recorded for /status and raised as ``SourceUnavailable``."""
         if self._waiting >= self.settings.max_concurrent * _QUEUE_FACTOR:
-            raise self._failed("too many directory checks at once (max_concurrent)")
+            raise self._failed(now, "too many directory checks at once (max_concurrent)")
         loop = asyncio.get_running_loop()
         self._waiting += 1
         try:
             result = await asyncio.wait_for(loop.run_in_executor(self._pool, operation, *args),
                                             self.settings.timeout)
         except TimeoutError:
-            raise self._failed(f"{self.settings.url}: no answer within "
+            raise self._failed(now, f"{self.settings.url}: no answer within "
                                f"{self.settings.timeout:g} s (timeout)") from None
         except DirectoryError as exc:
-            raise self._failed(str(exc)) from None
+            raise self._failed(now, str(exc)) from None
         finally:
             self._waiting -= 1
-        self.health.last_success_at = self._clock()
+        self.health.last_success_at = now
         return result
 
-    def _failed(self, reason: str) -> SourceUnavailable:
+    def _failed(self, now: float, reason: str) -> SourceUnavailable:
         self.health.last_error = reason
-        self.health.last_error_at = self._clock()
+        self.health.last_error_at = now
         return SourceUnavailable(source=self.id, reason=reason)
 
     def status(self) -> Mapping[str, object]:
@@ -178,3 +176,14 @@ class LdapSource:
                 "tls": "ldaps" if self.settings.use_ssl else
                 "starttls" if self.settings.start_tls else "none",
                 **self.health.to_json()}
+
+
+def build(tenant: Tenant, settings: Mapping[str, Any]) -> LdapSource:
+    """``SOURCE_TYPES`` factory: the connector's keys (defaults applied) and, from its model,
+    the bind password it names and the directory its relative ``ca_file`` is in."""
+    connector = tenant.connector(settings["id"])
+    if connector is None:
+        raise ValueError(f"no connector {settings['id']!r} in tenant {tenant.id!r}")
+    password = connector.secret("bind_password")
+    return LdapSource(connector.id, connector.name,
+                      settings_of(settings, password or Secret(""), connector.base_dir))

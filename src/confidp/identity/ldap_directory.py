@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Literal
 
 import ldap3
+from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -198,6 +199,18 @@ def id_assertion(attribute: str, text: str) -> str:
         raw = base64.urlsafe_b64decode(padded)
         return "".join(f"\\{byte:02x}" for byte in raw)
     return str(escape_filter_chars(text))
+
+
+def filter_problem(text: str) -> str | None:
+    """What is wrong with ``text`` as an LDAP filter (RFC 4515), as ldap3 parses what it
+    sends; None when it is one."""
+    try:
+        parse_filter(text, None, auto_escape=False, auto_encode=False,  # type: ignore[no-untyped-call]
+                     validator=None,
+                     check_names=False)
+    except Exception as exc:  # ldap3's LDAPInvalidFilterError, and what its parser raises
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def _entries(connection: ldap3.Connection) -> Iterator[tuple[str, Attributes]]:

@@ -1,16 +1,18 @@
 """An ``ldap`` connector's settings, from its tenant-file entry (the schema validated it;
-defaults are the schema's). The names follow Dex's LDAP connector (``userSearch``,
-``groupSearch``, ``userMatchers``) in the tenant file's snake_case.
+defaults are the schema's, ``$defs/connector_ldap``). The names follow Dex's LDAP connector
+(``userSearch``, ``groupSearch``, ``userMatchers``) in the tenant file's snake_case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from confidp.config.durations import seconds
+from confidp.config.schema import tenant_schema
 from confidp.model.secret import Secret
 
 Scope = Literal["sub", "one"]
@@ -93,46 +95,51 @@ def parse_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, parts.port or DEFAULT_PORTS[scheme], scheme == LDAPS
 
 
-def _attributes(value: str | Sequence[str]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
+def _with_defaults(key: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` (a nested object of the connector) with the schema's defaults of its keys:
+    the schema is the only place a default is written."""
+    node = tenant_schema()["$defs"]["connector_ldap"]["properties"][key]["properties"]
+    return {**{name: sub["default"] for name, sub in node.items() if "default" in sub},
+            **given}
 
 
-def user_search_of(spec: Mapping[str, Any]) -> UserSearch:
+def user_search_of(given: Mapping[str, Any]) -> UserSearch:
+    spec = _with_defaults("user_search", given)
+    usernames = tuple(spec["username"])
     return UserSearch(
-        base_dn=spec["base_dn"], filter=spec.get("filter", "(objectClass=*)"),
-        scope=spec.get("scope", "sub"),
-        username_attributes=_attributes(spec.get("username", "uid")),
-        id_attribute=spec.get("id_attribute", "entryUUID"),
-        email_attribute=spec.get("email_attribute", "mail") or None,
-        name_attribute=spec.get("name_attribute", "cn") or None,
-        preferred_username_attribute=spec.get("preferred_username_attribute",
-                                              _attributes(spec.get("username", "uid"))[0]),
-        email_verified=bool(spec.get("email_verified", False)))
+        base_dn=spec["base_dn"], filter=spec["filter"], scope=spec["scope"],
+        username_attributes=usernames, id_attribute=spec["id_attribute"],
+        email_attribute=spec["email_attribute"], name_attribute=spec["name_attribute"],
+        preferred_username_attribute=spec.get("preferred_username_attribute", usernames[0]),
+        email_verified=spec["email_verified"])
 
 
-def group_search_of(spec: Mapping[str, Any] | None) -> GroupSearch | None:
-    if spec is None:
+def group_search_of(given: Mapping[str, Any] | None) -> GroupSearch | None:
+    if given is None:
         return None
-    matchers = spec.get("user_matchers", [{"user_attribute": DN, "group_attribute": "member"}])
+    spec = _with_defaults("group_search", given)
     return GroupSearch(
-        base_dn=spec["base_dn"], filter=spec.get("filter", "(objectClass=groupOfNames)"),
-        scope=spec.get("scope", "sub"),
+        base_dn=spec["base_dn"], filter=spec["filter"], scope=spec["scope"],
         user_matchers=tuple(UserMatcher(m["user_attribute"], m["group_attribute"])
-                            for m in matchers),
-        name_attribute=spec.get("name_attribute", "cn"))
+                            for m in spec["user_matchers"]),
+        name_attribute=spec["name_attribute"])
 
 
-def settings_of(spec: Mapping[str, Any], bind_password: Secret) -> LdapSettings:
-    """The settings of a validated connector entry; ``bind_password`` is its resolved
-    ``{env:}``/``{file:}`` reference."""
+def settings_of(spec: Mapping[str, Any], bind_password: Secret,
+                base_dir: str = ".") -> LdapSettings:
+    """The settings of a validated connector entry, its defaults applied (the schema's);
+    ``bind_password`` is its resolved ``{env:}``/``{file:}`` reference; a relative
+    ``ca_file`` is relative to ``base_dir`` (the tenant file's directory)."""
     host, port, use_ssl = parse_url(spec["url"])
+    ca_file = spec.get("ca_file")
     return LdapSettings(
-        host=host, port=port, use_ssl=use_ssl, start_tls=bool(spec.get("start_tls", False)),
-        ca_file=spec.get("ca_file"), bind_dn=spec["bind_dn"], bind_password=bind_password,
-        connect_timeout=float(seconds(spec.get("connect_timeout", "5s"))),
-        timeout=float(seconds(spec.get("timeout", "10s"))),
-        max_concurrent=int(spec.get("max_concurrent", 8)),
-        revalidate_interval=seconds(spec.get("revalidate_interval", "0s")),
+        host=host, port=port, use_ssl=use_ssl, start_tls=spec["start_tls"],
+        ca_file=str(Path(base_dir) / ca_file) if ca_file else None,
+        bind_dn=spec["bind_dn"], bind_password=bind_password,
+        connect_timeout=float(seconds(spec["connect_timeout"])),
+        timeout=float(seconds(spec["timeout"])),
+        max_concurrent=int(spec["max_concurrent"]),
+        revalidate_interval=seconds(spec["revalidate_interval"]),
         user_search=user_search_of(spec["user_search"]),
         group_search=group_search_of(spec.get("group_search")),
-        allowed_groups=frozenset(spec.get("allowed_groups", ())))
+        allowed_groups=frozenset(spec["allowed_groups"]))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confidp.identity import local
+from confidp.identity import ldap, local
 from confidp.identity.identity import LOCAL
 from confidp.identity.sources import CallbackSource, IdentitySource, PasswordSource
 from confidp.model import Tenant
@@ -28,6 +28,7 @@ SourceFactory = Callable[[Tenant, Mapping[str, Any]], IdentitySource]
 
 SOURCE_TYPES: Mapping[str, SourceFactory] = MappingProxyType({
     LOCAL: local.build,
+    ldap.LDAP: ldap.build,
 })
 
 
