@@ -4,6 +4,7 @@ StartTLS with a test CA), a directory that is down or frozen, and re-validation.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,6 +192,24 @@ async def test_directory_frozen_the_timeout_answers(slapd: Slapd,
         slapd.resume()
     assert waited < 10  # bounded by the timeout, not by TCP's minutes
     assert source.health.last_error is not None
+
+
+async def test_a_stalled_directory_cannot_pile_up_checks(slapd: Slapd,
+                                                         context: SourceContext) -> None:
+    """max_concurrent checks run and as many wait; one more is refused at once, so a
+    stalled directory holds a bounded number of threads and requests."""
+    source = source_for(slapd, timeout="1s", max_concurrent=1)
+    slapd.pause()
+    try:
+        outcomes = await asyncio.gather(
+            *(source.authenticate("ada", person("ada").password, context) for _ in range(3)),
+            return_exceptions=True)
+    finally:
+        slapd.resume()
+    reasons = sorted(o.reason for o in outcomes if isinstance(o, SourceUnavailable))
+    assert len(reasons) == 3
+    assert sum("max_concurrent" in r for r in reasons) == 1
+    assert sum("timeout" in r for r in reasons) == 2
 
 
 async def test_revalidation_follows_the_directory(slapd: Slapd,

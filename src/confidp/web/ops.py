@@ -17,6 +17,7 @@ from confidp.context import AppRequest
 from confidp.oauth.echo import quoted
 from confidp.registry import FileStatus
 from confidp.web import tenant_routes
+from confidp.web.connector_status import connector_statuses
 from confidp.web.errors import HttpError, MethodNotAllowed, NotFound, error_response
 from confidp.web.listeners import on_ops_listener
 from confidp.web.responses import json, raw
@@ -106,7 +107,8 @@ async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     snapshot = request.app.ctx.snapshot
-    files = [file_status(s) for s in snapshot.files.values()]
+    files = [{**file_status(s), "connectors": connector_statuses(request, s.serving)}
+             for s in snapshot.files.values()]
     return json({
         "generation": snapshot.generation,
         "reloaded_at": _iso(snapshot.created_at),
@@ -123,7 +125,8 @@ async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     snapshot = request.app.ctx.snapshot
     for file in snapshot.files.values():
         if name in (file.source, file.tenant_id):
-            return json({"generation": snapshot.generation, **file_status(file)},
+            return json({"generation": snapshot.generation, **file_status(file),
+                         "connectors": connector_statuses(request, file.serving)},
                         headers={"Cache-Control": "no-store"})
     return error_response(request, NotFound(f"no tenant file {quoted(name)}"), api=True)
 
