@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from playwright.async_api import Page
 
-from tests.browser.site import Site, TenantSite
+from tests.browser.site import DIRECTORY_CLIENT, Site, TenantSite
 
 Opener = Callable[[Page, Site, TenantSite], Awaitable[None]]
 
@@ -85,8 +85,16 @@ async def not_found_page(page: Page, site: Site, tenant: TenantSite) -> None:
     await page.goto(f"{site.base}/{tenant.name}/no-such-page")
 
 
+async def login_choice_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """The login form of an application that accepts the tenant's users and a directory:
+    it asks which account."""
+    await page.goto(site.authorize_url(tenant, client_id=DIRECTORY_CLIENT, scope="openid"))
+    await page.wait_for_selector("select#source")
+
+
 PAGES: list[PageCase] = [
     PageCase("login", login_page, "login.html"),
+    PageCase("login-choice", login_choice_page, "login.html"),
     PageCase("login-error", login_error_page, "login.html"),
     PageCase("login-throttled", throttled_page, "login.html"),
     PageCase("consent", consent_page, "consent.html"),

@@ -80,6 +80,9 @@ _SCOPES = {"acme": "openid profile email offline_access orders.read",
            "globex": "openid profile invoices.write"}
 
 
+DIRECTORY_CLIENT = "directory-portal"
+
+
 def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load((REPO / "tenants" / f"{name}.yaml").read_text())
     doc["issuer"] = doc["issuer"].replace("localhost:8000", f"127.0.0.1:{port}")
@@ -99,6 +102,19 @@ def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, A
                     "help": f"https://{name}.example/help"}
     doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
                              "window": "15m"}
+    # an application that accepts the tenant's users and a directory: its login form asks
+    # which account (confidp.web.signin.password_choice); no directory needs to answer for
+    # the page to show
+    doc["connectors"] = [{"id": "corp-ldap", "type": "ldap", "name": "Corporate directory",
+                          "url": "ldap://127.0.0.1:9", "allow_plaintext": True,
+                          "bind_dn": "cn=confidp,dc=example,dc=org",
+                          "bind_password": {"file": "ldap-bind.secret"},
+                          "user_search": {"base_dn": "ou=people,dc=example,dc=org"}}]
+    doc["applications"].append({
+        "client_id": DIRECTORY_CLIENT, "name": f"{app['name']} (directory)", "type": "public",
+        "redirect_uris": [callback], "scopes": ["openid"], "connectors": ["local", "corp-ldap"]})
+    for other in doc["applications"][:1]:
+        other["connectors"] = ["local"]
     for user in doc["users"]:
         user["password_hash"] = FAST_HASHER.hash(password)
     visitor_hash = FAST_HASHER.hash(VISITOR_PASSWORD)
@@ -111,6 +127,7 @@ def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, A
 def start_site(root: Path, callback: str) -> Iterator[Site]:
     tenants_dir = root / "tenants"
     tenants_dir.mkdir()
+    (tenants_dir / "ldap-bind.secret").write_text("not-a-real-bind-password\n")
     themes = root / "themes"
     shutil.copytree(REPO / "themes", themes)
     (themes / "default" / "static").mkdir(parents=True)

@@ -41,12 +41,20 @@ from tests.ldap_support import (
     person,
     slapd_fixture,  # noqa: F401 - the module's slapd (fixture "slapd")
 )
-from tests.support import REPO, Server, free_port, running_server, tenant_doc, write_tenant
+from tests.support import (
+    ALICE_HASH,
+    REPO,
+    Server,
+    free_port,
+    running_server,
+    tenant_doc,
+    write_tenant,
+)
 
 pytestmark = pytest.mark.e2e
 CALLBACK = "http://127.0.0.1:9999/callback"
 SCOPES = "openid profile email groups offline_access"
-GUESSES = 40
+GUESSES = 30
 PER_USER, PER_IP = 5, 20  # the defaults
 
 
@@ -72,6 +80,9 @@ def idp(slapd: Slapd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     write_tenant(tenants, "guarded.yaml",
                  ldap_tenant(port, "guarded", slapd, allowed_groups=["staff"]))
     write_tenant(tenants, "throttled.yaml", ldap_tenant(port, "throttled", slapd))
+    mixed = ldap_tenant(port, "mixed", slapd)
+    mixed["users"] = [{"username": "alice", "password_hash": ALICE_HASH}]
+    write_tenant(tenants, "mixed.yaml", mixed)
     with running_server(tenants, themes, root / "state", port,
                         env={BIND_PASSWORD_ENV: SERVICE_PASSWORD}) as server:
         yield server
@@ -222,7 +233,8 @@ def test_directory_frozen_the_timeout_answers(idp: Server, slapd: Slapd) -> None
         slapd.resume()
     assert response.status_code == 503
     assert "The sign-in service is temporarily unavailable." in response.text
-    assert "timeout" in idp.status("acme")["connectors"][0]["last_error"]
+    last_error = idp.status("acme")["connectors"][0]["last_error"]
+    assert "timed out" in last_error or "timeout" in last_error, last_error
 
 
 def test_a_person_removed_from_the_directory_loses_their_refresh_token(
@@ -267,3 +279,37 @@ def test_refresh_while_the_directory_is_down_is_a_503_and_the_token_survives(
 def test_codes_carry_the_directory_identity(idp: Server) -> None:
     """The code's identity is re-checked at the token endpoint like a refresh token's."""
     assert query_of(sign_in(idp, person("ada")))["code"]
+
+
+def choose_and_sign_in(idp: Server, source: str, username: str,
+                       password: str) -> httpx.Response:
+    with httpx.Client(base_url=idp.base, follow_redirects=False, timeout=30) as browser:
+        page = browser.get(login_page(idp, browser, "mixed"))
+        assert page.status_code == 200
+        return browser.post("/mixed/login", data={
+            **hidden_fields(page.text), "source": source, "username": username,
+            "password": password})
+
+
+def test_with_local_users_and_a_directory_the_form_asks_which_account(
+        idp: Server, slapd: Slapd) -> None:
+    """Only the chosen source checks the password: a password typed for the tenant's own
+    account never reaches the directory (with the directory down, a wrong local password
+    is a plain 401, not a 503), and a directory password is never tried locally."""
+    with httpx.Client(base_url=idp.base, follow_redirects=False, timeout=30) as browser:
+        page = browser.get(login_page(idp, browser, "mixed")).text
+    assert '<select id="source" name="source">' in page
+    assert '<option value="local"' in page and '<option value="corp-ldap"' in page
+    assert "Corporate directory" in page and "Test Tenant account" in page
+    ada = person("ada")
+    assert location(choose_and_sign_in(idp, "corp-ldap", "ada", ada.password))
+    assert location(choose_and_sign_in(idp, "local", "alice", "wonderland"))
+    assert choose_and_sign_in(idp, "local", "ada", ada.password).status_code == 401
+    assert choose_and_sign_in(idp, "corp-ldap", "alice", "wonderland").status_code == 401
+    assert choose_and_sign_in(idp, "nonsense", "alice", "wonderland").status_code == 400
+    slapd.stop()
+    try:
+        assert choose_and_sign_in(idp, "local", "alice", "wrong").status_code == 401
+        assert choose_and_sign_in(idp, "corp-ldap", "ada", ada.password).status_code == 503
+    finally:
+        slapd.start()

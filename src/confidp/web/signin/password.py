@@ -13,12 +13,13 @@ from sanic import HTTPResponse
 
 from confidp.i18n import Message, lazy, lazy_plural
 from confidp.identity.identity import Identity
-from confidp.identity.sources import SourceContext, SourceUnavailable
+from confidp.identity.sources import PasswordSource, SourceContext, SourceUnavailable
 from confidp.oauth.authorize import needs_login
 from confidp.oauth.errors import LoginRequired, OAuthError
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
+from confidp.web.signin.password_choice import SOURCE_FIELD, choices, chosen_source
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
 FAILED = lazy("The username or password is incorrect.")
@@ -67,8 +68,11 @@ class PasswordStep:
                                   "Too many failed sign-in attempts. Try again in %(num)d "
                                   "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
+        source = chosen_source(sign_in, form_value(sign_in.request, SOURCE_FIELD))
+        if source is None:
+            return self._page(sign_in, status=400, username=username, error=INCOMPLETE)
         try:
-            identity = await authenticate(sign_in, username, password)
+            identity = await authenticate(sign_in, source, username, password)
         except SourceUnavailable as exc:  # not a wrong password: not counted
             await refund(sign_in.store, attempt)
             log.warning("sign-in at %s: identity source %s unavailable: %s",
@@ -89,16 +93,16 @@ class PasswordStep:
                     action=f"{sign_in.tenant.issuer_path}{self.path}",
                     request_id=pending.sealed, csrf_token=pending.csrf_token,
                     application_name=sign_in.application.name, error=error,
-                    username=username or pending.request.login_hint or "")
+                    username=username or pending.request.login_hint or "",
+                    password_sources=choices(sign_in),
+                    chosen_source=form_value(sign_in.request, SOURCE_FIELD) or "")
 
 
-async def authenticate(sign_in: SignIn, username: str, password: str) -> Identity | None:
-    """The identity the first of the tenant's password sources vouches for. Each source
-    takes the same time for an unknown username as for a known one."""
+async def authenticate(sign_in: SignIn, source: PasswordSource, username: str,
+                       password: str) -> Identity | None:
+    """The identity ``source`` (the one the form chose: confidp.web.signin.password_choice)
+    vouches for. Each source takes the same time for an unknown username as for a known
+    one."""
     ctx = sign_in.request.app.ctx
-    context = SourceContext(sign_in.tenant, ctx.passwords, sign_in.now)
-    for source in ctx.sources.of(sign_in.tenant).password_sources():
-        identity = await source.authenticate(username, password, context)
-        if identity is not None:
-            return identity
-    return None
+    return await source.authenticate(username, password,
+                                     SourceContext(sign_in.tenant, ctx.passwords, sign_in.now))
