@@ -103,3 +103,12 @@ def test_unknown_keys_and_missing_ones() -> None:
     spec = ldap()
     del spec["user_search"]
     assert any("user_search" in e for e in messages(spec))
+
+
+def test_a_group_attribute_may_carry_a_matching_rule_and_nothing_else() -> None:
+    def groups(attribute: str) -> dict[str, Any]:
+        return {"base_dn": "dc=x", "user_matchers": [{"user_attribute": "DN",
+                                                      "group_attribute": attribute}]}
+    assert messages(ldap(group_search=groups("member:1.2.840.113556.1.4.1941:"))) == []
+    assert messages(ldap(group_search=groups("member)(uid=*")))
+    assert messages(ldap(group_search=groups("member:=")))

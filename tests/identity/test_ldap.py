@@ -15,8 +15,8 @@ import pytest
 from confidp.config.loader import validate_file
 from confidp.identity.identity import PASSWORD
 from confidp.identity.ldap import LdapSource
-from confidp.identity.ldap_directory import id_assertion, id_text, user_filter
-from confidp.identity.ldap_settings import user_search_of
+from confidp.identity.ldap_directory import group_filter, id_assertion, id_text, user_filter
+from confidp.identity.ldap_settings import GroupSearch, UserMatcher, user_search_of
 from confidp.identity.registry import Sources
 from confidp.identity.sources import PasswordSource, SourceContext, SourceUnavailable
 from confidp.passwords import PasswordVerifier
@@ -271,3 +271,14 @@ def test_binary_ids_round_trip_to_filter_values() -> None:
     odd = id_text("someId", b"\xff\x00")
     assert odd.startswith("b64:") and id_assertion("someId", odd) == r"\ff\00"
     assert id_assertion("uid", "a*b") == r"a\2ab"
+
+
+def test_group_filters_escape_the_member_and_keep_a_matching_rule() -> None:
+    search = GroupSearch("ou=groups,dc=x", "(objectClass=group)", "sub", (), "cn")
+    nested = UserMatcher("DN", "member:1.2.840.113556.1.4.1941:")
+    assert group_filter(search, nested, ["CN=Doe\\, John,OU=Staff,DC=x"]) == (
+        r"(&(objectClass=group)(|(member:1.2.840.113556.1.4.1941:=CN=Doe\5c, John,OU=Staff,"
+        r"DC=x)))")
+    posix = UserMatcher("uid", "memberUid")
+    assert group_filter(search, posix, ["a*", "b"]) == (
+        r"(&(objectClass=group)(|(memberUid=a\2a)(memberUid=b)))")

@@ -38,7 +38,13 @@ from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from confidp.identity.ldap_settings import DN, GroupSearch, LdapSettings, UserSearch
+from confidp.identity.ldap_settings import (
+    DN,
+    GroupSearch,
+    LdapSettings,
+    UserMatcher,
+    UserSearch,
+)
 
 # RFC 4511 §4.1.9 result codes
 SUCCESS = 0
@@ -269,6 +275,14 @@ def find_user(connection: ldap3.Connection, settings: LdapSettings,
     return found[0] if len(found) == 1 else None
 
 
+def group_filter(search: GroupSearch, matcher: UserMatcher, values: Sequence[str]) -> str:
+    """The groups that list one of ``values`` in the matcher's group attribute (which may
+    carry an extensible match rule, RFC 4515 §3), the values escaped."""
+    alternatives = "".join(f"({matcher.group_attribute}={escape_filter_chars(value)})"
+                           for value in values)
+    return f"(&{search.filter}(|{alternatives}))"
+
+
 def groups_of(connection: ldap3.Connection, settings: LdapSettings, dn: str,
               attributes: Attributes) -> tuple[str, ...]:
     """The names of the groups that hold the user, by each user matcher, in directory
@@ -285,10 +299,8 @@ def groups_of(connection: ldap3.Connection, settings: LdapSettings, dn: str,
                       for v in attributes.get(matcher.user_attribute.lower(), ())]
         if not values:
             continue
-        alternatives = "".join(f"({matcher.group_attribute}={escape_filter_chars(value)})"
-                               for value in values)
         found = _search(connection, settings, search.base_dn, search.scope,
-                        f"(&{search.filter}(|{alternatives}))", [search.name_attribute],
+                        group_filter(search, matcher, values), [search.name_attribute],
                         size_limit=_MAX_GROUPS)
         for _dn, group in found:
             name = _first(group, search.name_attribute)
