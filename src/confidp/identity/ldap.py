@@ -31,6 +31,7 @@ service-account search, bind as the user, group search) and never stores the pas
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from confidp.identity.sources import SourceContext, SourceUnavailable
 from confidp.model import Secret, Tenant
 
 LDAP = "ldap"
+log = logging.getLogger("confidp.ldap")
 _QUEUE_FACTOR = 2  # checks that may wait for a thread, per thread
 _MAX_REMEMBERED = 10_000  # re-validations remembered (revalidate_interval)
 
@@ -97,7 +99,13 @@ class LdapSource:
             return None
         user = await self._run(context.now, directory.authenticate, self.settings, username,
                                password)
-        if user is None or not self._allowed(user):
+        if isinstance(user, str):  # why not: unknown_user, wrong_password (for the log)
+            log.info("ldap connector %s of %s: no sign-in: %s", self.id, context.tenant.id,
+                     user)
+            return None
+        if not self._allowed(user):
+            log.info("ldap connector %s of %s: no sign-in: %s is in none of allowed_groups",
+                     self.id, context.tenant.id, user.username)
             return None
         return self._identity(user, auth_time=context.now)
 

@@ -329,22 +329,28 @@ def _no_such_dn(settings: LdapSettings) -> str:
            f"{settings.user_search.base_dn}"
 
 
-def authenticate(settings: LdapSettings, username: str, password: str) -> DirectoryUser | None:
-    """Sign-in, steps 1 to 3 of the module's docstring: the person, or None (unknown,
-    ambiguous, wrong password, no id). Raises ``DirectoryError`` when the directory cannot
-    answer."""
+# why a sign-in found no one (for the audit log; the person sees one message for all)
+UNKNOWN_USER = "unknown_user"  # no entry, several entries, or one without an id
+WRONG_PASSWORD = "wrong_password"  # noqa: S105 - a reason's name
+
+
+def authenticate(settings: LdapSettings, username: str,
+                 password: str) -> DirectoryUser | str:
+    """Sign-in, steps 1 to 3 of the module's docstring: the person, or why not
+    (``UNKNOWN_USER``: unknown, ambiguous or without an id; ``WRONG_PASSWORD``). Raises
+    ``DirectoryError`` when the directory cannot answer."""
     if not password:
-        return None
+        return WRONG_PASSWORD
     connection = service_connection(settings)
     try:
         found = find_user(connection, settings, user_filter(settings.user_search, username))
         if found is None:
             bind_as_user(settings, _no_such_dn(settings), password)  # the same cost as a miss
-            return None
+            return UNKNOWN_USER
         dn, attributes = found
         if not bind_as_user(settings, dn, password):
-            return None
-        return _user(connection, settings, dn, attributes)
+            return WRONG_PASSWORD
+        return _user(connection, settings, dn, attributes) or UNKNOWN_USER
     finally:
         _close(connection)
 
