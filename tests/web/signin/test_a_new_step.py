@@ -76,7 +76,7 @@ async def test_a_terms_of_use_step_between_password_and_consent(
         tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
     write_tenant(tenants_dir, "acme.yaml", example("acme.yaml"))
     steps = STEPS.plus(TermsStep(), before="consent")
-    assert [step.name for step in steps] == ["password", "terms", "consent"]
+    assert [step.name for step in steps] == ["upstream", "password", "terms", "consent"]
     async with serving(tenants_dir, themes_dir, tmp_path / "state", steps=steps) as server:
         browser = server.client
         login = location(await browser.get(authorize_url("/acme", seed_params())))

@@ -13,11 +13,16 @@ from sanic import HTTPResponse
 from confidp.i18n import Message, lazy, lazy_plural
 from confidp.identity.identity import Identity
 from confidp.identity.sources import SourceContext
-from confidp.oauth.authorize import needs_login
-from confidp.oauth.errors import LoginRequired, OAuthError
+from confidp.oauth.errors import FlowError, LoginRequired, OAuthError
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
+from confidp.web.signin.accepted import (
+    accepted,
+    accepts_passwords,
+    callback_sources,
+    needs_authentication,
+)
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
 FAILED = lazy("The username or password is incorrect.")
@@ -37,9 +42,9 @@ class PasswordStep:
     path = "/login"
 
     async def needed(self, sign_in: SignIn) -> bool:
-        session = sign_in.session
-        return session is None or needs_login(session.auth_time, sign_in.pending.created_at,
-                                              sign_in.pending.request, sign_in.now)
+        """The login page: its form when the application accepts a password source, and a
+        button per upstream connector it accepts (confidp.web.signin.upstream)."""
+        return needs_authentication(sign_in)
 
     def interaction_required(self) -> OAuthError:
         return LoginRequired("The user is not signed in.")
@@ -48,6 +53,9 @@ class PasswordStep:
         return self._page(sign_in)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
+        if not accepts_passwords(sign_in):
+            raise FlowError("This sign-in method is not available.",
+                            "Go back to the application and sign in again.")
         username = (form_value(sign_in.request, "username") or "").strip()[:MAX_USERNAME]
         password = form_value(sign_in.request, "password") or ""
         if not username or not password or len(password) > MAX_PASSWORD:
@@ -79,7 +87,11 @@ class PasswordStep:
                     action=f"{sign_in.tenant.issuer_path}{self.path}",
                     request_id=pending.sealed, csrf_token=pending.csrf_token,
                     application_name=sign_in.application.name, error=error,
-                    username=username or pending.request.login_hint or "")
+                    username=username or pending.request.login_hint or "",
+                    password_form=accepts_passwords(sign_in),
+                    connectors=[{"id": source.id, "name": source.display_name}
+                                for source in callback_sources(sign_in)],
+                    upstream_action=f"{sign_in.tenant.issuer_path}/upstream")
 
 
 async def authenticate(sign_in: SignIn, username: str, password: str) -> Identity | None:
@@ -87,7 +99,7 @@ async def authenticate(sign_in: SignIn, username: str, password: str) -> Identit
     takes the same time for an unknown username as for a known one."""
     ctx = sign_in.request.app.ctx
     context = SourceContext(sign_in.tenant, ctx.passwords, sign_in.now)
-    for source in ctx.sources.of(sign_in.tenant).password_sources():
+    for source in ctx.sources.of(sign_in.tenant).password_sources(accepted(sign_in)):
         identity = await source.authenticate(username, password, context)
         if identity is not None:
             return identity
