@@ -48,7 +48,8 @@ class TermsStep:
         return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "error.html",
                     page_title="Terms of use", message="Accept the terms of use?",
                     detail=f"request={sign_in.pending.sealed} "
-                    f"csrf_token={sign_in.pending.csrf_token}", missing=[], error_code="")
+                    f"csrf_token={sign_in.pending.csrf_token}", missing=[], error_code="",
+                    way_back=None)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
         if sign_in.request.form.get("accept") != "yes":
