@@ -138,8 +138,9 @@ class Outbound:
                     **kwargs: Any) -> httpx.Response:
         client = self.client(connector)
         timeout = timeout_of(connector)
+        auth = kwargs.pop("auth", None)
         request = client.build_request(method, url, timeout=timeout, **kwargs)
-        response = await client.send(request, stream=True)
+        response = await client.send(request, stream=True, auth=auth)
         try:
             body = bytearray()
             async for chunk in response.aiter_raw():

@@ -14,7 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sanic import Blueprint, HTTPResponse
 
 from confidp.context import AppRequest
+from confidp.model import Tenant
 from confidp.oauth.echo import quoted
+from confidp.outbound import Outbound
 from confidp.registry import FileStatus
 from confidp.web import tenant_routes
 from confidp.web.errors import HttpError, MethodNotAllowed, NotFound, error_response
@@ -49,7 +51,17 @@ def _unauthorized(request: AppRequest) -> HTTPResponse:
         {"WWW-Authenticate": 'Bearer realm="confidp-status"'}), api=True)
 
 
-def file_status(status: FileStatus) -> dict[str, object]:
+def connectors_status(tenant: Tenant, outbound: Outbound | None) -> dict[str, object]:
+    """Each connector of ``tenant``: its type, and (for upstream ones) the last discovery and
+    key-set fetch of this worker and the last error (``confidp.outbound``), never a secret
+    (an error names the URL and what failed)."""
+    statuses = outbound.statuses(tenant.id) if outbound is not None else {}
+    return {connector.id: {"type": connector.type, **(
+        statuses[connector.id].to_json() if connector.id in statuses else {})}
+        for connector in tenant.connectors}
+
+
+def file_status(status: FileStatus, outbound: Outbound | None = None) -> dict[str, object]:
     """One tenant file. Files are named relative to the tenants directory, as in every message:
     the status never shows the server's absolute paths, nor a secret (messages never quote a
     secret field's value)."""
@@ -68,6 +80,7 @@ def file_status(status: FileStatus) -> dict[str, object]:
         "rejected_hash": status.rejected_hash,
         "rejected_at": _iso(status.rejected_at),
         "warnings": [str(warning) for warning in status.warnings],
+        "connectors": connectors_status(tenant, outbound) if tenant else {},
     }
 
 
@@ -106,7 +119,8 @@ async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     snapshot = request.app.ctx.snapshot
-    files = [file_status(s) for s in snapshot.files.values()]
+    outbound = getattr(request.app.ctx, "outbound", None)
+    files = [file_status(s, outbound) for s in snapshot.files.values()]
     return json({
         "generation": snapshot.generation,
         "reloaded_at": _iso(snapshot.created_at),
@@ -123,7 +137,8 @@ async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     snapshot = request.app.ctx.snapshot
     for file in snapshot.files.values():
         if name in (file.source, file.tenant_id):
-            return json({"generation": snapshot.generation, **file_status(file)},
+            return json({"generation": snapshot.generation, **file_status(
+                file, getattr(request.app.ctx, "outbound", None))},
                         headers={"Cache-Control": "no-store"})
     return error_response(request, NotFound(f"no tenant file {quoted(name)}"), api=True)
 
