@@ -213,3 +213,64 @@ class FakeOidc(_Base):
 def _s256_half(access_token: str) -> str:
     digest = hashlib.sha256(access_token.encode()).digest()
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+@dataclass
+class FakeGitHub(_Base):
+    """GitHub Enterprise Server's OAuth app endpoints and REST API (``/api/v3``)."""
+
+    user: dict[str, Any] = field(default_factory=lambda: {
+        "id": 4242, "login": "octocat", "name": "The Octocat", "email": None,
+        "avatar_url": "https://avatars.example/u/4242", "html_url": "https://gh.example/octocat"})
+    emails: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"email": "old@corp.example", "primary": False, "verified": True},
+        {"email": "octo@corp.example", "primary": True, "verified": True}])
+    orgs: list[str] = field(default_factory=lambda: ["acme", "other"])
+    teams: list[tuple[str, str]] = field(default_factory=lambda: [("acme", "platform"),
+                                                                   ("other", "fans")])
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)
+    token_auth: list[str] = field(default_factory=list)
+
+    def get(self, handler: _Handler, path: str, query: dict[str, str]) -> None:
+        if path == "/login/oauth/authorize":
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = dict(query)
+            answer = urlencode({"code": code, "state": query["state"]})
+            handler._send(302, None, {"Location": f"{query['redirect_uri']}?{answer}"})
+            return
+        token = (handler.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if token not in self.tokens:
+            handler._send(401, {"message": "Bad credentials"})
+            return
+        answers: dict[str, Any] = {
+            "/api/v3/user": self.user, "/api/v3/user/emails": self.emails,
+            "/api/v3/user/orgs": [{"login": org} for org in self.orgs],
+            "/api/v3/user/teams": [{"slug": slug, "organization": {"login": org}}
+                                   for org, slug in self.teams]}
+        if path in answers:
+            handler._send(200, answers[path])
+        else:
+            handler._send(404, {"message": "Not Found"})
+
+    def post(self, handler: _Handler, path: str, form: dict[str, str]) -> None:
+        if path != "/login/oauth/access_token":
+            handler._send(404, {"message": "Not Found"})
+            return
+        basic = _basic(handler.headers.get("Authorization"))
+        self.token_auth.append("client_secret_basic" if basic else "client_secret_post")
+        client = basic or (form.get("client_id", ""), form.get("client_secret", ""))
+        grant = self.codes.pop(form.get("code", ""), None)
+        if client != (CLIENT_ID, CLIENT_SECRET) or grant is None or \
+                grant["redirect_uri"] != form.get("redirect_uri"):
+            # GitHub answers 200 with an error member
+            handler._send(200, {"error": "bad_verification_code"})
+            return
+        if "code_challenge" in grant and \
+                _s256(form.get("code_verifier", "")) != grant["code_challenge"]:
+            handler._send(200, {"error": "bad_verification_code"})
+            return
+        token = secrets.token_urlsafe(20)
+        self.tokens.add(token)
+        handler._send(200, {"access_token": token, "token_type": "bearer",
+                            "scope": grant.get("scope", "")})

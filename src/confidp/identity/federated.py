@@ -24,12 +24,16 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from confidp.config.schema import tenant_schema
 from confidp.identity.identity import Identity, Upstream
 from confidp.identity.local import claims_of
 from confidp.identity.sources import NotAllowed, UpstreamError
 from confidp.model import Connector, Tenant
 
 FEDERATED = "fed"  # RFC 8176 §2: "Federated authentication"
+# the fields of a type without a ``claims`` mapping (github gives these itself)
+FIELDS = {"subject": "id", "username": "login", "email": "email",
+          "email_verified": "email_verified", "name": "name", "groups": "groups"}
 MAX_SUBJECT = 255  # OpenID Connect Core §2: sub is at most 255 ASCII characters
 MAX_GROUPS = 1000
 MAX_CLAIM_TEXT = 1024
@@ -62,6 +66,14 @@ def federated_subject(connector_id: str, upstream_subject: str) -> str:
     return f"{connector_id}:sha256:{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
 
 
+def claim_names(connector: Connector) -> dict[str, str]:
+    """The connector's ``claims`` mapping over its type's defaults (the schema's)."""
+    definition = tenant_schema()["$defs"][f"connector_{connector.type}"]
+    defaults = {key: sub["default"] for key, sub in definition["properties"].get(
+        "claims", {}).get("properties", {}).items()}
+    return {**FIELDS, **defaults, **connector.settings.get("claims", {})}
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -92,10 +104,7 @@ def map_identity(connector: Connector, data: Mapping[str, Any], *, issuer: str,
                  email_verified: bool | None = None) -> Identity:
     """The identity the provider's ``data`` describes, through the connector's ``claims``
     mapping. ``email_verified`` overrides the mapped claim (GitHub's e-mail API says it)."""
-    names: Mapping[str, str] = connector.settings.get("claims", {})
-    defaults = {"subject": "sub", "username": "preferred_username", "email": "email",
-                "email_verified": "email_verified", "name": "name", "groups": "groups"}
-    field = {key: names.get(key, default) for key, default in defaults.items()}
+    field = claim_names(connector)
     upstream_subject = _text(lookup(data, field["subject"]))
     if upstream_subject is None:
         raise UpstreamError(f"the provider gave no {field['subject']!r} for the subject",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confidp.identity import local, oidc
+from confidp.identity import github, local, oauth2, oidc
 from confidp.identity.choice import accepted_sources
 from confidp.identity.identity import LOCAL
 from confidp.identity.sources import CallbackSource, IdentitySource, PasswordSource
@@ -30,6 +30,8 @@ SourceFactory = Callable[[Tenant, Mapping[str, Any]], IdentitySource]
 SOURCE_TYPES: Mapping[str, SourceFactory] = MappingProxyType({
     LOCAL: local.build,
     oidc.KIND: oidc.build,
+    oauth2.KIND: oauth2.build,
+    github.KIND: github.build,
 })
 
 

@@ -68,15 +68,16 @@ def code_of(params: Mapping[str, str]) -> str:
 
 async def exchange_code(context: CallbackContext, connector: Connector, token_endpoint: str,
                         code: str, upstream: UpstreamRequest, *, pkce: bool = True,
-                        accept_json: bool = False) -> Mapping[str, Any]:
-    """RFC 6749 §4.1.3-4.1.4: the token response for ``code``."""
+                        auth_method: str | None = None) -> Mapping[str, Any]:
+    """RFC 6749 §4.1.3-4.1.4: the token response for ``code``; the client authenticates
+    as ``auth_method`` says, else as the connector's ``token_endpoint_auth_method``."""
     form = {"grant_type": "authorization_code", "code": code,
             "redirect_uri": upstream.callback_url}
     if pkce:
         form["code_verifier"] = upstream.code_verifier
     client_id = str(connector.settings["client_id"])
     secret = connector.secret("client_secret")
-    method = connector.settings.get("token_endpoint_auth_method") or (
+    method = auth_method or connector.settings.get("token_endpoint_auth_method") or (
         "client_secret_basic" if secret is not None else "none")
     headers = {"Accept": "application/json"}
     auth: httpx.BasicAuth | None = None
