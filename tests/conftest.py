@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from confidp.themes import BUILTIN_DEFAULT, DEFAULT
-from tests.support import REPO, RedisServer
+from tests.support import REPO, RedisCluster, RedisSentinel, RedisServer
 
 
 @pytest.fixture
@@ -47,3 +47,51 @@ def redis_server(redis_binary: str) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_ha_binaries(redis_binary: str) -> None:
+    """redis-cli and redis-sentinel as well, for the Cluster and Sentinel tests."""
+    missing = [name for name in ("redis-cli", "redis-sentinel") if shutil.which(name) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing)} missing in CI: .ci/run must install it")
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install redis-tools "
+                    "redis-sentinel): Redis Cluster and Sentinel tests NOT run")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_session(tmp_path_factory: pytest.TempPathFactory,
+                          redis_ha_binaries: None) -> Iterator[RedisCluster]:
+    """One real Redis Cluster (3 masters, 3 replicas) for the whole run: started once (a few
+    seconds), emptied and checked healthy before each test that uses it."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_session: RedisCluster) -> RedisCluster:
+    redis_cluster_session.fresh()
+    return redis_cluster_session
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_session(tmp_path_factory: pytest.TempPathFactory,
+                           redis_ha_binaries: None) -> Iterator[RedisSentinel]:
+    """One real Sentinel set (a master, a replica, three sentinels) for the whole run."""
+    sentinel = RedisSentinel(tmp_path_factory.mktemp("redis-sentinel"))
+    try:
+        sentinel.start()
+        yield sentinel
+    finally:
+        sentinel.stop()
+
+
+@pytest.fixture
+def redis_sentinel(redis_sentinel_session: RedisSentinel) -> RedisSentinel:
+    redis_sentinel_session.fresh()
+    return redis_sentinel_session

@@ -322,3 +322,261 @@ class HAProxy:
         self.process = None
         if hasattr(self, "_log"):
             self._log.close()
+
+
+def _redis_up(port: int) -> bool:
+    """A Redis (or Sentinel) answers PING on this port of 127.0.0.1."""
+    import redis
+
+    try:
+        with redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:  # not listening yet, or still loading
+        return False
+
+
+def _online_replicas(info: dict[str, Any]) -> int:
+    """How many replicas a master's INFO replication shows in sync (state=online)."""
+    return sum(1 for name, value in info.items()
+               if name.startswith("slave") and isinstance(value, dict)
+               and value.get("state") == "online")
+
+
+def _client(port: int) -> Any:
+    import redis
+
+    return redis.Redis(port=port, socket_timeout=5, socket_connect_timeout=1,
+                       decode_responses=True)
+
+
+class RedisNode:
+    """One redis-server (or redis-sentinel) process on 127.0.0.1, with its directory and
+    arguments kept so it can be stopped, killed and started again as it was."""
+
+    def __init__(self, directory: Path, port: int, args: list[str],
+                 sentinel: bool = False) -> None:
+        self.directory = directory
+        self.port = port
+        self.args = args
+        self.sentinel = sentinel
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def start(self, extra: tuple[str, ...] = (), wait: bool = True) -> None:
+        binary = shutil.which("redis-sentinel" if self.sentinel else "redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server/redis-sentinel are not installed "
+                               "(apt-get install redis-server redis-sentinel)")
+        with (self.directory / "log").open("ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen([binary, *self.args, *extra], cwd=self.directory,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        if wait:
+            wait_until(lambda: _redis_up(self.port), timeout=20, interval=0.05)
+
+    def client(self) -> Any:
+        return _client(self.port)
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, number)
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, as in a crash."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, 18)  # SIGCONT, in case a test left it stopped
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def _server_args(port: int) -> list[str]:
+    # a replica that (re)connects gets its copy at once: Redis 7 waits 5 s by default for
+    # more replicas to share one, and with wait_replicas every write waits for it meanwhile
+    return ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--protected-mode", "yes", "--repl-diskless-sync-delay", "0"]
+
+
+class RedisCluster:
+    """A real Redis Cluster on free ports of 127.0.0.1: ``masters`` masters with ``replicas``
+    replicas each (``redis-cli --cluster create``), no persistence, failure detection after
+    ``node_timeout_ms``. ``url`` is confidp's ``redis+cluster://`` address of it."""
+
+    def __init__(self, directory: Path, masters: int = 3, replicas: int = 1,
+                 node_timeout_ms: int = 1000) -> None:
+        self.nodes: dict[int, RedisNode] = {}
+        self.masters = masters
+        self.replicas = replicas
+        for index in range(masters * (1 + replicas)):
+            port, bus = free_port(), free_port()
+            self.nodes[port] = RedisNode(directory / f"node{index}", port, [
+                *_server_args(port), "--cluster-enabled", "yes", "--cluster-port", str(bus),
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(node_timeout_ms)])
+        seeds = ",".join(f"127.0.0.1:{port}" for port in list(self.nodes)[:masters])
+        self.url = f"redis+cluster://{seeds}"
+
+    def start(self) -> None:
+        for node in self.nodes.values():
+            node.start(wait=False)
+        for port in self.nodes:
+            wait_until(lambda port=port: _redis_up(port), timeout=20, interval=0.05)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *(f"127.0.0.1:{port}" for port in self.nodes),
+             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+            check=True, capture_output=True, timeout=60)
+        self.wait_healthy()
+
+    def info(self, port: int, section: str = "replication") -> dict[str, Any]:
+        with _client(port) as client:
+            return dict(client.info(section))
+
+    def cluster_info(self, port: int) -> dict[str, Any]:
+        with _client(port) as client:
+            return dict(client.cluster("info"))
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Every node running says the cluster is ok, and every master has its replicas."""
+        def healthy() -> bool:
+            try:
+                running = [port for port, node in self.nodes.items() if node.process]
+                if any(self.cluster_info(port)["cluster_state"] != "ok" for port in running):
+                    return False
+                masters = [port for port in running
+                           if self.info(port)["role"] == "master"]
+                return len(masters) == self.masters and all(
+                    _online_replicas(self.info(port)) >= self.replicas for port in masters)
+            except Exception:  # a node still starting or failing over
+                return False
+        wait_until(healthy, timeout=timeout, interval=0.1)
+
+    def master_of(self, tag: str) -> int:
+        """The port of the master serving the hash slot of ``{tag}``."""
+        for port, node in self.nodes.items():
+            if node.process is None:
+                continue
+            with contextlib.suppress(Exception), _client(port) as client:
+                slot = client.cluster("keyslot", f"{{{tag}}}")
+                for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
+                    if start <= slot <= end:
+                        return int(master[1])
+        raise AssertionError("no node answers CLUSTER SLOTS")
+
+    def replica_of(self, master: int) -> int:
+        info = self.info(master)
+        return int(info["slave0"]["port"])
+
+    def fresh(self) -> None:
+        """Healthy, and empty: for the next test."""
+        self.wait_healthy()
+        for port, node in self.nodes.items():
+            if node.process is not None and self.info(port)["role"] == "master":
+                with _client(port) as client:
+                    client.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+
+
+SENTINEL_SERVICE = "confidp"
+
+
+class RedisSentinel:
+    """A real Sentinel set on free ports of 127.0.0.1: one master, ``replicas`` replicas and
+    three sentinels (quorum 2) that see a master down after ``down_after_ms``. ``url`` is
+    confidp's ``redis+sentinel://`` address of it."""
+
+    def __init__(self, directory: Path, replicas: int = 1, down_after_ms: int = 1000) -> None:
+        self.directory = directory
+        master = free_port()
+        self.servers: dict[int, RedisNode] = {
+            master: RedisNode(directory / "server0", master, _server_args(master))}
+        self.first_master = master
+        for index in range(replicas):
+            port = free_port()
+            self.servers[port] = RedisNode(directory / f"server{index + 1}", port, [
+                *_server_args(port), "--replicaof", "127.0.0.1", str(master)])
+        self.sentinels: dict[int, RedisNode] = {}
+        for index in range(3):
+            port = free_port()
+            node = RedisNode(directory / f"sentinel{index}", port, ["sentinel.conf"],
+                             sentinel=True)
+            (node.directory / "sentinel.conf").write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {node.directory}\n"
+                f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {master} 2\n"
+                f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {down_after_ms}\n"
+                f"sentinel failover-timeout {SENTINEL_SERVICE} 10000\n")
+            self.sentinels[port] = node
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinels)
+        self.url = f"redis+sentinel://{hosts}/{SENTINEL_SERVICE}"
+
+    def start(self) -> None:
+        for node in [*self.servers.values(), *self.sentinels.values()]:
+            node.start(wait=False)
+        for port in [*self.servers, *self.sentinels]:
+            wait_until(lambda port=port: _redis_up(port), timeout=20, interval=0.05)
+        for port in self.sentinels:
+            # Sentinel's own timings, shortened for tests (Redis 7's SENTINEL DEBUG): it reads
+            # each server's INFO every 1 s instead of 10 s, so it finds replicas and turns a
+            # master that comes back after a failover into a replica within seconds, not 20 s
+            with _client(port) as client:
+                client.execute_command("SENTINEL", "DEBUG", "info-period", 1000,
+                                       "publish-period", 500)
+        self.wait_healthy()
+
+    def master(self) -> int:
+        """The master's port, as the sentinels report it (all of them, the same)."""
+        def agreed() -> int | None:
+            seen = set()
+            for port in self.sentinels:
+                with contextlib.suppress(Exception), _client(port) as client:
+                    seen.add(int(client.sentinel_get_master_addr_by_name(SENTINEL_SERVICE)[1]))
+            return seen.pop() if len(seen) == 1 else None
+        return int(wait_until(agreed, timeout=20, interval=0.1))
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """The sentinels agree on the master, know one another and every replica, and each
+        replica is in sync with the master."""
+        replicas = len(self.servers) - 1
+
+        def healthy() -> bool:
+            try:
+                master = self.master()
+                with _client(master) as client:
+                    info = client.info("replication")
+                if info["role"] != "master" or _online_replicas(info) < replicas:
+                    return False
+                for port in self.sentinels:
+                    with _client(port) as client:
+                        state = client.sentinel_master(SENTINEL_SERVICE)
+                        known = client.sentinel_slaves(SENTINEL_SERVICE)
+                    if state["num-other-sentinels"] < 2 or \
+                            sum(not r["is_odown"] and not r["is_sdown"] and
+                                r["master-link-status"] == "ok" for r in known) < replicas:
+                        return False
+                return True
+            except Exception:
+                return False
+        wait_until(healthy, timeout=timeout, interval=0.1)
+
+    def fresh(self) -> None:
+        """Healthy, and empty: for the next test."""
+        self.wait_healthy()
+        with _client(self.master()) as client:
+            client.flushall()
+
+    def stop(self) -> None:
+        for node in [*self.sentinels.values(), *self.servers.values()]:
+            node.stop()

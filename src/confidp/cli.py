@@ -115,8 +115,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="honour X-Forwarded-Host/-Proto from a reverse proxy "
                        "(CONFIDP_TRUST_PROXY=1)")
     serve.add_argument("--store", default=_env("STORE", DEFAULTS.store),
-                       help="where sessions, codes and tokens live: memory (one process) or "
-                       f"redis://host:port/db (CONFIDP_STORE; default: {DEFAULTS.store})")
+                       help="where sessions, codes and tokens live (CONFIDP_STORE; default: "
+                       f"{DEFAULTS.store}): memory (one process); "
+                       "redis://[:PASSWORD@]HOST:PORT/DB or unix:///PATH?db=DB (one Redis); redis+cluster://HOST:PORT,HOST:PORT,"
+                       "... (a Redis Cluster: any of its nodes); redis+sentinel://HOST:PORT,"
+                       "HOST:PORT,.../SERVICE[/DB] (the master Sentinel names SERVICE); "
+                       "rediss... for TLS. Options: ?wait_replicas=N (replicas that must "
+                       "have each write before it counts as done; default 1 for cluster "
+                       "and sentinel, 0 otherwise), wait_timeout=SECONDS (0.5), "
+                       "sentinel_password=..., ssl_ca_certs=FILE, ssl_certfile=FILE, "
+                       "ssl_keyfile=FILE, ssl_cert_reqs=required|optional|none")
     serve.add_argument("--store-wait", type=float, default=float(_env("STORE_WAIT", "0")),
                        help="seconds to keep retrying an unreachable store at start "
                        "(CONFIDP_STORE_WAIT; default: 0, fail at once)")
@@ -293,6 +301,12 @@ def _serve(args: argparse.Namespace) -> int:
               "others. Use --store redis://HOST:6379/0 (or CONFIDP_STORE), or run one worker.",
               file=sys.stderr)
         return 2
+    from confidp.store import store_url_problem
+
+    problem = store_url_problem(args.store)
+    if problem:
+        print(f"confidp: --store: {problem}", file=sys.stderr)
+        return 2
     if args.store != "memory" and not _store_reachable(args.store, args.store_wait):
         return 1
     try:
@@ -390,36 +404,46 @@ def _run(settings: Settings) -> int:
 
 
 def _store_reachable(url: str, wait: float) -> bool:
-    """Fail fast with a clear message, or keep trying for ``wait`` seconds, saying so."""
+    """Fail fast with a clear message, or keep trying for ``wait`` seconds, saying so. A
+    Redis whose writes cannot be confirmed as the URL asks (``wait_replicas`` more than the
+    master has replicas) is not ready either: every write would fail."""
     import asyncio
     import time
 
-    from confidp.store import open_store, redacted, store_url_problem
+    from confidp.store import StoreUnavailable, open_store, redacted
+    from confidp.store.redis import RedisStore
 
-    problem = store_url_problem(url)
-    if problem:
-        print(f"confidp: {problem}", file=sys.stderr)
-        return False
     shown = redacted(url)
 
-    async def ping() -> bool:
+    async def check() -> str | None:
+        """What is wrong, as it follows the store's name in a message; None: ready."""
         store = open_store(url)  # a client per attempt: each asyncio.run has its own loop
         try:
-            return await store.ping()
+            if not await store.ping():
+                return " cannot be reached"
+            if isinstance(store, RedisStore):
+                try:
+                    problem = await store.replication_problem()
+                except StoreUnavailable as exc:
+                    problem = str(exc)
+                return f": {problem}" if problem else None
+            return None
         finally:
             await store.close()
 
     deadline = time.monotonic() + wait
     while True:
-        if asyncio.run(ping()):
+        problem = asyncio.run(check())
+        if problem is None:
             return True
         if time.monotonic() >= deadline:
-            print(f"confidp: the store {shown} cannot be reached"
+            print(f"confidp: the store {shown}{problem}"
                   + (f" (waited {wait:g} s)" if wait else "")
                   + "; start Redis, fix --store, or pass --store-wait SECONDS to wait for it",
                   file=sys.stderr)
             return False
-        print(f"confidp: waiting for the store {shown} ...", file=sys.stderr)
+        reason = problem.removeprefix(": ").strip()
+        print(f"confidp: waiting for the store {shown} ({reason}) ...", file=sys.stderr)
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 

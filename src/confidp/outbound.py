@@ -70,6 +70,15 @@ class Outbound:
         self._clock = clock
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._status: dict[tuple[str, str], ConnectorStatus] = {}
+        # (tenant, connector, what) -> (until, value): discovery documents and key sets
+        self._cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+    def cached(self, key: tuple[str, str, str], now: float) -> Any:
+        entry = self._cache.get(key)
+        return entry[1] if entry is not None and now < entry[0] else None
+
+    def keep(self, key: tuple[str, str, str], value: Any, until: float) -> None:
+        self._cache[key] = (until, value)
 
     def client(self, connector: Connector) -> httpx.AsyncClient:
         """The client for ``connector``'s trust store; redirects are not followed (an
@@ -129,8 +138,9 @@ class Outbound:
                     **kwargs: Any) -> httpx.Response:
         client = self.client(connector)
         timeout = timeout_of(connector)
+        auth = kwargs.pop("auth", None)
         request = client.build_request(method, url, timeout=timeout, **kwargs)
-        response = await client.send(request, stream=True)
+        response = await client.send(request, stream=True, auth=auth)
         try:
             body = bytearray()
             async for chunk in response.aiter_raw():

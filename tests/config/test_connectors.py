@@ -121,11 +121,12 @@ def test_sources_and_what_an_application_accepts() -> None:
     users = [{"username": "alice", "password_hash": ALICE_HASH}]
     tenant = load(doc(oidc(), applications=[app, only_corp], users=users)).tenant
     assert [spec.type for spec in declared_sources(tenant)] == ["local", "oidc"]
-    assert accepted_sources(tenant, tenant.application("portal")) == ("local", "corp")
-    assert accepted_sources(tenant, tenant.application("corp-only")) == ("corp",)
+    ids = ("local", "corp")
+    assert accepted_sources(tenant, tenant.application("portal"), ids) == ("local", "corp")
+    assert accepted_sources(tenant, tenant.application("corp-only"), ids) == ("corp",)
     # a tenant of connectors only offers no password form by default
     no_users = load(doc(oidc(), applications=[app], users=[])).tenant
-    assert accepted_sources(no_users, no_users.application("portal")) == ("corp",)
+    assert accepted_sources(no_users, no_users.application("portal"), ids) == ("corp",)
 
 
 def test_check_without_secrets_keeps_references_unread() -> None:

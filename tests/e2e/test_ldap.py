@@ -214,9 +214,10 @@ def test_directory_down_a_clear_page_and_status_shows_the_error(
         assert response.headers["retry-after"]
         assert 'name="username"' in response.text  # the form again, to try later
         status = idp.status("acme")
-        [connector] = status["connectors"]
-        assert connector["id"] == "corp-ldap" and connector["type"] == "ldap"
-        assert slapd.url in connector["last_error"]
+        connector = status["connectors"]["corp-ldap"]
+        assert connector["type"] == "ldap" and connector["url"] == slapd.url
+        assert connector["tls"] == "none" and connector["last_success_at"]
+        assert slapd.url in connector["last_error"] and connector["last_error_at"]
         assert SERVICE_PASSWORD not in str(status)
     finally:
         slapd.start()
@@ -233,7 +234,7 @@ def test_directory_frozen_the_timeout_answers(idp: Server, slapd: Slapd) -> None
         slapd.resume()
     assert response.status_code == 503
     assert "The sign-in service is temporarily unavailable." in response.text
-    last_error = idp.status("acme")["connectors"][0]["last_error"]
+    last_error = idp.status("acme")["connectors"]["corp-ldap"]["last_error"]
     assert "timed out" in last_error or "timeout" in last_error, last_error
 
 

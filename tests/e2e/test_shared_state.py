@@ -113,12 +113,13 @@ def test_authorize_stores_nothing_and_every_key_is_in_its_tenants_namespace(
             a.cookies = b.cookies  # the session cookie set by the second replica
             code = query_of(location(submit_consent(a, consent, "approve")))["code"]
             used = {k.decode() for k in set(keys.scan_iter("confidp:*")) - before}
-            assert sum(key.startswith("confidp:acme:pending_used:") for key in used) == 1
+            assert sum(key.startswith("confidp:{acme}:pending_used:") for key in used) == 1
             assert redeem(b, code).status_code == 200
-            # every record of the flow (session, consent, code, tokens) in acme's namespace
+            # every record of the flow (session, consent, code, tokens) in acme's namespace,
+            # whose hash tag keeps them in one Redis Cluster slot
             written = {k.decode() for k in keys.scan_iter("confidp:*")}
             kinds = {key.split(":")[2] for key in written}
-            assert all(key.startswith("confidp:acme:") for key in written), written
+            assert all(key.startswith("confidp:{acme}:") for key in written), written
             assert {"session", "consent", "code_used", "access", "refresh", "family"} <= kinds
     finally:
         keys.close()

@@ -13,7 +13,8 @@ import pytest
 from confidp.store import MemoryStore, Store, StoreUnavailable
 from confidp.store.deadline import store_deadline
 from confidp.store.redis import RedisStore
-from tests.support import Clock, RedisServer, free_port
+from confidp.store.tenant import TenantStore
+from tests.support import Clock, RedisCluster, RedisSentinel, RedisServer, free_port
 
 
 @pytest.fixture
@@ -111,13 +112,18 @@ async def test_rewritten_entries_keep_the_expiry_heap_bounded(store: MemoryStore
     assert set(store._values) == {("other", "o")} and not store._counters
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
 async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """The reference store, and Redis as a single server, a Redis Cluster (3 masters, 3
+    replicas) and a master watched by Sentinel (with a replica); the last two confirm every
+    write with a replica (wait_replicas=1, their default)."""
     if request.param == "memory":
         store: Store = MemoryStore()
     else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        store = RedisStore(server.url)
+        deployment: RedisServer | RedisCluster | RedisSentinel = request.getfixturevalue(
+            {"redis": "redis_server", "cluster": "redis_cluster",
+             "sentinel": "redis_sentinel"}[request.param])
+        store = RedisStore(deployment.url)
     yield store
     await store.close()
 
@@ -284,4 +290,66 @@ async def test_redis_stalled_a_call_is_never_sent_twice_and_the_deadline_holds(
         await asyncio.sleep(0.05)
     assert (await store.count("throttle", "u"))[0] == 1
     assert await store.get("session", "warm") == {}  # the consume, past the deadline, never sent
+    await store.close()
+
+
+async def test_contract_one_step_stays_in_one_namespace(any_store: Store) -> None:
+    """Every key of one atomic step is in one namespace (a tenant's: one hash slot in a Redis
+    Cluster); a step that spans two is refused on every store, before it changes anything."""
+    await any_store.put("acme:code", "c", {"v": 1}, 30)
+    with pytest.raises(ValueError, match="spans several namespaces"):
+        await any_store.consume("acme:code", "c", [("globex:access", "j", {}, 30)])
+    with pytest.raises(ValueError, match="spans several namespaces"):
+        await any_store.claim("acme:pending_used", "p", {}, 30, [("code", "c", {}, 30)])
+    with pytest.raises(ValueError, match="spans several namespaces"):
+        await any_store.put_many([("acme:access", "j", {}, 30), ("globex:access", "j", {}, 30)])
+    assert await any_store.get("acme:code", "c") == {"v": 1}
+    assert await any_store.get("globex:access", "j") is None
+    assert await any_store.get("acme:pending_used", "p") is None
+    assert await any_store.get("acme:access", "j") is None
+    # within one tenant's namespace, as the tenant view writes
+    assert await any_store.consume("acme:code", "c", [("acme:code_used", "c", {"u": 1}, 30),
+                                                      ("acme:access", "j", {}, 30)])
+    assert await any_store.get("acme:code_used", "c") == {"u": 1}
+    await any_store.put_many([("globex:access", "j", {"g": 1}, 30),
+                              ("globex:family", "f", {}, 30)])
+    assert await any_store.get("globex:access", "j") == {"g": 1}
+    assert await any_store.get("acme:access", "j") == {}  # namespaces are apart
+
+
+async def test_redis_keys_carry_the_tenant_as_hash_tag(redis_server: RedisServer) -> None:
+    """``confidp:{<tenant>}:<kind>:<id>``: the braces keep a tenant's keys in one Redis
+    Cluster hash slot; the same layout on a single Redis."""
+    import redis.asyncio as aioredis
+
+    store = RedisStore(redis_server.url)
+    view = TenantStore(store, "acme")
+    await view.put("session", "abc", {}, 30)
+    await view.hit("throttle", "alice", 60)
+    await store.put("session", "bare", {}, 30)
+    raw = aioredis.Redis.from_url(redis_server.url)
+    try:
+        assert {key async for key in raw.scan_iter("confidp:*")} == {
+            b"confidp:{acme}:session:abc", b"confidp:{acme}:throttle:alice",
+            b"confidp:{_}:session:bare"}
+    finally:
+        await raw.aclose()
+        await store.close()
+
+
+async def test_redis_client_failing_unexpectedly_is_store_unavailable(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the client library raises is a store that failed, a 503, never a 500: in a
+    failover redis-py's cluster client lets through AttributeError and RuntimeError from
+    connections another task closed (seen in tests/e2e/test_failover.py)."""
+    store = RedisStore(redis_server.url)
+
+    async def broken(*command: object) -> object:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+    monkeypatch.setattr(store._client, "read", broken)
+    monkeypatch.setattr(store._client, "write", broken)
+    with pytest.raises(StoreUnavailable, match="the client failed: AttributeError"):
+        await store.get("session", "x")
+    with pytest.raises(StoreUnavailable, match="the client failed"):
+        await store.consume("code", "c", [("code_used", "c", {}, 10)])
     await store.close()

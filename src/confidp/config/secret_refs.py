@@ -7,6 +7,7 @@ secret."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -64,6 +65,11 @@ def resolve_connector_secrets(document: Mapping[str, Any], base_dir: FsPath,
     problems: list[Problem] = []
     for index, spec in enumerate(document.get("connectors", [])):
         found[index] = {}
+        if "ca_file" in spec and environ is not None:
+            problem = ca_file_problem(base_dir / spec["ca_file"])
+            if problem:
+                problems.append(Problem(("connectors", index, "ca_file"),
+                                        f"{spec['ca_file']} {problem}"))
         for key in secret_keys(spec["type"]):
             if key not in spec:
                 continue
@@ -73,6 +79,18 @@ def resolve_connector_secrets(document: Mapping[str, Any], base_dir: FsPath,
             else:
                 found[index][key] = outcome
     return found, problems
+
+
+def ca_file_problem(path: FsPath) -> str | None:
+    """Why ``path`` cannot be a connector's trust store (PEM certificates), or None. Checked
+    with the secrets (where the server runs, or ``confidp check --resolve-secrets``)."""
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        return "does not exist"
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"is not a PEM file of certificates ({type(exc).__name__})"
+    return None
 
 
 def unread(connector: Connector) -> list[str]:

@@ -15,8 +15,7 @@ service-account search, bind as the user, group search) and never stores the pas
 - **Subject**: ``{connector id}:{id attribute}`` (e.g. ``corp-ldap:8f0c…`` from
   ``entryUUID``, or Active Directory's ``objectGUID``), never a username or DN (both can be
   renamed or reused): stable for the person, and distinct from every local user and every
-  other connector's people (a connector id cannot contain ``:``; config rules keep local
-  subjects out of ``{connector id}:``).
+  other connector's people, made like every connector's (``federated_subject``).
 - **amr** is ``["pwd"]``: the person proved a password, typed into confidp's form; no other
   identity provider vouched for them (RFC 8176 §2 ``pwd``; a federated ``fed`` would tell a
   relying party that an upstream provider authenticated the person, which is not what
@@ -39,6 +38,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from confidp.identity import ldap_directory as directory
+from confidp.identity.federated import federated_subject
 from confidp.identity.identity import PASSWORD, Identity, Upstream
 from confidp.identity.ldap_directory import DirectoryError, DirectoryUser
 from confidp.identity.ldap_settings import LdapSettings, settings_of
@@ -65,11 +65,6 @@ class Health:
     def to_json(self) -> dict[str, object]:
         return {"last_success_at": self.last_success_at, "last_error": self.last_error,
                 "last_error_at": self.last_error_at}
-
-
-def subject_of(connector_id: str, user_id: str) -> str:
-    """``{connector id}:{id attribute's value}``, the form of every connector's subjects."""
-    return f"{connector_id}:{user_id}"
 
 
 class LdapSource:
@@ -148,7 +143,7 @@ class LdapSource:
         if user.email:
             claims["email"] = user.email
             claims["email_verified"] = self.settings.user_search.email_verified
-        return Identity(subject=subject_of(self.id, user.id), source=self.id,
+        return Identity(subject=federated_subject(self.id, user.id), source=self.id,
                         username=user.username, claims=MappingProxyType(claims),
                         groups=user.groups, amr=(PASSWORD,), auth_time=auth_time,
                         upstream=Upstream(self.settings.url, user.id))
@@ -180,7 +175,7 @@ class LdapSource:
 
     def status(self) -> Mapping[str, object]:
         """For /status: where the directory is and how the last checks went."""
-        return {"id": self.id, "type": LDAP, "url": self.settings.url,
+        return {"url": self.settings.url,
                 "tls": "ldaps" if self.settings.use_ssl else
                 "starttls" if self.settings.start_tls else "none",
                 **self.health.to_json()}

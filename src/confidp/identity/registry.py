@@ -19,15 +19,19 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confidp.identity import ldap, local
+from confidp.identity import github, ldap, local, oauth2, oidc
+from confidp.identity.choice import accepted_sources
 from confidp.identity.identity import LOCAL
 from confidp.identity.sources import CallbackSource, IdentitySource, PasswordSource
-from confidp.model import Tenant
+from confidp.model import Application, Tenant
 
 SourceFactory = Callable[[Tenant, Mapping[str, Any]], IdentitySource]
 
 SOURCE_TYPES: Mapping[str, SourceFactory] = MappingProxyType({
     LOCAL: local.build,
+    oidc.KIND: oidc.build,
+    oauth2.KIND: oauth2.build,
+    github.KIND: github.build,
     ldap.LDAP: ldap.build,
 })
 
@@ -55,6 +59,10 @@ class TenantSources:
 
     def get(self, source_id: str) -> IdentitySource | None:
         return self.by_id.get(source_id)
+
+    def accepted(self, tenant: Tenant, application: Application) -> tuple[str, ...]:
+        """The ids of the sources ``application`` accepts (confidp.identity.choice)."""
+        return accepted_sources(tenant, application, tuple(self.by_id))
 
     def password_sources(self, accepted: Collection[str] | None = None
                          ) -> Iterator[PasswordSource]:

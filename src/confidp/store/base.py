@@ -7,15 +7,37 @@ IP). A one-time value (an authorization code, a refresh token, a sign-in request
 with ``consume`` or ``claim``: one atomic step that decides which of concurrent requests wins
 and writes everything the winner issues, so that a store lost halfway leaves either nothing
 done or everything done, never a value used up with nothing issued for it.
+
+A kind may carry a namespace, ``<namespace>:<kind>``: the tenant view's kinds are
+``<tenant>:<kind>``. Every key of one atomic step (``claim``, ``consume``, ``put_many``) is in
+one namespace, which every store checks (``one_namespace``): a store spread over several
+servers keeps a namespace on one of them (a Redis Cluster puts it in one hash slot), and only
+there can it change several keys in one atomic step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 Record = dict[str, Any]
 Write = tuple[str, str, Record, float]  # kind, key, value, seconds to live
+
+
+def namespace_of(kind: str) -> str:
+    """The namespace of a kind: ``acme`` of ``acme:session``, "" of a bare ``session``."""
+    namespace, separator, _ = kind.partition(":")
+    return namespace if separator else ""
+
+
+def one_namespace(kinds: Iterable[str]) -> str:
+    """The one namespace of the kinds one atomic step writes; ``ValueError`` when they are in
+    several (a flow that did so could never run on a Redis Cluster)."""
+    found = {namespace_of(kind) for kind in kinds}
+    if len(found) > 1:
+        raise ValueError("one atomic store step spans several namespaces: "
+                         + ", ".join(sorted(repr(n) for n in found)))
+    return found.pop() if found else ""
 
 
 class StoreUnavailable(Exception):

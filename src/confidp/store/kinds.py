@@ -14,3 +14,5 @@ REFRESH_USED = "refresh_used"  # sha256(rotated refresh token) -> its family
 REFRESH_REUSE = "refresh_reuse"
 FAMILY = "family"  # id -> a grant family: the refresh token and access tokens of one login
 FAMILY_REVOKED = "family_revoked"  # id -> present once the family is revoked (never cleared)
+# sha256(the state sent upstream) -> a sign-in away at an upstream identity provider (sealed)
+UPSTREAM_FLOW = "upstream_flow"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confidp.store.base import Record, Write
+from confidp.store.base import Record, Write, one_namespace
 
 _COMPACT_SLACK = 1024  # stale expiry entries allowed beyond twice the live ones
 
@@ -73,18 +73,21 @@ class MemoryStore:
 
     async def claim(self, kind: str, key: str, value: Record, ttl: float,
                     writes: Sequence[Write] = ()) -> bool:
+        one_namespace([kind, *(write[0] for write in writes)])
         if self._live((kind, key)) is not None:
             return False
         self._put_all([(kind, key, value, ttl), *writes])
         return True
 
     async def consume(self, kind: str, key: str, writes: Sequence[Write] = ()) -> bool:
+        one_namespace([kind, *(write[0] for write in writes)])
         if self._live((kind, key)) is None:
             return False
         self._put_all(writes, consumed=(kind, key))
         return True
 
     async def put_many(self, items: Sequence[Write]) -> None:
+        one_namespace(item[0] for item in items)
         self._put_all(items)
 
     async def get(self, kind: str, key: str) -> Record | None:

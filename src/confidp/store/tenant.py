@@ -1,7 +1,9 @@
 """One tenant's view of the store: every key it reads or writes is in the tenant's namespace
-(in Redis ``confidp:<tenant>:<kind>:<id>``), so an operator can find, count or remove one
-tenant's state (``SCAN MATCH confidp:acme:*``) and no lookup made for one tenant can reach
-another's records. Records still name their tenant, and the flows check it."""
+(kinds ``<tenant>:<kind>``; in Redis ``confidp:{<tenant>}:<kind>:<id>``), so an operator can
+find, count or remove one tenant's state (``SCAN MATCH confidp:{acme}:*``), no lookup made for
+one tenant can reach another's records, and every atomic step of a tenant stays in one
+namespace (one Redis Cluster hash slot: confidp.store.base). Records still name their tenant,
+and the flows check it."""
 
 from __future__ import annotations
 

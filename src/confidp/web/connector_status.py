@@ -1,6 +1,6 @@
-"""What /status says of each tenant's connectors: their id and type, and what a connector
-reports of its own health (``Reporting``): for an ``ldap`` connector, the directory's URL,
-its TLS mode, its last successful check and its last error. Never a secret, a password or a
+"""What a connector reports of its own health for /status (``Reporting``; the upstream ones'
+fetches are ``confidp.outbound``'s): for an ``ldap`` connector, the directory's URL, its TLS
+mode, its last successful check and its last error. Never a secret, a password or a
 username. Each worker process reports its own checks (as it has its own watcher)."""
 
 from __future__ import annotations
@@ -27,16 +27,17 @@ def _iso(moment: object) -> object:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
 
 
-def connector_statuses(request: AppRequest, tenant: Tenant | None) -> list[dict[str, object]]:
+def connector_reports(request: AppRequest,
+                      tenant: Tenant | None) -> dict[str, dict[str, object]]:
+    """What each of ``tenant``'s connectors that reports its own health says, by id (times
+    as ISO 8601)."""
     if tenant is None or not tenant.connectors:
-        return []
+        return {}
     sources = request.app.ctx.sources.of(tenant)
-    found: list[dict[str, object]] = []
+    found: dict[str, dict[str, object]] = {}
     for connector in tenant.connectors:
-        entry: dict[str, object] = {"id": connector.id, "type": connector.type}
         source = sources.get(connector.id)
         if isinstance(source, Reporting):
-            entry.update({key: _iso(value) if key.endswith("_at") else value
-                          for key, value in source.status().items()})
-        found.append(entry)
+            found[connector.id] = {key: _iso(value) if key.endswith("_at") else value
+                                   for key, value in source.status().items()}
     return found

@@ -48,7 +48,8 @@ class TermsStep:
         return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "error.html",
                     page_title="Terms of use", message="Accept the terms of use?",
                     detail=f"request={sign_in.pending.sealed} "
-                    f"csrf_token={sign_in.pending.csrf_token}", missing=[], error_code="")
+                    f"csrf_token={sign_in.pending.csrf_token}", missing=[], error_code="",
+                    way_back=None)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
         if sign_in.request.form.get("accept") != "yes":
@@ -76,7 +77,7 @@ async def test_a_terms_of_use_step_between_password_and_consent(
         tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
     write_tenant(tenants_dir, "acme.yaml", example("acme.yaml"))
     steps = STEPS.plus(TermsStep(), before="consent")
-    assert [step.name for step in steps] == ["password", "terms", "consent"]
+    assert [step.name for step in steps] == ["upstream", "password", "terms", "consent"]
     async with serving(tenants_dir, themes_dir, tmp_path / "state", steps=steps) as server:
         browser = server.client
         login = location(await browser.get(authorize_url("/acme", seed_params())))

@@ -14,11 +14,15 @@ from sanic import HTTPResponse
 from confidp.i18n import Message, lazy, lazy_plural
 from confidp.identity.identity import Identity
 from confidp.identity.sources import PasswordSource, SourceContext, SourceUnavailable
-from confidp.oauth.authorize import needs_login
-from confidp.oauth.errors import LoginRequired, OAuthError
+from confidp.oauth.errors import FlowError, LoginRequired, OAuthError
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
+from confidp.web.signin.accepted import (
+    accepts_passwords,
+    callback_sources,
+    needs_authentication,
+)
 from confidp.web.signin.password_choice import SOURCE_FIELD, choices, chosen_source
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
@@ -41,9 +45,9 @@ class PasswordStep:
     path = "/login"
 
     async def needed(self, sign_in: SignIn) -> bool:
-        session = sign_in.session
-        return session is None or needs_login(session.auth_time, sign_in.pending.created_at,
-                                              sign_in.pending.request, sign_in.now)
+        """The login page: its form when the application accepts a password source, and a
+        button per upstream connector it accepts (confidp.web.signin.upstream)."""
+        return needs_authentication(sign_in)
 
     def interaction_required(self) -> OAuthError:
         return LoginRequired("The user is not signed in.")
@@ -52,9 +56,13 @@ class PasswordStep:
         return self._page(sign_in)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
+        if not accepts_passwords(sign_in):
+            raise FlowError("This sign-in method is not available.",
+                            "Go back to the application and sign in again.")
         username = (form_value(sign_in.request, "username") or "").strip()[:MAX_USERNAME]
         password = form_value(sign_in.request, "password") or ""
-        if not username or not password or len(password) > MAX_PASSWORD:
+        source = chosen_source(sign_in, form_value(sign_in.request, SOURCE_FIELD))
+        if not username or not password or len(password) > MAX_PASSWORD or source is None:
             return self._page(sign_in, status=400, username=username, error=INCOMPLETE)
         attempt = await count_attempt(sign_in.store, sign_in.tenant.login_throttle, username,
                                       client_ip(sign_in))
@@ -68,9 +76,6 @@ class PasswordStep:
                                   "Too many failed sign-in attempts. Try again in %(num)d "
                                   "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
-        source = chosen_source(sign_in, form_value(sign_in.request, SOURCE_FIELD))
-        if source is None:
-            return self._page(sign_in, status=400, username=username, error=INCOMPLETE)
         try:
             identity = await authenticate(sign_in, source, username, password)
         except SourceUnavailable as exc:  # not a wrong password: not counted
@@ -94,8 +99,13 @@ class PasswordStep:
                     request_id=pending.sealed, csrf_token=pending.csrf_token,
                     application_name=sign_in.application.name, error=error,
                     username=username or pending.request.login_hint or "",
+                    password_form=accepts_passwords(sign_in),
                     password_sources=choices(sign_in),
-                    chosen_source=form_value(sign_in.request, SOURCE_FIELD) or "")
+                    chosen_source=form_value(sign_in.request, SOURCE_FIELD)
+                    or pending.request.connector or "",
+                    connectors=[{"id": source.id, "name": source.display_name}
+                                for source in callback_sources(sign_in)],
+                    upstream_action=f"{sign_in.tenant.issuer_path}/upstream")
 
 
 async def authenticate(sign_in: SignIn, source: PasswordSource, username: str,

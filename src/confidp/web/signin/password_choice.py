@@ -3,20 +3,21 @@ accepts more than one (the tenant file's users and an ``ldap`` connector, or two
 directories).
 
 The form then shows a choice ("Sign in with": the tenant's own accounts, each directory by
-its connector's ``name``), preselecting the first, and only the chosen source checks the
-password. Trying each source in turn would send a password meant for one to the others: a
-local user's typo would reach the directory (counting towards its lockout policy, e.g.
-Active Directory's) and a directory password would be tried against the tenant file; a
-username known to both would sign in as whichever accepted the password. With one password
-source accepted there is no choice and it checks every password.
+its connector's ``name``), preselecting the one the request's ``connector`` hint names, else
+the first, and only the chosen source checks the password. Trying each source in turn would
+send a password meant for one to the others: a local user's typo would reach the directory
+(counting towards its lockout policy, e.g. Active Directory's) and a directory password would
+be tried against the tenant file; a username known to both would sign in as whichever
+accepted the password. With one password source accepted there is no choice and it checks
+every password.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from confidp.identity.choice import accepted_sources
 from confidp.identity.sources import PasswordSource
+from confidp.web.signin.accepted import accepted
 
 if TYPE_CHECKING:
     from confidp.web.signin.steps import SignIn
@@ -27,8 +28,7 @@ SOURCE_FIELD = "source"
 def offered_sources(sign_in: SignIn) -> list[PasswordSource]:
     """The password sources this sign-in's application accepts, in the tenant's order."""
     sources = sign_in.request.app.ctx.sources.of(sign_in.tenant)
-    return list(sources.password_sources(accepted_sources(sign_in.tenant,
-                                                          sign_in.application)))
+    return list(sources.password_sources(accepted(sign_in)))
 
 
 def chosen_source(sign_in: SignIn, chosen: str | None) -> PasswordSource | None:
