@@ -137,6 +137,7 @@ def test_a_relying_party_gets_tokens_whose_claims_come_from_the_directory(
         assert claims["email_verified"] is False  # the connector does not vouch for it
         assert set(claims["groups"]) == {"staff", "admins"}
         assert claims["nonce"] == "n-ldap"
+        assert claims["amr"] == ["pwd"]  # a password, checked by confidp: not federated
         info = client.get(f"{issuer}/userinfo").json()
         assert info["sub"] == claims["sub"] and info["email"] == "ada@example.org"
         refreshed = client.refresh_token(f"{issuer}/token",
