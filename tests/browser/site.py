@@ -31,6 +31,7 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # users for failed sign-ins, one each, since the test tenants throttle after one failure
 # per user (a name that is no user would be checked against a full-cost dummy hash)
 VISITORS = 400
+CONNECTOR_SECRET = "CONFIDP_TEST_SITE_CONNECTOR"
 VISITOR_PASSWORD = "visitor-password"
 LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="32" viewBox="0 0 96 32">'
         '<rect width="96" height="32" rx="6" fill="#5b3cc4"/>'
@@ -99,6 +100,12 @@ def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, A
                     "help": f"https://{name}.example/help"}
     doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
                              "window": "15m"}
+    # an upstream identity provider that does not answer: the login page shows its button,
+    # and choosing it shows the error page (tests/browser/pages.py)
+    doc["connectors"] = [{"id": "corp", "type": "oidc", "name": "Corporate SSO",
+                          "issuer": f"http://127.0.0.1:{free_port(avoid=port)}/corp",
+                          "client_id": "confidp", "client_secret": {"env": CONNECTOR_SECRET},
+                          "allow_http": True, "timeout": "2s"}]
     for user in doc["users"]:
         user["password_hash"] = FAST_HASHER.hash(password)
     visitor_hash = FAST_HASHER.hash(VISITOR_PASSWORD)
@@ -125,5 +132,6 @@ def start_site(root: Path, callback: str) -> Iterator[Site]:
     for name, tenant in sites.items():
         write_tenant(tenants_dir, f"{name}.yaml",
                      _adjusted(name, port, callback, tenant.password))
-    with running_server(tenants_dir, themes, root / "state", port) as server:
+    with running_server(tenants_dir, themes, root / "state", port,
+                        env={CONNECTOR_SECRET: "site-connector-secret"}) as server:
         yield Site(server, callback, sites)
