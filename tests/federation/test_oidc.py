@@ -59,6 +59,7 @@ def shared_tenant(provider: FakeOidc) -> dict[str, Any]:
                   corp(provider, id="picky", allowed_groups=["admins"]),
                   corp(provider, id="post", token_endpoint_auth_method="client_secret_post")]
     applications = [_app("portal-spa", ["corp"]), app("portal-both"),
+                    app("portal-consent", connectors=["corp"], require_consent=True),
                     *(_app(f"portal-{c}", [c]) for c in ("down", "slow", "picky", "post"))]
     return tenant(*connectors, applications=applications)
 
@@ -208,12 +209,14 @@ async def test_an_id_token_that_fails_a_check_ends_the_sign_in_with_a_page(
 
 
 async def test_a_callback_is_taken_once(browser: httpx.AsyncClient, upstream: FakeOidc) -> None:
-    back = at_upstream(await to_upstream(browser))
+    # an application with consent: the sign-in is still open after the first callback
+    back = at_upstream(await to_upstream(browser, "portal-consent"))
     first = await callback(browser, back)
-    assert first.status_code == 303
+    assert first.status_code == 303 and "/acme/consent?" in location(first)
     replay = await callback(browser, back)
     assert replay.status_code == 400
     assert "expired or was already used" in replay.text
+    assert upstream.requests.count(("POST", "/token")) == 1  # the code was not sent again
 
 
 async def test_another_browsers_callback_is_refused_and_left_for_its_owner(
