@@ -9,6 +9,7 @@ Each worker process has its own clients and status (as it has its own reload wat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import time
@@ -58,6 +59,15 @@ class ConnectorStatus:
     def to_json(self) -> dict[str, Any]:
         return {**{what: self.fetches.get(what, Fetch()).to_json() for what in _FETCHES},
                 "last_error": self.last_error, "last_error_at": self.last_error_at}
+
+
+def parse_json(content: bytes) -> Any:
+    """JSON from a provider; ``ValueError`` for anything else, including nesting too deep
+    for the parser (a hostile ``[[[[...`` raises RecursionError in the standard library)."""
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def timeout_of(connector: Connector) -> float:
@@ -112,13 +122,16 @@ class Outbound:
         labels = (tenant_id, connector.id, what)
         started = time.monotonic()
         try:
-            response = await self._send(connector, method, url, **kwargs)
+            # the whole request, not each phase: a provider sending a byte at a time cannot
+            # hold a sign-in past the connector's timeout
+            async with asyncio.timeout(timeout_of(connector)):
+                response = await self._send(connector, method, url, **kwargs)
             if response.status_code >= 500:
                 raise UpstreamUnavailable(f"{what}: {url} answered {response.status_code}")
         except UpstreamError as error:
             self._failed(status, what, labels, error.detail, error.reason)
             raise
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             detail = f"{what}: {url} did not answer within {timeout_of(connector):g}s"
             self._failed(status, what, labels, detail, "timeout")
             raise UpstreamUnavailable(detail, "timeout") from None
@@ -178,7 +191,7 @@ class Outbound:
                 raise UpstreamError(f"{what}: {url} answered {response.status_code}",
                                     "invalid_response")
             try:
-                return json.loads(response.content)
+                return parse_json(response.content)
             except ValueError:
                 raise UpstreamError(f"{what}: {url} did not answer JSON",
                                     "invalid_response") from None

@@ -81,6 +81,13 @@ async def signed_out_page(page: Page, site: Site, tenant: TenantSite) -> None:
     await page.goto(f"{site.base}/{tenant.name}/logout")
 
 
+async def upstream_error_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """The login page's identity provider button, when the provider does not answer."""
+    await login_page(page, site, tenant)
+    await page.locator("button[name=connector][value=corp]").click()
+    await page.wait_for_url("**/upstream")
+
+
 async def not_found_page(page: Page, site: Site, tenant: TenantSite) -> None:
     await page.goto(f"{site.base}/{tenant.name}/no-such-page")
 
@@ -103,4 +110,5 @@ PAGES: list[PageCase] = [
     PageCase("logout-confirm", logout_confirm_page, "logout_confirm.html"),
     PageCase("signed-out", signed_out_page, "logged_out.html"),
     PageCase("not-found", not_found_page, "not_found.html"),
+    PageCase("upstream-error", upstream_error_page, "error.html"),
 ]

@@ -31,6 +31,7 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # users for failed sign-ins, one each, since the test tenants throttle after one failure
 # per user (a name that is no user would be checked against a full-cost dummy hash)
 VISITORS = 400
+CONNECTOR_SECRET = "CONFIDP_TEST_SITE_CONNECTOR"
 VISITOR_PASSWORD = "visitor-password"
 LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="32" viewBox="0 0 96 32">'
         '<rect width="96" height="32" rx="6" fill="#5b3cc4"/>'
@@ -102,19 +103,23 @@ def _adjusted(name: str, port: int, callback: str, password: str) -> dict[str, A
                     "help": f"https://{name}.example/help"}
     doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
                              "window": "15m"}
-    # an application that accepts the tenant's users and a directory: its login form asks
-    # which account (confidp.web.signin.password_choice); no directory needs to answer for
-    # the page to show
-    doc["connectors"] = [{"id": "corp-ldap", "type": "ldap", "name": "Corporate directory",
+    # an upstream identity provider that does not answer: the login page shows its button,
+    # and choosing it shows the error page (tests/browser/pages.py); and a directory that an
+    # application accepts beside the tenant's users: its login form asks which account
+    # (confidp.web.signin.password_choice; no directory needs to answer for the page)
+    doc["connectors"] = [{"id": "corp", "type": "oidc", "name": "Corporate SSO",
+                          "issuer": f"http://127.0.0.1:{free_port(avoid=port)}/corp",
+                          "client_id": "confidp", "client_secret": {"env": CONNECTOR_SECRET},
+                          "allow_http": True, "timeout": "2s"},
+                         {"id": "corp-ldap", "type": "ldap", "name": "Corporate directory",
                           "url": "ldap://127.0.0.1:9", "allow_plaintext": True,
                           "bind_dn": "cn=confidp,dc=example,dc=org",
                           "bind_password": {"file": "ldap-bind.secret"},
                           "user_search": {"base_dn": "ou=people,dc=example,dc=org"}}]
+    app["connectors"] = ["local", "corp"]
     doc["applications"].append({
         "client_id": DIRECTORY_CLIENT, "name": f"{app['name']} (directory)", "type": "public",
         "redirect_uris": [callback], "scopes": ["openid"], "connectors": ["local", "corp-ldap"]})
-    for other in doc["applications"][:1]:
-        other["connectors"] = ["local"]
     for user in doc["users"]:
         user["password_hash"] = FAST_HASHER.hash(password)
     visitor_hash = FAST_HASHER.hash(VISITOR_PASSWORD)
@@ -142,5 +147,6 @@ def start_site(root: Path, callback: str) -> Iterator[Site]:
     for name, tenant in sites.items():
         write_tenant(tenants_dir, f"{name}.yaml",
                      _adjusted(name, port, callback, tenant.password))
-    with running_server(tenants_dir, themes, root / "state", port) as server:
+    with running_server(tenants_dir, themes, root / "state", port,
+                        env={CONNECTOR_SECRET: "site-connector-secret"}) as server:
         yield Site(server, callback, sites)

@@ -174,6 +174,9 @@ class FakeOidc(_Base):
             return
         if self.delay:
             time.sleep(self.delay)
+        if self.misbehave in ("deep_json", "drip"):
+            self._hostile(handler)
+            return
         basic = _basic(handler.headers.get("Authorization"))
         if basic is not None:
             self.token_auth.append("client_secret_basic")
@@ -192,6 +195,25 @@ class FakeOidc(_Base):
         access_token = secrets.token_urlsafe(24)
         handler._send(200, {"access_token": access_token, "token_type": "Bearer",
                             "expires_in": 300, "id_token": self.id_token(grant, access_token)})
+
+    def _hostile(self, handler: _Handler) -> None:
+        """A token answer nested past any parser's depth, or one that trickles in a byte at
+        a time for longer than the connector's timeout."""
+        body = b"[" * 200_000 if self.misbehave == "deep_json" else b"{" + b" " * 48 + b"}"
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if self.misbehave == "deep_json":
+            handler.wfile.write(body)
+            return
+        for byte in body:
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
 
     def id_token(self, grant: dict[str, Any], access_token: str) -> str:
         now = int(time.time())

@@ -55,10 +55,11 @@ def shared_tenant(provider: FakeOidc) -> dict[str, Any]:
     """Every connector and application the tests without a tenant edit need."""
     connectors = [corp(provider), corp(provider, id="other"),
                   corp(provider, id="down", issuer=f"http://127.0.0.1:{free_port()}"),
-                  corp(provider, id="slow", timeout="1s"),
+                  corp(provider, id="slow", timeout="2s"),
                   corp(provider, id="picky", allowed_groups=["admins"]),
                   corp(provider, id="post", token_endpoint_auth_method="client_secret_post")]
     applications = [_app("portal-spa", ["corp"]), app("portal-both"),
+                    app("portal-consent", connectors=["corp"], require_consent=True),
                     *(_app(f"portal-{c}", [c]) for c in ("down", "slow", "picky", "post"))]
     return tenant(*connectors, applications=applications)
 
@@ -208,12 +209,14 @@ async def test_an_id_token_that_fails_a_check_ends_the_sign_in_with_a_page(
 
 
 async def test_a_callback_is_taken_once(browser: httpx.AsyncClient, upstream: FakeOidc) -> None:
-    back = at_upstream(await to_upstream(browser))
+    # an application with consent: the sign-in is still open after the first callback
+    back = at_upstream(await to_upstream(browser, "portal-consent"))
     first = await callback(browser, back)
-    assert first.status_code == 303
+    assert first.status_code == 303 and "/acme/consent?" in location(first)
     replay = await callback(browser, back)
     assert replay.status_code == 400
     assert "expired or was already used" in replay.text
+    assert upstream.requests.count(("POST", "/token")) == 1  # the code was not sent again
 
 
 async def test_another_browsers_callback_is_refused_and_left_for_its_owner(
@@ -253,9 +256,22 @@ async def test_a_provider_that_is_down_or_too_slow_gives_a_page_not_a_hang(
     assert "did not answer" in response.text
     url = location(await browser.get(location(await browser.get(
         "/acme/authorize?" + _query("portal-slow")))))
-    upstream.delay = 1.5  # the token endpoint answers after the connector's timeout
+    upstream.delay = 3  # the token endpoint answers after the connector's timeout
     answer = await callback(browser, at_upstream(url))
     assert answer.status_code == 502 and "did not answer" in answer.text
+
+
+@pytest.mark.parametrize("misbehave", ["deep_json", "drip"])
+async def test_a_hostile_token_answer_is_refused_in_time(
+        browser: httpx.AsyncClient, upstream: FakeOidc, misbehave: str) -> None:
+    """JSON nested past the parser's depth; a body trickling in a byte every 0.1 s (each read
+    within httpx's own timeouts, the whole past the connector's 2 s)."""
+    url = location(await browser.get(location(await browser.get(
+        "/acme/authorize?" + _query("portal-slow")))))
+    upstream.misbehave = misbehave
+    answer = await callback(browser, at_upstream(url))
+    assert answer.status_code == 502
+    assert ("did not answer" if misbehave == "drip" else "could not be used") in answer.text
 
 
 def _app(client_id: str, connectors: list[str]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from confidp.identity.sources import (
     UpstreamRequest,
 )
 from confidp.model import Connector
-from confidp.outbound import TOKEN
+from confidp.outbound import TOKEN, parse_json
 
 ACCESS_DENIED = "access_denied"
 MAX_ERROR_TEXT = 200
@@ -93,7 +93,7 @@ async def exchange_code(context: CallbackContext, connector: Connector, token_en
     response = await outbound.request(tenant_id, connector, TOKEN, "POST", token_endpoint,
                                       data=form, headers=headers, auth=auth)
     try:
-        body = response.json()
+        body = parse_json(response.content)
     except ValueError:
         body = None
     if response.status_code != 200 or not isinstance(body, dict):
