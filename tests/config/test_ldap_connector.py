@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from confidp.config.loader import validate_file
 from confidp.identity.ldap import LdapSource
 from confidp.identity.registry import Sources
-from tests.support import dump, tenant_doc
+from tests.support import REPO, dump, tenant_doc
 
 SECRET = "bind-secret-never-shown"
 
@@ -112,3 +114,17 @@ def test_a_group_attribute_may_carry_a_matching_rule_and_nothing_else() -> None:
     assert messages(ldap(group_search=groups("member:1.2.840.113556.1.4.1941:"))) == []
     assert messages(ldap(group_search=groups("member)(uid=*")))
     assert messages(ldap(group_search=groups("member:=")))
+
+
+def test_the_readme_s_ldap_examples_load() -> None:
+    """The OpenLDAP and Active Directory examples a user would copy are valid as written."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### `ldap`", 1)[1].split("\n### ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block in blocks:
+        connectors = yaml.safe_load(block)["connectors"]
+        document = tenant_doc("https://id.example.com", connectors=connectors)
+        result = validate_file("acme.yaml", dump(document), themes=None, environ=None)
+        assert result.ok, [str(e) for e in result.errors]
+        assert [c.type for c in result.tenant.connectors] == ["ldap"]
