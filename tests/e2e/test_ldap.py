@@ -315,3 +315,31 @@ def test_with_local_users_and_a_directory_the_form_asks_which_account(
         assert choose_and_sign_in(idp, "corp-ldap", "ada", ada.password).status_code == 503
     finally:
         slapd.start()
+
+
+def test_a_session_or_access_token_used_while_the_directory_is_down_is_a_503(
+        idp: Server, slapd: Slapd) -> None:
+    """Re-checks that cannot reach the directory neither pass nor end anything: /authorize
+    with a session shows a clear 503 page, /userinfo answers 503; both work again after."""
+    brian = person("brian")
+    issuer = f"{idp.base}/acme"
+    with httpx.Client(base_url=idp.base, follow_redirects=False, timeout=30) as browser, \
+            portal() as client:
+        callback = location(submit_login(browser, login_page(idp, browser), brian.uid,
+                                         brian.password))
+        if "/consent?" in callback:
+            callback = location(submit_consent(browser, callback, "approve"))
+        client.fetch_token(f"{issuer}/token", authorization_response=callback,
+                           code_verifier=VERIFIER)
+        again = authorize_url("/acme", seed_params(scope=SCOPES))
+        slapd.stop()
+        try:
+            page = browser.get(again)
+            info = client.get(f"{issuer}/userinfo")
+        finally:
+            slapd.start()
+        assert page.status_code == 503 and page.headers["retry-after"]
+        assert "The sign-in service is temporarily unavailable." in page.text
+        assert info.status_code == 503
+        assert "code=" in location(browser.get(again))  # the session survived
+        assert client.get(f"{issuer}/userinfo").status_code == 200
