@@ -88,6 +88,16 @@ class Grant:
     refresh_token: str | None = None  # the refresh token to issue, when chosen (a successor)
 
 
+class TokenResponse(dict[str, Any]):
+    """A token response's body (RFC 6749 §5.1), and what it issued for the audit event
+    (``confidp.audit.TOKENS_ISSUED``): the access token's ``jti``, the subject and its identity
+    source, never a token's value."""
+
+    jti: str = ""
+    subject: str = ""
+    source: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Issued:
     """A token response and the store records that must be written for it to be valid."""
@@ -154,9 +164,11 @@ class TokenService:
         access_token = ring.sign({"typ": ACCESS_TOKEN_TYP}, access_token_claims(
             tenant, client_id=client.client_id, subject=subject, scopes=grant.scopes, jti=jti,
             now=now, auth_time=auth_time), ACCESS_TOKEN_ALG)
-        response: dict[str, Any] = {
+        response = TokenResponse({
             "access_token": access_token, "token_type": "Bearer",
-            "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)}
+            "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)})
+        response.jti, response.subject = jti, subject
+        response.source = identity.source if identity is not None else None
         if identity is not None and OPENID in grant.scopes:
             response["id_token"] = ring.sign({"typ": "JWT"}, id_token_claims(
                 tenant, identity, client_id=client.client_id, scopes=grant.scopes, now=now,

@@ -10,6 +10,7 @@ import math
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.i18n import Message, lazy, lazy_plural
 from confidp.identity.identity import Identity
 from confidp.identity.sources import SourceContext
@@ -64,6 +65,9 @@ class PasswordStep:
                                       client_ip(sign_in))
         if attempt.retry_after is not None:
             wait = max(1, math.ceil(attempt.retry_after))
+            audit.emit(sign_in.request, audit.SIGNIN_LOCKED_OUT, tenant=sign_in.tenant,
+                       client_id=sign_in.application.client_id, reason=audit.THROTTLED,
+                       username=username, retry_after=wait)
             minutes = max(1, math.ceil(wait / 60))
             return self._page(sign_in, status=429, username=username,
                               error=lazy_plural(
@@ -72,11 +76,16 @@ class PasswordStep:
                                   "Too many failed sign-in attempts. Try again in %(num)d "
                                   "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
-        identity = await authenticate(sign_in, username, password)
+        context = SourceContext(sign_in.tenant, sign_in.request.app.ctx.passwords, sign_in.now)
+        identity = await authenticate(sign_in, username, password, context)
         if identity is None:  # the attempt stays counted
+            source, reason = refusal(context)
+            audit.emit(sign_in.request, audit.SIGNIN_FAILED, tenant=sign_in.tenant,
+                       client_id=sign_in.application.client_id, connector=source,
+                       reason=reason, username=username)
             return self._page(sign_in, status=401, username=username, error=FAILED)
         await refund(sign_in.store, attempt)
-        return Passed(identity)
+        return Passed(identity)  # signin.succeeded: written by the driver (steps.advance)
 
     def _page(self, sign_in: SignIn, *, status: int = 200, error: Message | None = None,
               username: str = "", headers: dict[str, str] | None = None) -> HTTPResponse:
@@ -94,11 +103,21 @@ class PasswordStep:
                     upstream_action=f"{sign_in.tenant.issuer_path}/upstream")
 
 
-async def authenticate(sign_in: SignIn, username: str, password: str) -> Identity | None:
-    """The identity the first of the tenant's password sources vouches for. Each source
-    takes the same time for an unknown username as for a known one."""
+def refusal(context: SourceContext) -> tuple[str | None, str]:
+    """Which source refused, and why: the first that knew the username, else the first."""
+    known = [(source, reason) for source, reason in context.refusals
+             if reason != audit.UNKNOWN_USER]
+    if known or context.refusals:
+        return (known or context.refusals)[0]
+    return None, audit.WRONG_PASSWORD
+
+
+async def authenticate(sign_in: SignIn, username: str, password: str,
+                       context: SourceContext) -> Identity | None:
+    """The identity the first of the tenant's password sources vouches for (the others say
+    why they refused in ``context``). Each source takes the same time for an unknown
+    username as for a known one."""
     ctx = sign_in.request.app.ctx
-    context = SourceContext(sign_in.tenant, ctx.passwords, sign_in.now)
     for source in ctx.sources.of(sign_in.tenant).password_sources(accepted(sign_in)):
         identity = await source.authenticate(username, password, context)
         if identity is not None:
