@@ -143,7 +143,9 @@ class Server:
         self.client = httpx.Client(base_url=self.base, timeout=5.0)
         self.ops = httpx.Client(base_url=self.ops_base, timeout=5.0)
 
-    def wait_ready(self, timeout: float = 15.0) -> None:
+    def wait_ready(self, timeout: float = 45.0) -> None:
+        """Until both listeners answer ready. Generous: on a loaded 2-core machine each worker
+        process of ``--workers N`` takes seconds to start (imports in a fresh interpreter)."""
         def ready() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited with {self.process.returncode}:\n"

@@ -57,7 +57,9 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
     tracing.configure()
     context = Context(
         settings=settings, clock=clock, metrics=Metrics(),
-        reloader=Reloader(settings.tenants_dir, settings.themes_dir, clock=clock),
+        # files are dated by the file system: the reloader compares their times with the
+        # system's clock, whatever clock the flows run on (a test's may stand still)
+        reloader=Reloader(settings.tenants_dir, settings.themes_dir, clock=system_clock),
         themes=Themes(settings.themes_dir), metadata=MetadataCache(),
         sources=sources or Sources(), steps=steps, routes=tenant_routes.routes(steps))
     app: App = Sanic(name or f"confidp_{secrets.token_hex(4)}", ctx=context,

@@ -30,6 +30,7 @@ from typing import Literal
 from watchfiles import awatch
 
 from confidp import themes
+from confidp.clock import system_clock
 from confidp.config.errors import ConfigError
 from confidp.config.loader import (
     FileResult,
@@ -85,7 +86,7 @@ class Reloader:
 
     def __init__(self, tenants_dir: Path, themes_dir: Path | None,
                  environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = system_clock,
                  settle: float = SETTLE_SECONDS) -> None:
         self.tenants_dir = tenants_dir
         self.themes_dir = themes_dir

@@ -239,7 +239,7 @@ def test_two_workers_on_redis(tmp_path: Path, tenants_dir: Path, themes_dir: Pat
     with running_server(tenants_dir, themes_dir, tmp_path / "state", port,
                         ("--store", redis_server.url, "--workers", "2")) as server, \
             httpx.Client(base_url=server.base, follow_redirects=False, timeout=10) as client:
-        wait_until(lambda: server.log().count("serving 1 tenant(s)") == 2, timeout=10)
+        wait_until(lambda: server.log().count("serving 1 tenant(s)") == 2, timeout=30)
         for _ in range(3):  # new connections land on either worker
             with httpx.Client(base_url=server.base, follow_redirects=False) as fresh:
                 code = code_via(fresh)
