@@ -375,6 +375,22 @@ async def test_a_tenant_edit_stops_identities_that_no_longer_qualify(
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
         # and the session no longer signs anyone in: the next authorization goes upstream
         assert (await to_upstream(client)).startswith(upstream.issuer)
+        # an application that stops accepting the connector ends its refresh tokens too
+        replace_tenant(tenants_dir, "acme.yaml", tenant(corp(upstream), applications=[
+            _app("portal-spa", ["corp"]), app("portal-both")]))
+        await server.reloaded(lambda s: not s.tenant("acme").connectors[0].settings[
+            "allowed_groups"])
+        both = await tokens(client, await code_after(client, await callback(
+            client, at_upstream(await to_upstream(client, "portal-both", connector="corp")))),
+            "portal-both")
+        replace_tenant(tenants_dir, "acme.yaml", tenant(corp(upstream), applications=[
+            _app("portal-spa", ["corp"]), _app("portal-both", ["local"])]))
+        await server.reloaded(lambda s: s.tenant("acme").application("portal-both")
+                              .connectors == ("local",))
+        refused = await client.post("/acme/token", data={
+            "grant_type": "refresh_token", "refresh_token": both["refresh_token"],
+            "client_id": "portal-both"})
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
         # removing the connector ends what it signed in too, and its callback
         replace_tenant(tenants_dir, "acme.yaml", tenant(applications=[
             _app("portal-spa", ["local"])]))
