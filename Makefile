@@ -14,7 +14,7 @@ $(BIN)/confidp: pyproject.toml
 	  { echo "Python's venv module is missing: apt-get install python3-venv"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,otel]'  # otel: the tracing tests run it
 	@touch $@
 
 $(AXE_STAMP):

@@ -8,10 +8,10 @@ import gc
 import logging
 import secrets
 import signal
-import sys
 
 from sanic import Sanic
 
+from confidp import audit, logs, tracing
 from confidp.clock import Clock, system_clock
 from confidp.context import App, Context
 from confidp.identity.registry import Sources
@@ -26,8 +26,9 @@ from confidp.sealing import Sealer
 from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import Store, open_store
+from confidp.store.observed import ObservedStore
 from confidp.themes import Themes
-from confidp.web import listeners, ops, tenant_routes
+from confidp.web import listeners, observe, ops, tenant_routes
 from confidp.web.discovery import MetadataCache
 from confidp.web.http_errors import ErrorHandler
 from confidp.web.request import ConfidpRequest
@@ -37,14 +38,11 @@ from confidp.web.signin.steps import Steps
 log = logging.getLogger("confidp.reload")
 
 
-def configure_logging(level: str) -> None:
-    """confidp's own log lines (reload outcomes), in every worker process."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("confidp")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+def configure_logging(settings: Settings) -> None:
+    """confidp's own log lines and the audit events, in every worker process
+    (``confidp.logs``)."""
+    logs.configure(settings.log_level, settings.log_format, audit=settings.audit,
+                   audit_log=settings.audit_log)
 
 
 def create_app(settings: Settings, name: str | None = None, *, clock: Clock = system_clock,
@@ -55,7 +53,8 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
     identity sources of ``confidp.identity.registry.SOURCE_TYPES``, ``steps`` the sign-in
     steps of ``confidp.web.signin.STEPS``."""
     steps = steps or STEPS
-    configure_logging(settings.log_level)
+    configure_logging(settings)
+    tracing.configure()
     context = Context(
         settings=settings, clock=clock, metrics=Metrics(),
         # files are dated by the file system: the reloader compares their times with the
@@ -65,7 +64,8 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         sources=sources or Sources(), steps=steps, routes=tenant_routes.routes(steps))
     app: App = Sanic(name or f"confidp_{secrets.token_hex(4)}", ctx=context,
                      error_handler=ErrorHandler(tenant_routes.unrouted),
-                     request_class=ConfidpRequest)
+                     request_class=ConfidpRequest,
+                     log_config=logs.sanic_config(settings.log_format))
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # forms and token requests are small
     app.config.REQUEST_MAX_HEADER_SIZE = 16 * 1024
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -88,10 +88,13 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
                 log.error("%s", event)
             else:
                 log.info("%s", event)
+            audit.emit(context, audit.TENANT_RELOADED, tenant=event.tenant_id,
+                       outcome=event.kind, file=event.source, detail=event.detail)
 
     @app.before_server_start
     async def open_resources(app: App) -> None:
-        context.store = store if store is not None else open_store(settings.store)
+        context.store = ObservedStore(store if store is not None else open_store(settings.store),
+                                      context.metrics)
         context.passwords = PasswordVerifier()
         context.client_secrets = ClientSecretChecker(context.passwords)
         context.keys = KeyStore(settings.state_dir, clock=clock)
@@ -122,6 +125,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         await context.store.close()
         await context.outbound.aclose()
         context.passwords.close()
+        tracing.shutdown()
 
     @app.before_server_start
     async def load_tenants(app: App) -> None:
@@ -149,6 +153,8 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
                            poll=settings.reload_poll, on_watching=watching),
                      name="confidp-watcher")
 
+    app.register_middleware(observe.started, "request")
+    app.register_middleware(observe.finished, "response")
     app.blueprint(ops.bp)
     app.blueprint(tenant_routes.bp)
     return app

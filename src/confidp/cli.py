@@ -139,6 +139,15 @@ def _parser() -> argparse.ArgumentParser:
                        "before closing the listeners, so a load balancer's health check takes "
                        "the replica out first (CONFIDP_SHUTDOWN_DELAY; default: "
                        f"{DEFAULTS.shutdown_delay:g})")
+    serve.add_argument("--log-format", choices=["text", "json"],
+                       default=_env("LOG_FORMAT", DEFAULTS.log_format),
+                       help="every log line, Sanic's own and the access log's included, as "
+                            "text or as one JSON object (CONFIDP_LOG_FORMAT; default: "
+                            f"{DEFAULTS.log_format})")
+    serve.add_argument("--audit-log", default=_env("AUDIT_LOG", "-"), metavar="PATH|-|off",
+                       help="where audit events go: - to the log (default), a file to "
+                            "append one JSON line each to (reopened when a rotator moves "
+                            "it), or off (CONFIDP_AUDIT_LOG)")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", DEFAULTS.log_level),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help=f"log level (CONFIDP_LOG_LEVEL; default: {DEFAULTS.log_level})")
@@ -259,14 +268,24 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from confidp.app import configure_logging
+    from confidp.logs import FORMATS, audit_log_problem, configure
     from confidp.sealing import SealingKeyError, load_or_create_keys
     from confidp.server_key import ServerKeyError
     from confidp.server_key import load_or_create as load_or_create_server_key
     from confidp.settings import Settings
     from confidp.themes import ThemeError, check_default_theme
 
-    configure_logging(args.log_level)
+    if args.log_format not in FORMATS:  # from CONFIDP_LOG_FORMAT: argparse checks the flag
+        print(f"confidp: the log format must be text or json, not {args.log_format!r}",
+              file=sys.stderr)
+        return 2
+    configure(args.log_level, args.log_format)
+    audit_on = args.audit_log != "off"
+    audit_log = Path(args.audit_log).absolute() if args.audit_log not in ("-", "off") \
+        else None
+    if audit_log is not None and (problem := audit_log_problem(audit_log)):
+        print(f"confidp: {problem}", file=sys.stderr)
+        return 2
     problem = _tenants_dir_problem(args.tenants)
     if problem:
         print(f"confidp: {problem}", file=sys.stderr)
@@ -333,7 +352,9 @@ def _serve(args: argparse.Namespace) -> int:
         trust_proxy=args.trust_proxy, status_token=Secret(token) if token else None,
         log_level=args.log_level, store=args.store, workers=args.workers,
         ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log,
-        shutdown_delay=args.shutdown_delay)
+        shutdown_delay=args.shutdown_delay, log_format=args.log_format, audit=audit_on,
+        audit_log=audit_log,
+        request_metrics=_env("REQUEST_METRICS", "1") not in ("0", "off", "false"))
     return _run(settings)
 
 

@@ -1,8 +1,8 @@
 """Outbound HTTP to upstream identity providers: one well-kept ``httpx.AsyncClient`` per
 trust store (the system's, or a connector's ``ca_file``), TLS always verified, every request
 bounded by the connector's ``timeout`` and by ``MAX_RESPONSE_BYTES``, counted per connector
-in the metrics (requests by outcome, latency), and the last discovery / key-set fetch of each
-connector and its error kept for ``/status``.
+in the metrics (``Metrics.upstream``: requests by outcome, latency), and the last discovery
+and key-set fetch of each connector and its error kept for ``/status``.
 
 Each worker process has its own clients and status (as it has its own reload watcher).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,30 +118,30 @@ class Outbound:
         connector's timeout. A transport failure, a timeout or a 5xx is
         ``UpstreamUnavailable``; other statuses are the caller's to judge."""
         status = self.status(tenant_id, connector.id)
-        labels = (tenant_id, connector.id, what)
-        started = time.monotonic()
         try:
-            # the whole request, not each phase: a provider sending a byte at a time cannot
-            # hold a sign-in past the connector's timeout
-            async with asyncio.timeout(timeout_of(connector)):
-                response = await self._send(connector, method, url, **kwargs)
-            if response.status_code >= 500:
-                raise UpstreamUnavailable(f"{what}: {url} answered {response.status_code}")
+            # timed and counted per connector (confidp.metrics: ok, timeout, error)
+            with self._metrics.upstream(tenant_id, connector.id):
+                try:
+                    # the whole request, not each phase: a provider sending a byte at a time
+                    # cannot hold a sign-in past the connector's timeout
+                    async with asyncio.timeout(timeout_of(connector)):
+                        response = await self._send(connector, method, url, **kwargs)
+                except httpx.TimeoutException:
+                    raise TimeoutError from None
+                if response.status_code >= 500:
+                    raise UpstreamUnavailable(f"{what}: {url} answered "
+                                              f"{response.status_code}")
         except UpstreamError as error:
-            self._failed(status, what, labels, error.detail, error.reason)
+            self._failed(status, what, error.detail)
             raise
-        except (httpx.TimeoutException, TimeoutError):
+        except TimeoutError:
             detail = f"{what}: {url} did not answer within {timeout_of(connector):g}s"
-            self._failed(status, what, labels, detail, "timeout")
+            self._failed(status, what, detail)
             raise UpstreamUnavailable(detail, "timeout") from None
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             detail = f"{what}: {url} could not be reached ({type(exc).__name__}: {exc})"
-            self._failed(status, what, labels, detail, "unreachable")
+            self._failed(status, what, detail)
             raise UpstreamUnavailable(detail) from None
-        finally:
-            self._metrics.upstream_seconds.labels(tenant_id, connector.id).observe(
-                time.monotonic() - started)
-        self._metrics.upstream_requests.labels(*labels, "ok").inc()
         if what in _FETCHES:
             status.fetches.setdefault(what, Fetch()).ok_at = self._clock()
         return response
@@ -166,10 +165,8 @@ class Outbound:
         return httpx.Response(response.status_code, headers=response.headers,
                               content=bytes(body), request=request)
 
-    def _failed(self, status: ConnectorStatus, what: str, labels: tuple[str, str, str],
-                detail: str, reason: str) -> None:
+    def _failed(self, status: ConnectorStatus, what: str, detail: str) -> None:
         now = self._clock()
-        self._metrics.upstream_requests.labels(*labels, reason).inc()
         status.last_error, status.last_error_at = detail, now
         if what in _FETCHES:
             fetch = status.fetches.setdefault(what, Fetch())
@@ -178,9 +175,8 @@ class Outbound:
     def record_error(self, tenant_id: str, connector: Connector, what: str,
                      error: UpstreamError) -> None:
         """A response that came but could not be used (bad JSON, a bad ID token): kept for
-        /status and counted."""
-        self._failed(self.status(tenant_id, connector.id), what,
-                     (tenant_id, connector.id, what), error.detail, error.reason)
+        /status (the request itself counted as answered)."""
+        self._failed(self.status(tenant_id, connector.id), what, error.detail)
 
     async def json(self, tenant_id: str, connector: Connector, what: str, method: str,
                    url: str, **kwargs: Any) -> Any:

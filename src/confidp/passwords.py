@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from confidp import tracing
 from confidp.model import ClientSecret
 from confidp.store.deadline import paused
 
@@ -54,7 +55,8 @@ class PasswordVerifier:
         """True when ``password`` matches ``hashed``; with ``hashed`` None (no such user) the
         same work is done against a dummy hash and the answer is False."""
         loop = asyncio.get_running_loop()
-        with paused():  # queued behind other logins: not the store's time (store.deadline)
+        # queued behind other logins: not the store's time (store.deadline)
+        with paused(), tracing.span("password.verify"):
             matched = await loop.run_in_executor(self._pool, _verify, hashed or self._dummy,
                                                  password)
         return matched and hashed is not None

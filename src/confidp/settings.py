@@ -25,3 +25,7 @@ class Settings:
     workers: int = 1
     access_log: bool = False
     shutdown_delay: float = 0.0  # seconds between SIGTERM (unready at once) and closing
+    log_format: str = "text"  # or "json": every log line, Sanic's own included (confidp.logs)
+    audit: bool = True  # write audit events (confidp.audit); they are counted in any case
+    audit_log: Path | None = None  # None: audit events go to the log; else appended here
+    request_metrics: bool = True  # the HTTP duration histogram (off only to measure its cost)

@@ -10,6 +10,7 @@ concurrent guesses (its own counters)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections import Counter
@@ -116,6 +117,24 @@ def id_token_claims(idp: Server, token: str, tenant: str = "acme") -> dict[str, 
                         issuer=metadata["issuer"])
 
 
+def audit_events(idp: Server, event: str, username: str) -> list[dict[str, Any]]:
+    """The server's audit events (JSON lines in its log, confidp.audit) of ``event`` for
+    ``username``."""
+    found = []
+    for line in idp.log().splitlines():
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            record = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == event and \
+                record.get("username") == username:
+            found.append(record)
+    return found
+
+
 def login_attempt(idp: Server, username: str, password: str,
                   tenant: str = "acme") -> httpx.Response:
     with httpx.Client(base_url=idp.base, follow_redirects=False, timeout=30) as browser:
@@ -152,6 +171,11 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(idp: Server) -> Non
         assert response.status_code == 401
         assert "The username or password is incorrect." in response.text
     assert "brian" in wrong.text  # the username stays in the form
+    # the audit log says why, the person is not told
+    assert any(e["reason"] == "wrong_password" and e["connector"] == "corp-ldap"
+               for e in audit_events(idp, "signin.failed", "brian"))
+    assert any(e["reason"] == "unknown_user" and e["connector"] == "corp-ldap"
+               for e in audit_events(idp, "signin.failed", "nobody-here"))
 
 
 def test_a_group_not_allowed(idp: Server) -> None:
@@ -161,6 +185,8 @@ def test_a_group_not_allowed(idp: Server) -> None:
     refused = login_attempt(idp, carol.uid, carol.password, tenant="guarded")
     assert refused.status_code == 401
     assert "The username or password is incorrect." in refused.text
+    assert any(e["reason"] == "not_allowed" and e["tenant"] == "guarded"
+               for e in audit_events(idp, "signin.failed", "carol"))
     assert "code=" in sign_in(idp, person("brian"), tenant="guarded")  # staff: allowed
 
 
@@ -220,6 +246,9 @@ def test_directory_down_a_clear_page_and_status_shows_the_error(
         assert connector["tls"] == "none" and connector["last_success_at"]
         assert slapd.url in connector["last_error"] and connector["last_error_at"]
         assert SERVICE_PASSWORD not in str(status)
+        assert any(e["reason"] == "upstream_error" and e["connector"] == "corp-ldap"
+                   for e in audit_events(idp, "signin.failed", "brian"))
+        assert person("brian").password not in idp.log()
     finally:
         slapd.start()
     assert "code=" in sign_in(idp, person("brian"))

@@ -7,8 +7,9 @@ down or too slow, a person the connector does not allow, a person who declines).
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,26 @@ async def shared(tmp_path_factory: pytest.TempPathFactory,
             os.environ.pop(SECRET_ENV, None)
 
 
+@pytest.fixture
+def events() -> Iterator[list[dict[str, Any]]]:
+    """The audit events (confidp.audit) written while the test runs."""
+    written: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            event = getattr(record, "audit", None)
+            if isinstance(event, dict):
+                written.append(event)
+
+    handler = Keep()
+    logger = logging.getLogger("confidp.audit")
+    logger.addHandler(handler)
+    try:
+        yield written
+    finally:
+        logger.removeHandler(handler)
+
+
 @pytest_asyncio.fixture(loop_scope="module")
 async def browser(shared: InProcess) -> AsyncIterator[httpx.AsyncClient]:
     """A fresh browser (its own cookies) on the shared downstream."""
@@ -89,7 +110,8 @@ async def browser(shared: InProcess) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_an_application_of_one_connector_goes_straight_to_it_and_gets_mapped_claims(
-        shared: InProcess, browser: httpx.AsyncClient, upstream: FakeOidc) -> None:
+        shared: InProcess, browser: httpx.AsyncClient, upstream: FakeOidc,
+        events: list[dict[str, Any]]) -> None:
     url = await to_upstream(browser)
     sent = query_of(url)
     assert url.startswith(upstream.issuer + "/authorize?")
@@ -108,6 +130,9 @@ async def test_an_application_of_one_connector_goes_straight_to_it_and_gets_mapp
     assert (claims["name"], claims["preferred_username"]) == ("Dana Scully", "dana")
     assert claims["groups"] == ["engineering", "staff"]
     assert upstream.token_auth == ["client_secret_basic"]  # the default
+    [succeeded] = [e for e in events if e["event"] == "signin.succeeded"]
+    assert (succeeded["connector"], succeeded["subject"], succeeded["amr"]) == (
+        "corp", "corp:u-1001", ["fed"])
     # userinfo gives the same person, and the refresh grant keeps them
     info = await browser.get("/acme/userinfo", headers={
         "Authorization": f"Bearer {result['access_token']}"})
@@ -193,7 +218,7 @@ def _query(client_id: str, **extra: str) -> str:
     ("expired", "expired")])
 async def test_an_id_token_that_fails_a_check_ends_the_sign_in_with_a_page(
         shared: InProcess, browser: httpx.AsyncClient, upstream: FakeOidc,
-        misbehave: str, reason: str) -> None:
+        misbehave: str, reason: str, events: list[dict[str, Any]]) -> None:
     url = await to_upstream(browser)
     upstream.misbehave = misbehave
     jwks_before = upstream.requests.count(("GET", "/jwks"))
@@ -202,8 +227,12 @@ async def test_an_id_token_that_fails_a_check_ends_the_sign_in_with_a_page(
     assert answer.status_code == 502, answer.text[:300]
     assert "could not be used" in answer.text
     assert not browser.cookies.get("confidp_session_acme")
-    # /status says which check failed
+    # /status says which check failed, and so does the audit event
     assert reason in str(shared.ctx.outbound.status("acme", "corp").last_error)
+    [failed] = [e for e in events if e["event"] == "signin.failed"]
+    assert (failed["reason"], failed["connector"], failed["client_id"]) == (
+        "upstream_error", "corp", "portal-spa")
+    assert reason in failed["detail"] or (reason, failed["detail"]) == ("key", "unknown_key")
     if misbehave == "unknown_key":  # the key set was fetched again for the unknown kid
         assert upstream.requests.count(("GET", "/jwks")) == jwks_before + 1
 
@@ -279,21 +308,25 @@ def _app(client_id: str, connectors: list[str]) -> dict[str, Any]:
 
 
 async def test_a_person_outside_the_allowed_groups_may_not_sign_in(
-        browser: httpx.AsyncClient, upstream: FakeOidc) -> None:
+        browser: httpx.AsyncClient, upstream: FakeOidc, events: list[dict[str, Any]]) -> None:
     answer = await callback(browser, at_upstream(await to_upstream(browser, "portal-picky")))
     assert answer.status_code == 403
     assert "may not sign in here" in answer.text
+    assert [(e["event"], e["reason"], e["connector"]) for e in events] == [
+        ("signin.failed", "not_allowed", "picky")]
     assert not browser.cookies.get("confidp_session_acme")
 
 
 async def test_a_person_who_declines_at_the_provider_goes_back_with_access_denied(
-        browser: httpx.AsyncClient, upstream: FakeOidc) -> None:
+        browser: httpx.AsyncClient, upstream: FakeOidc, events: list[dict[str, Any]]) -> None:
     url = await to_upstream(browser)
     upstream.deny = True
     answer = await callback(browser, at_upstream(url))
     back = query_of(location(answer))
     assert location(answer).startswith("http://127.0.0.1:9999/callback?")
     assert (back["error"], back["state"]) == ("access_denied", "9d4f8dd1")
+    assert [(e["event"], e["reason"], e["detail"]) for e in events] == [
+        ("signin.failed", "upstream_error", "access_denied")]
 
 
 async def test_client_secret_post_when_configured(
@@ -314,9 +347,12 @@ async def test_status_and_metrics_show_each_connector(
     assert connectors["corp"]["jwks"]["last_success"] is not None
     assert connectors["down"]["discovery"]["last_error"]
     metrics = shared.ctx.metrics.exposition().decode()
-    assert 'confidp_upstream_requests_total{connector="corp",endpoint="token",' \
-           'outcome="ok",tenant="acme"}' in metrics
-    assert 'connector="down",endpoint="discovery",outcome="unreachable"' in metrics
+    assert 'confidp_upstream_requests_total{connector="corp",outcome="ok",tenant="acme"}' \
+        in metrics
+    assert 'confidp_upstream_requests_total{connector="down",outcome="error",tenant="acme"}' \
+        in metrics
+    assert 'confidp_upstream_request_duration_seconds_count{connector="corp",tenant="acme"}' \
+        in metrics
     assert SECRET_ENV not in status and "upstream-secret" not in status
 
 
@@ -339,6 +375,22 @@ async def test_a_tenant_edit_stops_identities_that_no_longer_qualify(
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
         # and the session no longer signs anyone in: the next authorization goes upstream
         assert (await to_upstream(client)).startswith(upstream.issuer)
+        # an application that stops accepting the connector ends its refresh tokens too
+        replace_tenant(tenants_dir, "acme.yaml", tenant(corp(upstream), applications=[
+            _app("portal-spa", ["corp"]), app("portal-both")]))
+        await server.reloaded(lambda s: not s.tenant("acme").connectors[0].settings[
+            "allowed_groups"])
+        both = await tokens(client, await code_after(client, await callback(
+            client, at_upstream(await to_upstream(client, "portal-both", connector="corp")))),
+            "portal-both")
+        replace_tenant(tenants_dir, "acme.yaml", tenant(corp(upstream), applications=[
+            _app("portal-spa", ["corp"]), _app("portal-both", ["local"])]))
+        await server.reloaded(lambda s: s.tenant("acme").application("portal-both")
+                              .connectors == ("local",))
+        refused = await client.post("/acme/token", data={
+            "grant_type": "refresh_token", "refresh_token": both["refresh_token"],
+            "client_id": "portal-both"})
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
         # removing the connector ends what it signed in too, and its callback
         replace_tenant(tenants_dir, "acme.yaml", tenant(applications=[
             _app("portal-spa", ["local"])]))

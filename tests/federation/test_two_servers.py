@@ -94,7 +94,7 @@ def test_an_application_signs_in_through_the_upstream_confidp(fed: Federation) -
     assert status["corp"]["discovery"]["last_success"] is not None
     assert status["corp"]["jwks"]["last_success"] is not None
     metrics = fed.downstream.ops_get("/metrics").text
-    assert 'confidp_upstream_requests_total{connector="corp",endpoint="token",' in metrics
+    assert 'confidp_upstream_requests_total{connector="corp",outcome="ok",' in metrics
 
 
 def test_an_application_signs_in_through_github(fed: Federation) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from tests.federation.fake_upstream import CLIENT_SECRET, FakeGitHub
-from tests.support import REPO, Server, free_port, running_server, tenant_doc, write_tenant
+from tests.support import REPO, Server, free_port, tenant_doc, write_tenant
 
 SECRET_ENV = "CONFIDP_TEST_FED_SECRET"
 # cheap to verify in tests (the demo hashes take 64 MiB each)
@@ -102,8 +102,13 @@ def federation(root: Path, callback: str) -> Iterator[Federation]:
                      _upstream_tenant(up, down))
         write_tenant(root / "down" / "tenants", "acme.yaml",
                      _downstream_tenant(up, down, github, callback))
-        with running_server(root / "up" / "tenants", themes, root / "up" / "state", up,
-                            env=env) as upstream, \
-                running_server(root / "down" / "tenants", themes, root / "down" / "state",
-                               down, env=env) as downstream:
+        upstream = Server(root / "up" / "tenants", themes, root / "up" / "state", up, env=env)
+        downstream = Server(root / "down" / "tenants", themes, root / "down" / "state", down,
+                            env=env)
+        try:
+            for server in (upstream, downstream):  # two at once on a busy CI machine
+                server.wait_ready(timeout=60)
             yield Federation(upstream, downstream, github, callback)
+        finally:
+            upstream.stop()
+            downstream.stop()

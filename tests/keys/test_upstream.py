@@ -38,6 +38,8 @@ def test_a_good_token_verifies() -> None:
     assert verify_signature(token, JWKS, ["RS256"])["sub"] == "u-1"
     check(claims(at_hash=at_hash("the-access-token", "RS256")), "the-access-token")
     assert key_ids(JWKS) == {"k1"}
+    assert len(at_hash("the-access-token", "EdDSA") or "") == 43  # half of SHA-512
+    assert at_hash("the-access-token", "HS256") == at_hash("the-access-token", "RS256")
 
 
 @pytest.mark.parametrize(("given", "reason"), [

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from confidp import audit
 from confidp.identity import ldap_directory as directory
 from confidp.identity.federated import federated_subject
 from confidp.identity.identity import PASSWORD, Identity, Upstream
@@ -46,6 +47,9 @@ from confidp.identity.sources import SourceContext, SourceUnavailable
 from confidp.model import Secret, Tenant
 
 LDAP = "ldap"
+# the directory's answers as confidp.audit's sign-in failure reasons
+_REASONS: Mapping[str, str] = MappingProxyType({
+    directory.UNKNOWN_USER: audit.UNKNOWN_USER, directory.WRONG_PASSWORD: audit.WRONG_PASSWORD})
 log = logging.getLogger("confidp.ldap")
 _QUEUE_FACTOR = 2  # checks that may wait for a thread, per thread
 _MAX_REMEMBERED = 10_000  # re-validations remembered (revalidate_interval)
@@ -94,11 +98,11 @@ class LdapSource:
             return None
         user = await self._run(context.now, directory.authenticate, self.settings, username,
                                password)
-        if isinstance(user, str):  # why not: unknown_user, wrong_password (for the log)
-            log.info("ldap connector %s of %s: no sign-in: %s", self.id, context.tenant.id,
-                     user)
+        if isinstance(user, str):  # why not, for the audit event: unknown or wrong password
+            context.refuse(self.id, _REASONS[user])
             return None
-        if not self._allowed(user):
+        if not self._allowed(user):  # the password was right: the person sees "incorrect"
+            context.refuse(self.id, audit.NOT_ALLOWED)
             log.info("ldap connector %s of %s: no sign-in: %s is in none of allowed_groups",
                      self.id, context.tenant.id, user.username)
             return None

@@ -10,6 +10,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from confidp import audit
 from confidp.identity.identity import LOCAL, PASSWORD, Identity
 from confidp.identity.sources import SourceContext
 from confidp.model import Tenant, User
@@ -68,7 +69,14 @@ class LocalSource:
         user = context.tenant.user(username)
         verified = await context.passwords.verify(
             user.password_hash.reveal() if user else None, password)
-        if not verified or user is None or user.disabled:
+        if user is None:
+            context.refuse(self.id, audit.UNKNOWN_USER)
+            return None
+        if not verified:
+            context.refuse(self.id, audit.WRONG_PASSWORD)
+            return None
+        if user.disabled:
+            context.refuse(self.id, audit.DISABLED)
             return None
         return identity_of(user, auth_time=context.now)
 

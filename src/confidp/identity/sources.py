@@ -20,7 +20,7 @@ A source type is one module with a ``build(tenant, connector)`` factory, plus on
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from confidp.identity.identity import Identity
@@ -54,6 +54,13 @@ class SourceContext:
     tenant: Tenant
     passwords: PasswordVerifier  # argon2, off the event loop
     now: float  # wall-clock seconds: the identity's auth_time
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # (source id, reason)
+
+    def refuse(self, source: str, reason: str) -> None:
+        """Say why ``source`` refused (a ``confidp.audit`` reason: ``UNKNOWN_USER``,
+        ``WRONG_PASSWORD``, ``DISABLED``, ``UPSTREAM_ERROR``...), for the audit event the
+        sign-in step writes. Never shown to the person signing in."""
+        self.refusals.append((source, reason))
 
 
 @runtime_checkable

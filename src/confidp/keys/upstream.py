@@ -115,9 +115,8 @@ def check_claims(claims: Mapping[str, Any], *, issuer: str, client_id: str, nonc
 def at_hash(access_token: str, alg: str) -> str | None:
     """OpenID Connect Core §3.1.3.6: the left half of the hash of the access token's ASCII
     octets, with the hash of the ID token's alg, base64url without padding."""
-    if alg == "EdDSA":
-        return None  # needs the curve: Ed25519 uses SHA-512 (OIDC errata); not checked here
-    digest = _HASHES.get(alg[-3:])
+    # EdDSA: Ed25519's hash, SHA-512 (OpenID Connect Core errata set 2)
+    digest = hashlib.sha512 if alg == "EdDSA" else _HASHES.get(alg[-3:])
     if digest is None:
         return None
     hashed = digest(access_token.encode("ascii")).digest()

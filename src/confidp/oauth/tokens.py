@@ -58,11 +58,14 @@ async def still_valid(service: TokenService, tenant: Tenant, client: Application
                       identity: Identity, scopes: tuple[str, ...]) -> Identity:
     """Re-check a stored grant against the current tenant file (DESIGN.md "Hot reload"): the
     identity's source must still vouch for it (a local user: still in the file and not
-    disabled) and every granted scope must still be allowed. Returns the identity as its
-    source gives it now (fresh claims)."""
+    disabled), the client must still accept that source (``applications[].connectors``),
+    and every granted scope must still be allowed. Returns the identity as its source gives
+    it now (fresh claims)."""
     current = await service.revalidate(tenant, identity)
     if current is None:
         raise InvalidGrant("The user can no longer sign in.")
+    if identity.source not in service.sources.of(tenant).accepted(tenant, client):
+        raise InvalidGrant("The client no longer accepts the way the user signed in.")
     if not set(scopes) <= client.scopes:
         raise InvalidGrant("A granted scope is no longer allowed for this client.")
     return current
@@ -86,6 +89,16 @@ class Grant:
     family_record: Family | None = None  # its stored record, when it has one
     refresh_scopes: tuple[str, ...] | None = None  # the family's scopes, when narrowed
     refresh_token: str | None = None  # the refresh token to issue, when chosen (a successor)
+
+
+class TokenResponse(dict[str, Any]):
+    """A token response's body (RFC 6749 §5.1), and what it issued for the audit event
+    (``confidp.audit.TOKENS_ISSUED``): the access token's ``jti``, the subject and its identity
+    source, never a token's value."""
+
+    jti: str = ""
+    subject: str = ""
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +167,11 @@ class TokenService:
         access_token = ring.sign({"typ": ACCESS_TOKEN_TYP}, access_token_claims(
             tenant, client_id=client.client_id, subject=subject, scopes=grant.scopes, jti=jti,
             now=now, auth_time=auth_time), ACCESS_TOKEN_ALG)
-        response: dict[str, Any] = {
+        response = TokenResponse({
             "access_token": access_token, "token_type": "Bearer",
-            "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)}
+            "expires_in": tenant.lifetimes.access_token, "scope": " ".join(grant.scopes)})
+        response.jti, response.subject = jti, subject
+        response.source = identity.source if identity is not None else None
         if identity is not None and OPENID in grant.scopes:
             response["id_token"] = ring.sign({"typ": "JWT"}, id_token_claims(
                 tenant, identity, client_id=client.client_id, scopes=grant.scopes, now=now,

@@ -16,8 +16,10 @@ import logging
 import socket
 from dataclasses import dataclass
 from functools import partial
+from time import perf_counter
 
 from sanic.http import Http
+from sanic.log import access_logger
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.socket import bind_socket
 
@@ -40,6 +42,25 @@ class DrainingHttp(Http):
         if self.protocol.app.ctx.stopping:
             self.keep_alive = False
         await super().http1_response_header(data, end_stream)
+
+    def log_response(self) -> None:
+        """The access log line (``--access-log``), in the log format (``confidp.logs``): the
+        path without its query (it may carry a code or a hint), the request id, the client
+        IP as ``--trust-proxy`` says."""
+        request, response = self.request, self.response
+        status = getattr(response, "status", 0)
+        headers = getattr(response, "headers", {})
+        size = headers.get("content-length", 0) \
+            if headers.get("transfer-encoding") != "chunked" else "chunked"
+        duration = round(1000 * (perf_counter() - self.perft0), 1) \
+            if self.perft0 is not None else None
+        ip = request.client_ip
+        request_id = getattr(request.ctx, "request_id", None)
+        access = {"method": request.method, "path": request.path, "status": status,
+                  "bytes": size, "duration_ms": duration, "ip": ip}
+        access_logger.info("%s %s %s %s %sms %s", request.method, request.path, status, size,
+                           duration, ip,
+                           extra={"access": access, "request_id": request_id})
 
 
 class PublicProtocol(HttpProtocol):

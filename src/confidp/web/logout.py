@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.context import AppRequest
 from confidp.keys import TokenError
 from confidp.model import Application, Tenant
@@ -116,9 +117,12 @@ def csrf_token(server_key: ServerKey, tenant: Tenant, session: Session) -> str:
 
 async def _sign_out(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
                     session: Session | None, target: str | None,
-                    state: str | None) -> HTTPResponse:
+                    state: str | None, client: Application | None) -> HTTPResponse:
     if session is not None:
         await end_session(request, tenant, session)
+        audit.emit(request, audit.LOGOUT, tenant=tenant,
+                   client_id=client.client_id if client else None,
+                   subject=session.identity.subject, connector=session.identity.source)
     if target is not None:
         response = redirect(authorization_response_uri(target, {"state": state})
                             if state is not None else target,
@@ -141,7 +145,8 @@ async def logout(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTT
         return redirect(f"{tenant.issuer_path}/logout?{urlencode(request_params)}", 303)
     session = await stored_session(request, tenant)
     if session is None or (claims is not None and claims["sub"] == session.subject):
-        return await _sign_out(request, tenant, snapshot, session, target, params.get("state"))
+        return await _sign_out(request, tenant, snapshot, session, target, params.get("state"),
+                               client)
     carried = {"client_id": client.client_id if client else None,
                "post_logout_redirect_uri": target, "state": params.get("state")}
     return page(request, tenant, snapshot, "logout_confirm.html", page_title="Sign out?",
@@ -165,4 +170,5 @@ async def _confirmed(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
         raise InvalidRequest("The sign-out form carries no id_token_hint.")
     client = _client_of(tenant, params, None)
     target = _target_of(params, client)
-    return await _sign_out(request, tenant, snapshot, session, target, params.get("state"))
+    return await _sign_out(request, tenant, snapshot, session, target, params.get("state"),
+                           client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.context import AppRequest
 from confidp.model import Application, Tenant
 from confidp.oauth.errors import InvalidRequest, UnauthorizedClient
@@ -34,6 +35,9 @@ async def _revoke(request: AppRequest, tenant: Tenant, client: Application, toke
         if refresh.record.client_id != client.client_id:
             raise UnauthorizedClient("The token was not issued to this client.")
         await service.revoke_family(refresh.record.family, tenant)
+        audit.emit(request, audit.TOKEN_REVOKED, tenant=tenant, client_id=client.client_id,
+                   subject=refresh.record.identity.subject,
+                   connector=refresh.record.identity.source, token_type=audit.REFRESH_TOKEN)
         return
     claims = issued_access_token(await service.ring(tenant), tenant, token)
     if claims is None:
@@ -41,6 +45,9 @@ async def _revoke(request: AppRequest, tenant: Tenant, client: Application, toke
     if claims.get("client_id") != client.client_id:
         raise UnauthorizedClient("The token was not issued to this client.")
     await service.store(tenant).delete(ACCESS, str(claims.get("jti")))
+    audit.emit(request, audit.TOKEN_REVOKED, tenant=tenant, client_id=client.client_id,
+               subject=str(claims.get("sub")), token_type=audit.ACCESS_TOKEN,
+               jti=claims.get("jti"))
 
 
 async def introspect(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTPResponse:

@@ -24,6 +24,7 @@ from confidp.web import (
     cors,
     discovery,
     logout,
+    observe,
     revocation,
     token,
     userinfo,
@@ -115,9 +116,12 @@ async def dispatch(request: AppRequest, path: str = "") -> HTTPResponse:
         return unrouted(request)
     tenant, sub_path = found
     if sub_path.startswith(ASSETS_PREFIX) and request.method in ("GET", "HEAD"):
+        observe.set_route(request, observe.ASSETS, tenant.id)
         return await assets.asset(request, tenant, snapshot, sub_path[len(ASSETS_PREFIX):])
     routes = request.app.ctx.routes
     methods = routes.endpoints.get(sub_path)
+    observe.set_route(request, sub_path if methods is not None else observe.UNROUTED,
+                      tenant.id)
     if methods is None:
         methods = _prefixed(routes, sub_path)
     if methods is None:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.context import AppRequest
 from confidp.model import Application, Tenant
 from confidp.oauth.client_auth import InvalidClient, parse_credentials, registered_client
 from confidp.oauth.echo import quoted
 from confidp.oauth.errors import InvalidRequest, UnauthorizedClient
 from confidp.oauth.grants import GRANTS
+from confidp.oauth.grants.refresh_token import RefreshTokenReused
 from confidp.oauth.params import parse_query, single_values
-from confidp.oauth.tokens import UnsupportedGrantType
+from confidp.oauth.tokens import TokenResponse, UnsupportedGrantType
 from confidp.registry import Snapshot
 from confidp.web.forms import parameter_text
 from confidp.web.pages import TOKEN_NO_STORE
@@ -55,5 +57,14 @@ async def token(request: AppRequest, tenant: Tenant, snapshot: Snapshot) -> HTTP
         raise UnsupportedGrantType(f"grant_type {quoted(grant_type)} is not supported.")
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"This client may not use {grant_type}.")
-    body = await grant(request.app.ctx.tokens, tenant, client, form)
+    try:
+        body = await grant(request.app.ctx.tokens, tenant, client, form)
+    except RefreshTokenReused as reused:
+        audit.emit(request, audit.REFRESH_REUSE_DETECTED, tenant=tenant,
+                   client_id=client.client_id, subject=reused.subject, family_revoked=True)
+        raise
+    if isinstance(body, TokenResponse):
+        audit.emit(request, audit.TOKENS_ISSUED, tenant=tenant, client_id=client.client_id,
+                   subject=body.subject, connector=body.source, grant_type=grant_type,
+                   scope=body.get("scope"), jti=body.jti, refresh="refresh_token" in body)
     return json(body, headers=TOKEN_NO_STORE)

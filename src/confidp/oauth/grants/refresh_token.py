@@ -40,6 +40,10 @@ class RefreshTokenReused(InvalidGrant):
     default_description = ("The refresh token was already used; every token issued with it "
                            "is revoked.")
 
+    def __init__(self, subject: str | None = None) -> None:
+        super().__init__()
+        self.subject = subject  # whose family was revoked (for the audit event)
+
 
 async def run(service: TokenService, tenant: Tenant, client: Application,
               form: dict[str, str]) -> dict[str, Any]:
@@ -139,5 +143,6 @@ async def _grant(service: TokenService, tenant: Tenant, client: Application,
 
 async def _reused(service: TokenService, tenant: Tenant, family: str) -> NoReturn:
     """RFC 9700 §4.14.2: revoke the family, then refuse."""
+    record = await load(service.store(tenant), Family, family)
     await service.revoke_family(family, tenant)
-    raise RefreshTokenReused()
+    raise RefreshTokenReused(record.subject if record is not None else None)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.model import Tenant
 from confidp.oauth.authorize import needs_consent
 from confidp.oauth.errors import AccessDenied, ConsentRequired, InvalidRequest, OAuthError
@@ -86,13 +87,24 @@ class ConsentStep:
         decision = form_value(sign_in.request, "decision")
         if decision == SWITCH_ACCOUNT:
             return await switch_account(sign_in)
+        identity = sign_in.identity
         if decision == "deny":
+            _audit(sign_in, audit.CONSENT_DENIED)
             return await finisher_of(sign_in.pending).fail(sign_in, AccessDenied(
                 "The user denied the request."), 303)
         if decision != "approve":
             raise InvalidRequest("Choose Allow or Deny.")
-        identity = sign_in.identity
         assert identity is not None  # an earlier step established it
         await remember_consent(sign_in.store, sign_in.tenant, identity.subject,
                                sign_in.application.client_id, sign_in.pending.request.scopes)
+        _audit(sign_in, audit.CONSENT_GRANTED)
         return Passed()
+
+
+def _audit(sign_in: SignIn, event: str) -> None:
+    identity = sign_in.identity
+    audit.emit(sign_in.request, event, tenant=sign_in.tenant,
+               client_id=sign_in.application.client_id,
+               subject=identity.subject if identity else None,
+               connector=identity.source if identity else None,
+               scope=" ".join(sign_in.pending.request.scopes))

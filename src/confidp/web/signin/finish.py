@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.oauth.authorize import ErrorRedirect, authorization_response_uri
 from confidp.oauth.codes import code_record, new_code
 from confidp.oauth.errors import LoginRequired, OAuthError, SignInExpired
@@ -54,6 +55,10 @@ class CodeFinisher:
                                      record, digest(code),
                                      sign_in.tenant.lifetimes.authorization_code)]):
             raise SignInExpired()
+        audit.emit(sign_in.request, audit.CODE_ISSUED, tenant=sign_in.tenant,
+                   client_id=record.client_id, subject=session.identity.subject,
+                   connector=session.identity.source, scope=" ".join(record.scopes),
+                   code_id=digest(code)[:16])
         return redirect(authorization_response_uri(auth_request.redirect_uri, {
             "code": code, "state": auth_request.state, "iss": sign_in.tenant.issuer}), status)
 

@@ -11,9 +11,9 @@ import math
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.i18n import Message, lazy, lazy_plural
-from confidp.identity.identity import Identity
-from confidp.identity.sources import PasswordSource, SourceContext, SourceUnavailable
+from confidp.identity.sources import SourceContext, SourceUnavailable
 from confidp.oauth.errors import FlowError, LoginRequired, OAuthError
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
@@ -68,6 +68,9 @@ class PasswordStep:
                                       client_ip(sign_in))
         if attempt.retry_after is not None:
             wait = max(1, math.ceil(attempt.retry_after))
+            audit.emit(sign_in.request, audit.SIGNIN_LOCKED_OUT, tenant=sign_in.tenant,
+                       client_id=sign_in.application.client_id, reason=audit.THROTTLED,
+                       username=username, retry_after=wait)
             minutes = max(1, math.ceil(wait / 60))
             return self._page(sign_in, status=429, username=username,
                               error=lazy_plural(
@@ -76,18 +79,26 @@ class PasswordStep:
                                   "Too many failed sign-in attempts. Try again in %(num)d "
                                   "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
+        context = SourceContext(sign_in.tenant, sign_in.request.app.ctx.passwords, sign_in.now)
         try:
-            identity = await authenticate(sign_in, source, username, password)
+            identity = await source.authenticate(username, password, context)
         except SourceUnavailable as exc:  # not a wrong password: not counted
             await refund(sign_in.store, attempt)
             log.warning("sign-in at %s: identity source %s unavailable: %s",
                         sign_in.tenant.id, exc.source, exc.reason)
+            audit.emit(sign_in.request, audit.SIGNIN_FAILED, tenant=sign_in.tenant,
+                       client_id=sign_in.application.client_id, connector=exc.source,
+                       reason=audit.UPSTREAM_ERROR, username=username)
             return self._page(sign_in, status=exc.status, username=username,
                               error=UNAVAILABLE, headers=exc.headers())
         if identity is None:  # the attempt stays counted
+            refused_by, reason = refusal(context)
+            audit.emit(sign_in.request, audit.SIGNIN_FAILED, tenant=sign_in.tenant,
+                       client_id=sign_in.application.client_id, connector=refused_by,
+                       reason=reason, username=username)
             return self._page(sign_in, status=401, username=username, error=FAILED)
         await refund(sign_in.store, attempt)
-        return Passed(identity)
+        return Passed(identity)  # signin.succeeded: written by the driver (steps.advance)
 
     def _page(self, sign_in: SignIn, *, status: int = 200, error: Message | None = None,
               username: str = "", headers: dict[str, str] | None = None) -> HTTPResponse:
@@ -108,11 +119,11 @@ class PasswordStep:
                     upstream_action=f"{sign_in.tenant.issuer_path}/upstream")
 
 
-async def authenticate(sign_in: SignIn, source: PasswordSource, username: str,
-                       password: str) -> Identity | None:
-    """The identity ``source`` (the one the form chose: confidp.web.signin.password_choice)
-    vouches for. Each source takes the same time for an unknown username as for a known
-    one."""
-    ctx = sign_in.request.app.ctx
-    return await source.authenticate(username, password,
-                                     SourceContext(sign_in.tenant, ctx.passwords, sign_in.now))
+def refusal(context: SourceContext) -> tuple[str | None, str]:
+    """Which source refused, and why (the one the form chose: a ``confidp.audit`` reason it
+    gave with ``context.refuse``)."""
+    known = [(source, reason) for source, reason in context.refusals
+             if reason != audit.UNKNOWN_USER]
+    if known or context.refusals:
+        return (known or context.refusals)[0]
+    return None, audit.WRONG_PASSWORD

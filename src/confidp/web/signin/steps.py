@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.context import AppRequest
 from confidp.identity.identity import Identity
 from confidp.model import Application, Tenant
@@ -201,8 +202,14 @@ async def proceed(sign_in: SignIn, status: int) -> HTTPResponse:
 
 
 async def advance(sign_in: SignIn, step: Step, passed: Passed) -> HTTPResponse:
-    """``step`` passed: record it, start the session once no authentication step is needed
-    any more, and go on (303: the answer to a form)."""
+    """``step`` passed: record it (an identity it established is a ``signin.succeeded`` audit
+    event), start the session once no authentication step is needed any more, and go on (303:
+    the answer to a form)."""
+    if (established := passed.identity) is not None:  # by whichever step and source
+        audit.emit(sign_in.request, audit.SIGNIN_SUCCEEDED, tenant=sign_in.tenant,
+                   client_id=sign_in.application.client_id, subject=established.subject,
+                   connector=established.source, username=established.username,
+                   amr=list(established.amr))
     sign_in = replace(sign_in, pending=sign_in.pending.passing(step.name, passed.identity))
     authentication = [s for s in _steps_of(sign_in) if s.stage < Stage.CONSENT]
     cookie = None

@@ -31,10 +31,12 @@ from types import MappingProxyType
 
 from sanic import HTTPResponse
 
+from confidp import audit
 from confidp.context import AppRequest
 from confidp.identity.sources import (
     CallbackContext,
     CallbackSource,
+    NotAllowed,
     UpstreamDenied,
     UpstreamError,
     UpstreamRequest,
@@ -142,7 +144,7 @@ async def start(sign_in: SignIn, source: CallbackSource, status: int) -> HTTPRes
     try:
         location = await source.login_url(upstream, context_of(sign_in))
     except UpstreamError as error:
-        raise failed(sign_in.tenant, source.id, error) from None
+        raise failed(sign_in, source.id, error) from None
     ctx = sign_in.request.app.ctx
     data = json.dumps([source.id, pending.sealed, upstream.nonce, upstream.code_verifier,
                        pending.binding, upstream.callback_url], separators=(",", ":"))
@@ -152,9 +154,15 @@ async def start(sign_in: SignIn, source: CallbackSource, status: int) -> HTTPRes
     return redirect(location, status)
 
 
-def failed(tenant: Tenant, connector_id: str, error: UpstreamError) -> UpstreamFailed:
-    log.warning("sign-in through %s/%s failed (%s): %s", tenant.id, connector_id,
+def failed(sign_in: SignIn, connector_id: str, error: UpstreamError) -> UpstreamFailed:
+    """Log and audit a failed trip (never a secret or token: ``detail`` names the check or
+    the URL), and the error the person sees."""
+    log.warning("sign-in through %s/%s failed (%s): %s", sign_in.tenant.id, connector_id,
                 error.reason, error.detail)
+    audit.emit(sign_in.request, audit.SIGNIN_FAILED, tenant=sign_in.tenant,
+               client_id=sign_in.application.client_id, connector=connector_id,
+               reason=audit.NOT_ALLOWED if isinstance(error, NotAllowed)
+               else audit.UPSTREAM_ERROR, detail=error.reason)
     return UpstreamFailed(error)
 
 
@@ -207,8 +215,11 @@ async def callback(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
     except UpstreamDenied as error:
         log.info("sign-in through %s/%s declined at the provider: %s", tenant.id,
                  connector_id, error.detail)
+        audit.emit(request, audit.SIGNIN_FAILED, tenant=tenant,
+                   client_id=sign_in.application.client_id, connector=connector_id,
+                   reason=audit.UPSTREAM_ERROR, detail=error.reason)
         return await finisher_of(pending).fail(sign_in, AccessDenied(
             "The user denied the request at the identity provider."), 303)
     except UpstreamError as error:
-        raise failed(tenant, connector_id, error) from None
+        raise failed(sign_in, connector_id, error) from None
     return await advance(sign_in, STEP, Passed(identity))
