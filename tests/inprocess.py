@@ -114,12 +114,14 @@ async def serving(tenants: Path, themes: Path | None, state: Path, *,
 
 
 async def submit_login(client: httpx.AsyncClient, login_url: str, username: str,
-                       password: str) -> httpx.Response:
-    """The login page, then its form posted (``tests.e2e.flow.submit_login``, in-process)."""
+                       password: str, source: str | None = None) -> httpx.Response:
+    """The login page, then its form posted (``tests.e2e.flow.submit_login``, in-process);
+    ``source``: the account chosen when the form asks (several password sources)."""
     page = await client.get(login_url)
     assert page.status_code == 200, page.text[:500]
+    chosen = {"source": source} if source is not None else {}
     return await client.post(login_url.split("?")[0], data={
-        **hidden_fields(page.text), "username": username, "password": password})
+        **hidden_fields(page.text), **chosen, "username": username, "password": password})
 
 
 async def submit_consent(client: httpx.AsyncClient, consent_url: str,

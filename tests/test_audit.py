@@ -22,7 +22,7 @@ from tests.support import REPO
 
 PINNED = {
     "signin.succeeded": ("username", "amr"),
-    "signin.failed": ("reason", "username", "factor"),
+    "signin.failed": ("reason", "username", "factor", "detail"),
     "signin.locked_out": ("reason", "username", "retry_after"),
     "factor.enrolled": ("factor",),
     "factor.removed": ("factor",),

@@ -39,6 +39,14 @@ def test_the_jose_library_only_in_keys() -> None:
     assert found == []
 
 
+def test_ldap3_only_in_the_ldap_directory_module() -> None:
+    """The LDAP client library in one module: the connector's other modules and everything
+    else see only its typed results and errors."""
+    found = [(where, module) for where, module, _ in imports()
+             if module.split(".")[0] == "ldap3" and where != "identity/ldap_directory.py"]
+    assert found == []
+
+
 def test_no_private_name_of_another_package() -> None:
     found = []
     for where, module, names in imports():

@@ -21,6 +21,7 @@ from confidp.mfa.enrolments import Enrolments, open_enrolments
 from confidp.mfa.unavailable import NoEnrolments
 from confidp.oauth.tokens import TokenService
 from confidp.ops_token import load_or_create as load_or_create_ops_token
+from confidp.outbound import Outbound
 from confidp.passwords import ClientSecretChecker, PasswordVerifier
 from confidp.registry import Registry, Snapshot
 from confidp.reload import Reloader, ReloadEvent, watch
@@ -112,6 +113,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
             log.warning("no operator token (%s): confidp mfa reset and sessions revoke "
                         "cannot reach this server; make it with confidp state init", exc)
             context.ops_token = None
+        context.outbound = Outbound(context.metrics, clock)
 
     app.before_server_stop(listeners.stop_keeping_alive)
 
@@ -132,6 +134,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         if not last:
             return
         await context.store.close()
+        await context.outbound.aclose()
         context.passwords.close()
         tracing.shutdown()
 

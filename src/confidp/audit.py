@@ -77,7 +77,8 @@ BASE_FIELDS: Final = ("time", "event", "tenant", "client_id", "subject", "connec
 # what each event adds (optional ones may be absent)
 EVENT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     SIGNIN_SUCCEEDED: ("username", "amr"),
-    SIGNIN_FAILED: ("reason", "username", "factor"),
+    # detail: a connector's own word for what failed upstream (wrong_nonce, timeout, ...)
+    SIGNIN_FAILED: ("reason", "username", "factor", "detail"),
     SIGNIN_LOCKED_OUT: ("reason", "username", "retry_after"),
     FACTOR_ENROLLED: ("factor",),
     FACTOR_REMOVED: ("factor",),

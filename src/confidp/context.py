@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from confidp.mfa.enrolments import Enrolments
     from confidp.model import Tenant
     from confidp.oauth.tokens import TokenService
+    from confidp.outbound import Outbound
     from confidp.passwords import ClientSecretChecker, PasswordVerifier
     from confidp.registry import Registry, Snapshot
     from confidp.reload import Reloader
@@ -64,6 +65,7 @@ class Context:
     tokens: TokenService = field(init=False)
     enrolments: Enrolments = field(init=False)  # second factors (confidp.mfa.enrolments)
     ops_token: str | None = field(init=False)  # the operator token (confidp.ops_token)
+    outbound: Outbound = field(init=False)  # requests to upstream identity providers
 
     def tenant_store(self, tenant: Tenant) -> TenantStore:
         """The store, in ``tenant``'s namespace."""

@@ -19,7 +19,7 @@ import pyotp
 from playwright.async_api import Page
 
 from tests.browser.passkeys import add_passkey, password_sign_in, virtual_authenticator
-from tests.browser.site import VISITOR_PASSWORD, Site, TenantSite
+from tests.browser.site import DIRECTORY_CLIENT, VISITOR_PASSWORD, Site, TenantSite
 
 Opener = Callable[[Page, Site, TenantSite], Awaitable[None]]
 
@@ -83,6 +83,13 @@ async def logout_confirm_page(page: Page, site: Site, tenant: TenantSite) -> Non
 
 async def signed_out_page(page: Page, site: Site, tenant: TenantSite) -> None:
     await page.goto(f"{site.base}/{tenant.name}/logout")
+
+
+async def upstream_error_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """The login page's identity provider button, when the provider does not answer."""
+    await login_page(page, site, tenant)
+    await page.locator("button[name=connector][value=corp]").click()
+    await page.wait_for_url("**/upstream")
 
 
 async def not_found_page(page: Page, site: Site, tenant: TenantSite) -> None:
@@ -172,8 +179,16 @@ async def passkey_factor_page(page: Page, site: Site, tenant: TenantSite) -> Non
     await page.locator("#passkey-button").wait_for()
 
 
+async def login_choice_page(page: Page, site: Site, tenant: TenantSite) -> None:
+    """The login form of an application that accepts the tenant's users and a directory:
+    it asks which account."""
+    await page.goto(site.authorize_url(tenant, client_id=DIRECTORY_CLIENT, scope="openid"))
+    await page.wait_for_selector("select#source")
+
+
 PAGES: list[PageCase] = [
     PageCase("login", login_page, "login.html"),
+    PageCase("login-choice", login_choice_page, "login.html"),
     PageCase("login-error", login_error_page, "login.html"),
     PageCase("login-throttled", throttled_page, "login.html"),
     PageCase("consent", consent_page, "consent.html"),
@@ -189,4 +204,5 @@ PAGES: list[PageCase] = [
     PageCase("login-passkey", passkey_login_page, "login.html"),
     PageCase("passkeys", passkeys_page, "passkeys.html"),
     PageCase("passkey-factor", passkey_factor_page, "passkey_factor.html"),
+    PageCase("upstream-error", upstream_error_page, "error.html"),
 ]

@@ -31,6 +31,7 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # users for failed sign-ins, one each, since the test tenants throttle after one failure
 # per user (a name that is no user would be checked against a full-cost dummy hash)
 VISITORS = 400
+CONNECTOR_SECRET = "CONFIDP_TEST_SITE_CONNECTOR"
 VISITOR_PASSWORD = "visitor-password"
 LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="32" viewBox="0 0 96 32">'
         '<rect width="96" height="32" rx="6" fill="#5b3cc4"/>'
@@ -88,6 +89,9 @@ _SCOPES = {"acme": "openid profile email offline_access orders.read",
            "globex": "openid profile invoices.write"}
 
 
+DIRECTORY_CLIENT = "directory-portal"
+
+
 def _adjusted(name: str, port: int, callback: str, password: str,
               host: str = "127.0.0.1") -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load((REPO / "tenants" / f"{name}.yaml").read_text())
@@ -110,6 +114,23 @@ def _adjusted(name: str, port: int, callback: str, password: str,
                     "help": f"https://{name}.example/help"}
     doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
                              "window": "15m"}
+    # an upstream identity provider that does not answer: the login page shows its button,
+    # and choosing it shows the error page (tests/browser/pages.py); and a directory that an
+    # application accepts beside the tenant's users: its login form asks which account
+    # (confidp.web.signin.password_choice; no directory needs to answer for the page)
+    doc["connectors"] = [{"id": "corp", "type": "oidc", "name": "Corporate SSO",
+                          "issuer": f"http://127.0.0.1:{free_port(avoid=port)}/corp",
+                          "client_id": "confidp", "client_secret": {"env": CONNECTOR_SECRET},
+                          "allow_http": True, "timeout": "2s"},
+                         {"id": "corp-ldap", "type": "ldap", "name": "Corporate directory",
+                          "url": "ldap://127.0.0.1:9", "allow_plaintext": True,
+                          "bind_dn": "cn=confidp,dc=example,dc=org",
+                          "bind_password": {"file": "ldap-bind.secret"},
+                          "user_search": {"base_dn": "ou=people,dc=example,dc=org"}}]
+    app["connectors"] = ["local", "corp"]
+    doc["applications"].append({
+        "client_id": DIRECTORY_CLIENT, "name": f"{app['name']} (directory)", "type": "public",
+        "redirect_uris": [callback], "scopes": ["openid"], "connectors": ["local", "corp-ldap"]})
     for user in doc["users"]:
         user["password_hash"] = FAST_HASHER.hash(password)
     visitor_hash = FAST_HASHER.hash(VISITOR_PASSWORD)
@@ -122,6 +143,7 @@ def _adjusted(name: str, port: int, callback: str, password: str,
 def start_site(root: Path, callback: str) -> Iterator[Site]:
     tenants_dir = root / "tenants"
     tenants_dir.mkdir()
+    (tenants_dir / "ldap-bind.secret").write_text("not-a-real-bind-password\n")
     themes = root / "themes"
     shutil.copytree(REPO / "themes", themes)
     (themes / "default" / "static").mkdir(parents=True)
@@ -141,7 +163,9 @@ def start_site(root: Path, callback: str) -> Iterator[Site]:
                      _adjusted(name, port, callback, tenant.password))
         write_tenant(passkey_tenants, f"{name}.yaml",
                      _adjusted(name, passkey_port, callback, tenant.password, "localhost"))
-    with running_server(tenants_dir, themes, root / "state", port) as server, \
+    (passkey_tenants / "ldap-bind.secret").write_text("not-a-real-bind-password\n")
+    env = {CONNECTOR_SECRET: "site-connector-secret"}
+    with running_server(tenants_dir, themes, root / "state", port, env=env) as server, \
             running_server(passkey_tenants, themes, root / "state-localhost",
-                           passkey_port) as passkeys:
+                           passkey_port, env=env) as passkeys:
         yield Site(server, callback, sites, passkeys)

@@ -64,9 +64,11 @@ async def test_a_password_source_of_the_test_signs_a_person_in(
         browser = server.client
         login = location(await browser.get(authorize_url("/acme", seed_params(
             scope="openid email profile offline_access", nonce="n-1"))))
-        wrong = await submit_login(browser, login, CAROL, "wrong")
+        # beside the tenant file's users, the form asks which account (the source's id)
+        wrong = await submit_login(browser, login, CAROL, "wrong", source="fixed")
         assert wrong.status_code == 401
-        consent = location(await submit_login(browser, login, CAROL, "correct horse"))
+        consent = location(await submit_login(browser, login, CAROL, "correct horse",
+                                              source="fixed"))
         page = await browser.get(consent)
         assert CAROL in page.text  # the consent page names whoever the source vouched for
         code = query_of(location(await submit_consent(browser, consent, "approve")))["code"]
@@ -97,4 +99,5 @@ async def test_a_password_source_of_the_test_signs_a_person_in(
         # and the tenant file's own users are still there
         fixed.active = True
         alice = location(await browser.get(authorize_url("/acme", seed_params(prompt="login"))))
-        assert (await submit_login(browser, alice, "alice", "wonderland")).status_code == 303
+        assert (await submit_login(browser, alice, "alice", "wonderland",
+                                   source="local")).status_code == 303

@@ -47,4 +47,4 @@ def test_the_sealed_form_carries_them_and_stays_as_it_was_without() -> None:
 def test_a_sealed_form_with_more_fields_is_refused() -> None:
     fields = validate_authorization_request(_params(), _tenant()).to_fields()
     with pytest.raises(ValueError):
-        AuthorizationRequest.from_fields([*fields, "de", "extra"])
+        AuthorizationRequest.from_fields([*fields, "de", "corp", "extra"])

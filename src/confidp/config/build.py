@@ -20,6 +20,7 @@ from confidp.config.schema import defaults, defaults_of
 from confidp.model import (
     Application,
     ClientSecret,
+    Connector,
     FactorRule,
     Languages,
     Lifetimes,
@@ -28,6 +29,7 @@ from confidp.model import (
     Scope,
     SecondFactors,
     Secret,
+    SecretRef,
     Tenant,
     Theme,
     User,
@@ -120,10 +122,25 @@ def shared(value: _T) -> _T:
 # immutable: every tenant's map starts with these same objects
 _STANDARD_SCOPE_MODELS = {name: Scope(name, description, claims, standard=True)
                           for name, (description, claims) in STANDARD_SCOPES.items()}
+def build_connectors(document: Mapping[str, Any],
+                     secrets: Mapping[int, Mapping[str, SecretRef]],
+                     base_dir: FsPath) -> tuple[Connector, ...]:
+    """Each connector with its type's defaults (``$defs/connector_<type>``) and its secrets."""
+    connectors = []
+    for index, given in enumerate(document.get("connectors", [])):
+        spec = {**defaults_of(f"connector_{given['type']}"), **given}
+        for key in secrets.get(index, {}):
+            spec.pop(key, None)  # the reference; the value is in ``secrets``
+        connectors.append(Connector(
+            id=spec["id"], type=spec["type"], name=spec.get("name", spec["id"]),
+            settings=MappingProxyType(spec),
+            secrets=MappingProxyType(dict(secrets.get(index, {}))), base_dir=str(base_dir)))
+    return tuple(connectors)
 
 
 def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
-                 secrets: Mapping[int, ClientSecret]) -> Tenant:
+                 secrets: Mapping[int, ClientSecret],
+                 connectors: tuple[Connector, ...] = ()) -> Tenant:
     """The defaults are the schema's (``default`` beside each key): written nowhere else."""
     document = {**defaults(), **given}
     issuer = document["issuer"]
@@ -163,6 +180,7 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
             **{key: spec.get(key) for key in APPLICATION_PAGE_LINKS},
             second_factor=factor_rule(spec["second_factor"]) if "second_factor" in spec
             else None,
+            connectors=tuple(spec["connectors"]) if "connectors" in spec else None,
         )
     users = {}
     for user_spec in document["users"]:
@@ -219,6 +237,7 @@ def build_tenant(tenant_id: str, source: str, given: Mapping[str, Any],
                if app.access_token_format == JWT_FORMAT} | {DEFAULT_SIGNING_ALG})),
         **page_settings(document),
         second_factors=second_factors(document),
+        connectors=connectors,
     )
 
 

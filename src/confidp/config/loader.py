@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from confidp.config.build import build_tenant, resolve_client_secrets
+from confidp.config.build import build_connectors, build_tenant, resolve_client_secrets
 from confidp.config.errors import WARNING, ConfigError, Problem, json_path
 from confidp.config.reading import UnreadableFile, read_tenant_file
 from confidp.config.rules import RuleContext, check_document
 from confidp.config.schema import schema_problems, secret_path
+from confidp.config.secret_refs import resolve_connector_secrets
 from confidp.config.yaml_positions import Positions, YamlSyntaxError, parse_yaml
-from confidp.model import ClientSecret, Tenant
+from confidp.model import ClientSecret, SecretRef, Tenant
 
 TENANT_SUFFIXES = (".yaml", ".yml")
 
@@ -125,14 +126,18 @@ def validate_file(source: str, raw: bytes, *, themes: frozenset[str] | None,
     if not problems:
         problems = check_document(document, RuleContext(tenant_id, themes))
     secrets: dict[int, ClientSecret] = {}
+    upstream_secrets: dict[int, dict[str, SecretRef]] = {}
+    directory = FsPath(source).parent if base_dir is None else base_dir
     if result.ok and not any(not problem.warning for problem in problems):
-        secrets, unresolved = resolve_client_secrets(
-            document, FsPath(source).parent if base_dir is None else base_dir, environ)
+        secrets, unresolved = resolve_client_secrets(document, directory, environ)
+        problems.extend(unresolved)
+        upstream_secrets, unresolved = resolve_connector_secrets(document, directory, environ)
         problems.extend(unresolved)
     for problem in problems:
         result.add(problem)
     if result.ok:
-        result.tenant = build_tenant(tenant_id, source, document, secrets)
+        result.tenant = build_tenant(tenant_id, source, document, secrets, build_connectors(
+            document, upstream_secrets, directory))
     _sort(result)
     _release_positions(result)
     return result

@@ -50,8 +50,12 @@ Rule = Callable[[Mapping[str, Any], RuleContext], Iterator[Problem]]
 
 
 def check_document(document: Mapping[str, Any], context: RuleContext) -> list[Problem]:
+    # the connectors' rules use this module's URL rules, so they are imported here
+    from confidp.config.connector_rules import check_connectors
+    from confidp.config.ldap_rules import check_ldap_connectors
+
     problems: list[Problem] = []
-    for rule in RULES:
+    for rule in (*RULES, check_connectors, check_ldap_connectors):
         problems.extend(rule(document, context))
     return problems
 

@@ -177,10 +177,11 @@ def _describe_secret(error: ValidationError, path: tuple[PathElement, ...],
     match error.validator:
         case "type" | "minProperties" | "maxProperties" if "maxProperties" in schema:
             if scalar:
+                example = (", e.g. {hash: <the output of `confidp hash-password`>}"
+                           if "hash" in schema.get("properties", {}) else "")
                 yield Problem(path, "this looks like a plaintext secret, which a tenant file "
-                              f"never holds: give one of {_forms(schema)} instead, e.g. "
-                              "{hash: <the output of `confidp hash-password`>} (the value is "
-                              "not shown)")
+                              f"never holds: give one of {_forms(schema)} instead{example} "
+                              "(the value is not shown)")
             else:
                 yield Problem(path, f"give exactly one of {_forms(schema)}")
         case "type" | "pattern" if scalar:

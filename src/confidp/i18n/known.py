@@ -52,6 +52,15 @@ ERROR_TEXTS = (
     lazy("Try again later. If this keeps happening, tell your administrator."),
     lazy("This form has expired or was not sent from this site."),
     lazy("Open your account page again."),
+    # sign-in through an upstream identity provider (confidp.identity.sources,
+    # confidp.web.signin.upstream)
+    lazy("The identity provider's answer could not be used."),
+    lazy("The identity provider did not answer. Try again in a moment."),
+    lazy("The sign-in was cancelled at the identity provider."),
+    lazy("Your account may not sign in here."),
+    lazy("This sign-in method is not available."),
+    lazy("The identity provider's answer is malformed."),
+    lazy("This sign-in was started with another identity provider."),
     # sign-out
     lazy("This sign-out form has expired or was not sent from this site."),
     lazy("Nothing was changed. If you want to sign out, open the application's sign-out link "

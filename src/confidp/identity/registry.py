@@ -3,26 +3,36 @@
 them until the tenant's file changes.
 
 Every tenant has the ``local`` source (its file's users). The sources a tenant file declares
-(connectors, Step 7) come from ``declared_sources``; a test may give ``Sources`` other types
+(``connectors:``) come from ``declared_sources``; a test may give ``Sources`` other types
 and declarations.
+
+A new source type is one module with a ``build(tenant, settings)`` factory (``settings`` is
+the connector's keys, defaults applied; ``tenant.connector(settings["id"])`` is its model,
+secrets included) and one entry here, plus one branch in the schema's ``connector``
+(``$defs/connector_<type>`` and the ``if``/``then`` that selects it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confidp.identity import local
+from confidp.identity import github, ldap, local, oauth2, oidc
+from confidp.identity.choice import accepted_sources
 from confidp.identity.identity import LOCAL
-from confidp.identity.sources import IdentitySource, PasswordSource
-from confidp.model import Tenant
+from confidp.identity.sources import CallbackSource, IdentitySource, PasswordSource
+from confidp.model import Application, Tenant
 
 SourceFactory = Callable[[Tenant, Mapping[str, Any]], IdentitySource]
 
 SOURCE_TYPES: Mapping[str, SourceFactory] = MappingProxyType({
     LOCAL: local.build,
+    oidc.KIND: oidc.build,
+    oauth2.KIND: oauth2.build,
+    github.KIND: github.build,
+    ldap.LDAP: ldap.build,
 })
 
 
@@ -35,8 +45,10 @@ class SourceSpec:
 
 
 def declared_sources(tenant: Tenant) -> Sequence[SourceSpec]:
-    """The sources of ``tenant``, in the order the sign-in offers them."""
-    return (SourceSpec(LOCAL),)
+    """The sources of ``tenant``, in the order the sign-in offers them: ``local``, then the
+    connectors in the file's order."""
+    return (SourceSpec(LOCAL), *(SourceSpec(connector.type, connector.settings)
+                                 for connector in tenant.connectors))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +60,21 @@ class TenantSources:
     def get(self, source_id: str) -> IdentitySource | None:
         return self.by_id.get(source_id)
 
-    def password_sources(self) -> Iterator[PasswordSource]:
+    def accepted(self, tenant: Tenant, application: Application) -> tuple[str, ...]:
+        """The ids of the sources ``application`` accepts (confidp.identity.choice)."""
+        return accepted_sources(tenant, application, tuple(self.by_id))
+
+    def password_sources(self, accepted: Collection[str] | None = None
+                         ) -> Iterator[PasswordSource]:
+        """The sources that check passwords (of ``accepted`` ids, when given)."""
         for source in self.by_id.values():
-            if isinstance(source, PasswordSource):
+            if isinstance(source, PasswordSource) and (accepted is None
+                                                       or source.id in accepted):
                 yield source
+
+    def callback_source(self, source_id: str) -> CallbackSource | None:
+        source = self.by_id.get(source_id)
+        return source if isinstance(source, CallbackSource) else None
 
 
 class Sources:

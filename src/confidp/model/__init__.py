@@ -1,5 +1,6 @@
 """Frozen data the rest of confidp reads: built once per tenant file version, never mutated."""
 
+from confidp.model.connector import Connector, SecretRef
 from confidp.model.secret import Secret
 from confidp.model.tenant import (
     Application,
@@ -19,6 +20,7 @@ from confidp.model.tenant import (
 __all__ = [
     "Application",
     "ClientSecret",
+    "Connector",
     "FactorRule",
     "Languages",
     "Lifetimes",
@@ -27,6 +29,7 @@ __all__ = [
     "Scope",
     "SecondFactors",
     "Secret",
+    "SecretRef",
     "Tenant",
     "Theme",
     "User",

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from confidp.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
+from confidp.model.connector import Connector
 from confidp.model.secret import Secret
 
 ClientType = Literal["public", "confidential"]
@@ -80,6 +81,9 @@ class Application:
     policy_uri: str | None = None
     tos_uri: str | None = None
     second_factor: FactorRule | None = None  # None: the tenant's rules only
+    # the identity sources it accepts (connector ids, "local"); None: the tenant's default
+    # (confidp.identity.choice)
+    connectors: tuple[str, ...] | None = None
 
     @property
     def is_public(self) -> bool:
@@ -206,6 +210,10 @@ class Tenant:
     # every algorithm an application signs its ID or access tokens with (the JWKS has keys
     # of each)
     signing_algorithms: frozenset[str] = frozenset({DEFAULT_SIGNING_ALG})
+    connectors: tuple[Connector, ...] = ()  # in the file's order: the login page's buttons
+
+    def connector(self, connector_id: str) -> Connector | None:
+        return next((c for c in self.connectors if c.id == connector_id), None)
 
     def application(self, client_id: str) -> Application | None:
         return self.applications.get(client_id)

@@ -27,6 +27,7 @@ Every check is a function that raises a typed error or returns what it proved.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,8 +62,13 @@ PKCE_PARAMETERS = ("code_challenge", "code_challenge_method")
 # parameters; only these must also be sent as plain parameters, and they are all confidp needs
 # to answer request_not_supported to a verified redirect URI.
 REQUIRED_WITH_REQUEST_OBJECT = ("client_id", "redirect_uri", "response_type")
+# confidp's own: the connector to sign in with (confidp.identity.choice), when the
+# application accepts it; anything else is ignored, as an unknown login_hint is
+CONNECTOR_HINT = "connector"
+_CONNECTOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 OPTIONAL = ("nonce", "prompt", "max_age", "login_hint", "response_mode", "request",
-            "request_uri", "ui_locales", "display", "acr_values", "id_token_hint")
+            "request_uri", "ui_locales", "display", "acr_values", "id_token_hint",
+            CONNECTOR_HINT)
 KNOWN = frozenset(REQUIRED + OPTIONAL)
 # only looked at to answer request_not_supported: a signed request object can be long
 REQUEST_OBJECT_PARAMETERS = ("request", "request_uri")
@@ -91,29 +97,33 @@ class AuthorizationRequest:
     # OpenID Connect Core §3.1.2.1 acr_values: those confidp defines (confidp.mfa.acr), in the
     # client's order of preference; others are ignored (acr is a voluntary claim)
     acr_values: tuple[str, ...] = ()
+    connector: str | None = None  # the connector hint, when well-formed
 
     def to_fields(self) -> list[Any]:
         """Positional, for the compact sealed form (``from_fields`` reads it back);
-        ``ui_locales`` and ``acr_values`` only when there are any."""
+        ``ui_locales``, ``acr_values`` and ``connector`` only up to the last one given."""
         fields = [self.client_id, self.redirect_uri, list(self.scopes), self.state,
                   self.code_challenge, self.code_challenge_method, self.nonce,
                   list(self.prompt), self.max_age, self.login_hint]
-        if self.ui_locales or self.acr_values:
+        if self.ui_locales or self.acr_values or self.connector:
             fields.append(" ".join(self.ui_locales))
-        if self.acr_values:
+        if self.acr_values or self.connector:
             fields.append(" ".join(self.acr_values))
+        if self.connector:
+            fields.append(self.connector)
         return fields
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> AuthorizationRequest:
         (client_id, redirect_uri, scopes, state, code_challenge, code_challenge_method, nonce,
          prompt, max_age, login_hint, *rest) = fields
-        if len(rest) > 2:
+        if len(rest) > 3:
             raise ValueError("too many fields")
         return cls(client_id, redirect_uri, tuple(scopes), state, code_challenge,
                    code_challenge_method, nonce, tuple(prompt), max_age, login_hint,
                    language_tags(rest[0]) if rest else (),
-                   known_acr_values(rest[1]) if len(rest) > 1 else ())
+                   known_acr_values(rest[1]) if len(rest) > 1 else (),
+                   str(rest[2]) if len(rest) > 2 else None)
 
 
 class ErrorRedirect(Exception):
@@ -268,7 +278,14 @@ def validate_authorization_request(pairs: Iterable[tuple[str, str]],
         code_challenge_method=code_challenge_method, nonce=params.get("nonce"),
         prompt=prompt, max_age=max_age, login_hint=params.get("login_hint"),
         ui_locales=language_tags(params.get("ui_locales")),
-        acr_values=known_acr_values(params.get("acr_values")))
+        acr_values=known_acr_values(params.get("acr_values")),
+        connector=connector_hint(params.get(CONNECTOR_HINT)))
+
+
+def connector_hint(value: str | None) -> str | None:
+    """The connector hint if it is shaped like a connector id; whether the application
+    accepts it is decided when the sign-in runs (the tenant file may change meanwhile)."""
+    return value if value is not None and _CONNECTOR_ID.fullmatch(value) else None
 
 
 def revalidate(request: AuthorizationRequest, tenant: Tenant) -> Application:

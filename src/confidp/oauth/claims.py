@@ -62,7 +62,9 @@ def access_token_claims(tenant: Tenant, *, client_id: str, subject: str,
 def id_token_claims(tenant: Tenant, identity: Identity, *, client_id: str, scopes: Iterable[str],
                     now: int, auth_time: int, nonce: str | None,
                     access_token: str, alg: str = "RS256") -> dict[str, Any]:
-    """OIDC Core §2 and §3.1.3.6."""
+    """OIDC Core §2 and §3.1.3.6; ``amr`` (RFC 8176) says how the person authenticated:
+    ``pwd``, ``otp``, ``hwk``/``swk``, ``mfa``, ``fed`` for a sign-in through an upstream
+    provider."""
     claims = user_claims(tenant, identity, scopes)
     claims.update({"iss": tenant.issuer, "aud": client_id, "iat": now,
                    "exp": now + tenant.lifetimes.id_token, "auth_time": auth_time,

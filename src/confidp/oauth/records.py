@@ -30,6 +30,7 @@ from confidp.store.kinds import (
     REFRESH_REUSE,
     REFRESH_USED,
     SESSION,
+    UPSTREAM_FLOW,
 )
 from confidp.store.tenant import TenantStore
 
@@ -282,6 +283,25 @@ class PendingUsed:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         return cls(str(data["tenant"]))
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFlow:
+    """A sign-in away at an upstream identity provider, kept under the digest of the state
+    sent there (confidp.web.signin.upstream): the connector, the sign-in request and the
+    secrets of the trip (nonce, PKCE verifier), sealed, so a copy of the store reveals
+    nothing usable; taken once by the callback."""
+
+    KIND: ClassVar[str] = UPSTREAM_FLOW
+    tenant: str
+    sealed: str
+
+    def to_json(self) -> Record:
+        return {"tenant": self.tenant, "sealed": self.sealed}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(str(data["tenant"]), str(data["sealed"]))
 
 
 def write(record: StoredRecord, key: str, ttl: float) -> Write:

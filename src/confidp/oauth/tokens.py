@@ -60,11 +60,14 @@ async def still_valid(service: TokenService, tenant: Tenant, client: Application
                       identity: Identity, scopes: tuple[str, ...]) -> Identity:
     """Re-check a stored grant against the current tenant file (DESIGN.md "Hot reload"): the
     identity's source must still vouch for it (a local user: still in the file and not
-    disabled) and every granted scope must still be allowed. Returns the identity as its
-    source gives it now (fresh claims)."""
+    disabled), the client must still accept that source (``applications[].connectors``),
+    and every granted scope must still be allowed. Returns the identity as its source gives
+    it now (fresh claims)."""
     current = await service.revalidate(tenant, identity)
     if current is None:
         raise InvalidGrant("The user can no longer sign in.")
+    if identity.source not in service.sources.of(tenant).accepted(tenant, client):
+        raise InvalidGrant("The client no longer accepts the way the user signed in.")
     if not set(scopes) <= client.scopes:
         raise InvalidGrant("A granted scope is no longer allowed for this client.")
     return current

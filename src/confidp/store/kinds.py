@@ -26,3 +26,5 @@ RECOVERY_SHOWN = "recovery_shown"  # a sign-in's key -> new recovery codes, unti
 # for the account page and "sign out everywhere" (confidp.web.account, confidp sessions revoke)
 SESSIONS_OF = "sessions_of"
 FAMILIES_OF = "families_of"
+# sha256(the state sent upstream) -> a sign-in away at an upstream identity provider (sealed)
+UPSTREAM_FLOW = "upstream_flow"

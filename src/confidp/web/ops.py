@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from sanic import Blueprint, HTTPResponse
 
 from confidp.context import AppRequest
+from confidp.model import Tenant
 from confidp.oauth.echo import quoted
+from confidp.outbound import Outbound
 from confidp.registry import FileStatus
 from confidp.web import tenant_routes
+from confidp.web.connector_status import connector_reports
 from confidp.web.errors import HttpError, MethodNotAllowed, NotFound, error_response
 from confidp.web.listeners import on_ops_listener
 from confidp.web.responses import json, raw
@@ -49,7 +53,24 @@ def _unauthorized(request: AppRequest) -> HTTPResponse:
         {"WWW-Authenticate": 'Bearer realm="confidp-status"'}), api=True)
 
 
-def file_status(status: FileStatus) -> dict[str, object]:
+def connectors_status(tenant: Tenant, outbound: Outbound | None,
+                      reports: Mapping[str, Mapping[str, object]] | None = None
+                      ) -> dict[str, object]:
+    """Each connector of ``tenant``: its type, and (for upstream ones) the last discovery and
+    key-set fetch of this worker and the last error (``confidp.outbound``), or what the
+    connector reports itself (``reports``: an ldap connector's last check and error;
+    ``confidp.web.connector_status``), never a secret (an error names the URL and what
+    failed)."""
+    statuses = outbound.statuses(tenant.id) if outbound is not None else {}
+    reports = reports or {}
+    return {connector.id: {"type": connector.type, **(
+        statuses[connector.id].to_json() if connector.id in statuses else {}),
+        **reports.get(connector.id, {})}
+        for connector in tenant.connectors}
+
+
+def file_status(status: FileStatus, outbound: Outbound | None = None,
+                reports: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, object]:
     """One tenant file. Files are named relative to the tenants directory, as in every message:
     the status never shows the server's absolute paths, nor a secret (messages never quote a
     secret field's value)."""
@@ -68,6 +89,7 @@ def file_status(status: FileStatus) -> dict[str, object]:
         "rejected_hash": status.rejected_hash,
         "rejected_at": _iso(status.rejected_at),
         "warnings": [str(warning) for warning in status.warnings],
+        "connectors": connectors_status(tenant, outbound, reports) if tenant else {},
     }
 
 
@@ -106,7 +128,9 @@ async def status(request: AppRequest) -> HTTPResponse:
     if (refused := await _gate(request)) is not None:
         return refused
     snapshot = request.app.ctx.snapshot
-    files = [file_status(snapshot.files[name]) for name in sorted(snapshot.files)]
+    outbound = request.app.ctx.outbound
+    files = [file_status(s, outbound, connector_reports(request, s.serving))
+             for s in (snapshot.files[name] for name in sorted(snapshot.files))]
     return json({
         "generation": snapshot.generation,
         "reloaded_at": _iso(snapshot.created_at),
@@ -123,7 +147,8 @@ async def status_one(request: AppRequest, name: str) -> HTTPResponse:
     snapshot = request.app.ctx.snapshot
     file = snapshot.status(name)
     if file is not None:
-        return json({"generation": snapshot.generation, **file_status(file)},
+        return json({"generation": snapshot.generation, **file_status(
+            file, request.app.ctx.outbound, connector_reports(request, file.serving))},
                     headers={"Cache-Control": "no-store"})
     return error_response(request, NotFound(f"no tenant file {quoted(name)}"), api=True)
 

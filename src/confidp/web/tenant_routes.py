@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from sanic import Blueprint, HTTPResponse
@@ -35,7 +35,7 @@ from confidp.web import (
 from confidp.web.errors import MethodNotAllowed, NotFound, error_response
 from confidp.web.http_errors import ops_not_found
 from confidp.web.listeners import on_ops_listener
-from confidp.web.signin.steps import Steps
+from confidp.web.signin.steps import PrefixHandler, Steps
 
 log = logging.getLogger("confidp.web")
 bp = Blueprint("tenants")
@@ -65,10 +65,12 @@ ENDPOINTS: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
 
 @dataclass(frozen=True, slots=True)
 class Routes:
-    """An app's endpoints under each issuer, and what each allows (for Allow headers)."""
+    """An app's endpoints under each issuer, and what each allows (for Allow headers); and
+    the sign-in pages under a prefix (GET only), which take the rest of the path as a name."""
 
     endpoints: Mapping[str, Mapping[str, Handler]]
     allowed: Mapping[str, str]
+    prefixed: Mapping[str, PrefixHandler] = field(default_factory=dict)
 
 
 def routes(steps: Steps) -> Routes:
@@ -78,7 +80,8 @@ def routes(steps: Steps) -> Routes:
         raise ValueError(f"sign-in steps use the paths of endpoints: {sorted(clash)}")
     endpoints = {**ENDPOINTS, **steps.endpoints}
     return Routes(MappingProxyType(endpoints), MappingProxyType(
-        {path: ", ".join(sorted(methods)) for path, methods in endpoints.items()}))
+        {path: ", ".join(sorted(methods)) for path, methods in endpoints.items()}),
+        steps.prefixed)
 
 
 # programs, whatever their Accept header says: errors are RFC 6749 §5.2 / RFC 6750 §3 JSON
@@ -126,6 +129,8 @@ async def dispatch(request: AppRequest, path: str = "") -> HTTPResponse:
     observe.set_route(request, sub_path if methods is not None else observe.UNROUTED,
                       tenant.id)
     if methods is None:
+        methods = _prefixed(routes, sub_path)
+    if methods is None:
         return error_response(request, NotFound(
             f"{tenant.issuer} has no endpoint {shown(sub_path or '/', 200)}."),
             tenant=tenant, snapshot=snapshot)
@@ -155,6 +160,18 @@ async def dispatch(request: AppRequest, path: str = "") -> HTTPResponse:
     if sub_path in cors.CORS_PATHS:
         cors.allow(request, tenant, response)
     return response
+
+
+def _prefixed(routes: Routes, sub_path: str) -> Mapping[str, Handler] | None:
+    """A sign-in page under a prefix (``/callback/corp``), GET only, with its name."""
+    for prefix, handler in routes.prefixed.items():
+        name = sub_path[len(prefix):] if sub_path.startswith(prefix) else ""
+        if name and "/" not in name:
+            async def named(request: AppRequest, tenant: Tenant, snapshot: Snapshot,
+                            handler: PrefixHandler = handler, name: str = name) -> HTTPResponse:
+                return await handler(request, tenant, snapshot, name)
+            return {"GET": named}
+    return None
 
 
 # routes (added rather than decorated: Sanic's decorators are untyped)

@@ -78,7 +78,7 @@ async def test_a_terms_of_use_step_between_password_and_consent(
     write_tenant(tenants_dir, "acme.yaml", example("acme.yaml"))
     steps = STEPS.plus(TermsStep(), before="consent")
     assert [step.name for step in steps] == [
-        "passkey", "password", "webauthn", "otp", "totp-enrol", "recovery-codes",
+        "upstream", "passkey", "password", "webauthn", "otp", "totp-enrol", "recovery-codes",
         "factor-required", "terms", "consent"]
     async with serving(tenants_dir, themes_dir, tmp_path / "state", steps=steps) as server:
         browser = server.client

@@ -1,6 +1,6 @@
 """Sign-in steps (``steps``: the state machine and its driver) and confidp's own: the
-password form and consent. ``STEPS`` registers them: a new step is a module here and a line
-below."""
+password form, upstream identity providers and consent. ``STEPS`` registers them: a new step
+is a module here and a line below."""
 
 from confidp.web.signin.consent import ConsentStep
 from confidp.web.signin.factor_guard import FactorGuardStep
@@ -9,8 +9,10 @@ from confidp.web.signin.password import PasswordStep
 from confidp.web.signin.recovery_codes import RecoveryCodesStep
 from confidp.web.signin.steps import Steps
 from confidp.web.signin.totp import CodeStep, TotpEnrolStep
+from confidp.web.signin.upstream import STEP as UPSTREAM_STEP
 
 STEPS = Steps((
+    UPSTREAM_STEP,  # before the login page: a sign-in that goes straight to one connector
     PasskeySignInStep(),  # a form on the login page: before the password, which it replaces
     PasswordStep(),
     # second factors (Stage.FACTOR), in this order: a factor the person has (a passkey first:

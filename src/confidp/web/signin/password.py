@@ -6,25 +6,32 @@ the login throttle (confidp.throttle). Needed when no session is there, or OpenI
 
 from __future__ import annotations
 
+import logging
 import math
 
 from sanic import HTTPResponse
 
 from confidp import audit
 from confidp.i18n import Message, lazy, lazy_plural
-from confidp.identity.identity import Identity
-from confidp.identity.sources import SourceContext
-from confidp.oauth.authorize import needs_login
-from confidp.oauth.errors import LoginRequired, OAuthError
+from confidp.identity.sources import SourceContext, SourceUnavailable
+from confidp.oauth.errors import FlowError, LoginRequired, OAuthError
 from confidp.passkeys.policy import passkey_policy
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
 from confidp.web.passkey_offer import PASSKEY_SIGN_IN_PATH, Offer, request_offer
+from confidp.web.signin.accepted import (
+    accepts_passwords,
+    callback_sources,
+    needs_authentication,
+)
+from confidp.web.signin.password_choice import SOURCE_FIELD, choices, chosen_source
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 
 FAILED = lazy("The username or password is incorrect.")
+UNAVAILABLE = lazy("The sign-in service is temporarily unavailable. Try again shortly.")
 INCOMPLETE = lazy("Enter your username and password.")
+log = logging.getLogger("confidp.signin")
 MAX_USERNAME = 128
 MAX_PASSWORD = 1024
 
@@ -40,11 +47,12 @@ class PasswordStep:
     path = "/login"
 
     async def needed(self, sign_in: SignIn) -> bool:
-        if sign_in.pending.identity is not None:  # a passkey signed the person in instead
+        """The login page: its form when the application accepts a password source, and a
+        button per upstream connector it accepts (confidp.web.signin.upstream); not when a
+        passkey signed the person in instead (confidp.web.signin.passkey)."""
+        if sign_in.pending.identity is not None:
             return False
-        session = sign_in.session
-        return session is None or needs_login(session.auth_time, sign_in.pending.created_at,
-                                              sign_in.pending.request, sign_in.now)
+        return needs_authentication(sign_in)
 
     def interaction_required(self) -> OAuthError:
         return LoginRequired("The user is not signed in.")
@@ -53,9 +61,13 @@ class PasswordStep:
         return login_page(sign_in)
 
     async def submit(self, sign_in: SignIn) -> Outcome:
+        if not accepts_passwords(sign_in):
+            raise FlowError("This sign-in method is not available.",
+                            "Go back to the application and sign in again.")
         username = (form_value(sign_in.request, "username") or "").strip()[:MAX_USERNAME]
         password = form_value(sign_in.request, "password") or ""
-        if not username or not password or len(password) > MAX_PASSWORD:
+        source = chosen_source(sign_in, form_value(sign_in.request, SOURCE_FIELD))
+        if not username or not password or len(password) > MAX_PASSWORD or source is None:
             return login_page(sign_in, status=400, username=username, error=INCOMPLETE)
         attempt = await count_attempt(sign_in.store, sign_in.tenant.login_throttle, username,
                                       client_ip(sign_in))
@@ -73,22 +85,34 @@ class PasswordStep:
                                   "minutes.", minutes),
                               headers={"Retry-After": str(wait)})
         context = SourceContext(sign_in.tenant, sign_in.request.app.ctx.passwords, sign_in.now)
-        identity = await authenticate(sign_in, username, password, context)
-        if identity is None:  # the attempt stays counted
-            source, reason = refusal(context)
+        try:
+            identity = await source.authenticate(username, password, context)
+        except SourceUnavailable as exc:  # not a wrong password: not counted
+            await refund(sign_in.store, attempt)
+            log.warning("sign-in at %s: identity source %s unavailable: %s",
+                        sign_in.tenant.id, exc.source, exc.reason)
             audit.emit(sign_in.request, audit.SIGNIN_FAILED, tenant=sign_in.tenant,
-                       client_id=sign_in.application.client_id, connector=source,
+                       client_id=sign_in.application.client_id, connector=exc.source,
+                       reason=audit.UPSTREAM_ERROR, username=username)
+            return login_page(sign_in, status=exc.status, username=username,
+                              error=UNAVAILABLE, headers=exc.headers())
+        if identity is None:  # the attempt stays counted
+            refused_by, reason = refusal(context)
+            audit.emit(sign_in.request, audit.SIGNIN_FAILED, tenant=sign_in.tenant,
+                       client_id=sign_in.application.client_id, connector=refused_by,
                        reason=reason, username=username)
             return login_page(sign_in, status=401, username=username, error=FAILED)
         await refund(sign_in.store, attempt)
         return Passed(identity)  # signin.succeeded: written by the driver (steps.advance)
 
 
+
 def login_page(sign_in: SignIn, *, status: int = 200, error: Message | None = None,
                username: str = "", headers: dict[str, str] | None = None,
                passkey_error: Message | None = None) -> HTTPResponse:
-    """The login form, with "Sign in with a passkey" where the policy allows passwordless
-    sign-in (confidp.web.signin.passkey)."""
+    """The login page: the password form when the application accepts a password source
+    (with the choice of source when it accepts several), a button per upstream connector it
+    accepts, and "Sign in with a passkey" where the policy allows passwordless sign-in."""
     pending = sign_in.pending
     passkey = passwordless_offer(sign_in)
     return page(sign_in.request, sign_in.tenant, sign_in.snapshot, "login.html",
@@ -98,7 +122,14 @@ def login_page(sign_in: SignIn, *, status: int = 200, error: Message | None = No
                 request_id=pending.sealed, csrf_token=pending.csrf_token,
                 application_name=sign_in.application.name, error=error,
                 username=username or pending.request.login_hint or "",
-                passkey=passkey, passkey_error=passkey_error)
+                passkey=passkey, passkey_error=passkey_error,
+                password_form=accepts_passwords(sign_in),
+                password_sources=choices(sign_in),
+                chosen_source=form_value(sign_in.request, SOURCE_FIELD)
+                or pending.request.connector or "",
+                connectors=[{"id": source.id, "name": source.display_name}
+                            for source in callback_sources(sign_in)],
+                upstream_action=f"{sign_in.tenant.issuer_path}/upstream")
 
 
 def passwordless_offer(sign_in: SignIn) -> Offer | None:
@@ -113,22 +144,10 @@ def passwordless_offer(sign_in: SignIn) -> Offer | None:
 
 
 def refusal(context: SourceContext) -> tuple[str | None, str]:
-    """Which source refused, and why: the first that knew the username, else the first."""
+    """Which source refused, and why (the one the form chose: a ``confidp.audit`` reason it
+    gave with ``context.refuse``)."""
     known = [(source, reason) for source, reason in context.refusals
              if reason != audit.UNKNOWN_USER]
     if known or context.refusals:
         return (known or context.refusals)[0]
     return None, audit.WRONG_PASSWORD
-
-
-async def authenticate(sign_in: SignIn, username: str, password: str,
-                       context: SourceContext) -> Identity | None:
-    """The identity the first of the tenant's password sources vouches for (the others say
-    why they refused in ``context``). Each source takes the same time for an unknown
-    username as for a known one."""
-    ctx = sign_in.request.app.ctx
-    for source in ctx.sources.of(sign_in.tenant).password_sources():
-        identity = await source.authenticate(username, password, context)
-        if identity is not None:
-            return identity
-    return None

@@ -121,6 +121,8 @@ class Step(Protocol):
 
 
 Handler = Callable[[AppRequest, Tenant, Snapshot], Awaitable[HTTPResponse]]
+# a page whose last path segment is a name (``/callback/<connector>``)
+PrefixHandler = Callable[[AppRequest, Tenant, Snapshot, str], Awaitable[HTTPResponse]]
 
 
 class Steps:
@@ -136,6 +138,10 @@ class Steps:
         self.endpoints: Mapping[str, Mapping[str, Handler]] = MappingProxyType({
             step.path: MappingProxyType({"GET": _shown(step), "POST": _submitted(step)})
             for step in self._steps})
+        # a step's pages under a prefix (``prefixed``: prefix -> GET handler)
+        self.prefixed: Mapping[str, PrefixHandler] = MappingProxyType({
+            prefix: handler for step in self._steps
+            for prefix, handler in getattr(step, "prefixed", {}).items()})
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self._steps)
