@@ -47,4 +47,20 @@ def test_the_sealed_form_carries_them_and_stays_as_it_was_without() -> None:
 def test_a_sealed_form_with_more_fields_is_refused() -> None:
     fields = validate_authorization_request(_params(), _tenant()).to_fields()
     with pytest.raises(ValueError):
-        AuthorizationRequest.from_fields([*fields, "de", "corp", "extra"])
+        AuthorizationRequest.from_fields([*fields, "de", "", "corp", "extra"])
+
+
+@pytest.mark.parametrize("extra", [
+    {"acr_values": "urn:confidp:acr:2fa"},
+    {"connector": "corp"},
+    {"acr_values": "urn:confidp:acr:2fa", "connector": "corp", "ui_locales": "de"},
+    {"connector": "corp", "ui_locales": "ja"},
+])
+def test_acr_values_and_the_connector_hint_survive_the_sealed_form_together(
+        extra: dict[str, str]) -> None:
+    """Step 7's connector hint and Step 8's acr_values share the sealed form's optional tail:
+    each reads back as it was, whichever of them a request has."""
+    request = validate_authorization_request(_params(**extra), _tenant())
+    assert request.connector == extra.get("connector")
+    assert request.acr_values == tuple(extra.get("acr_values", "").split())
+    assert AuthorizationRequest.from_fields(request.to_fields()) == request
