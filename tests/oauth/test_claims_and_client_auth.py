@@ -56,7 +56,7 @@ def test_id_token_claims() -> None:
     assert claims == {"sub": "alice", "email": "alice@example.com", "email_verified": True,
                       "iss": "http://localhost:8000/acme", "aud": "portal-spa", "iat": 1000,
                       "exp": 1600, "auth_time": 900, "at_hash": at_hash("a.b.c"),
-                      "nonce": "n"}
+                      "nonce": "n", "amr": ["pwd"]}  # RFC 8176: how alice signed in
 
 
 def basic(client_id: str, secret: str) -> str:
