@@ -33,7 +33,7 @@ test: $(BIN)/confidp $(AXE_STAMP)
 	$(BIN)/mypy --strict src
 	$(BIN)/confidp check tenants/
 	$(BIN)/hadolint Containerfile
-	$(BIN)/pytest --ignore=tests/browser
+	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/browser  # one file per worker: its fixtures stay shared
 	$(BIN)/pytest tests/browser  # own process: Playwright's sync API keeps a loop running
 
 check: $(BIN)/confidp

@@ -75,8 +75,10 @@ async def still_valid(service: TokenService, tenant: Tenant, client: Application
 
 def digest(value: str) -> str:
     """How a secret value (code, refresh token, session id) becomes a store key: its SHA-256,
-    so a copy of the store holds nothing usable."""
-    return hashlib.sha256(value.encode()).hexdigest()
+    so a copy of the store holds nothing usable. Any string digests: one a client sent as
+    bytes that are not UTF-8 (kept as surrogates) digests as those bytes, and matches
+    nothing confidp issued."""
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
