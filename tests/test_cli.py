@@ -53,7 +53,7 @@ def test_check_a_broken_copy_reports_file_line_and_exits_1(tmp_path: Path) -> No
         "A duration: a whole number followed by s, m, h or d.",
         f"{acme}:{redirect_line}:5: $.applications[0].redirect_uri: unknown key 'redirect_uri' "
         "(did you mean 'redirect_uris'?); allowed keys: access_token_format, "
-        "access_token_signing_alg, client_id, client_secret, client_uri, "
+        "access_token_signing_alg, client_id, client_secret, client_uri, connectors, "
         "grant_types, id_token_signed_response_alg, initiate_login_uri, logo_uri, name, "
         "policy_uri, post_logout_redirect_uris, redirect_uris, require_consent, require_pkce, "
         "scopes, second_factor, token_endpoint_auth_method, tos_uri, type",

@@ -81,9 +81,9 @@ def test_invalid_edit_keeps_last_good_then_recovers(tenants_dir: Path,
     assert status.served_hash == sha(good)
     assert status.rejected_hash == sha(bad)
     assert [(e.line, e.col, e.path, e.message) for e in status.errors] == [
-        (18, 1, "$.colour", "unknown key 'colour'; allowed keys: applications, display_name, "
-         "issuer, languages, lifetimes, links, login_throttle, messages, scopes, theme, "
-         "users")]
+        (18, 1, "$.colour", "unknown key 'colour'; allowed keys: applications, connectors, "
+         "display_name, issuer, languages, lifetimes, links, login_throttle, messages, scopes, "
+         "second_factors, theme, users")]
     assert events[0].startswith("rejected acme.yaml: still serving the version loaded at ")
     assert "acme.yaml:18:1: $.colour: unknown key 'colour'" in events[0]
     # back to valid content: served again and the error is gone

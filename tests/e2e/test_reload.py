@@ -72,8 +72,9 @@ def test_invalid_edit_keeps_serving_and_status_shows_error(server: Server, tenan
     assert status["rejected_hash"] == sha(bad)
     [error] = status["errors"]
     assert error.endswith("acme.yaml:18:1: $.colour: unknown key 'colour'; allowed keys: "
-                          "applications, display_name, issuer, languages, lifetimes, links, "
-                          "login_throttle, messages, scopes, theme, users")
+                          "applications, connectors, display_name, issuer, languages, "
+                          "lifetimes, links, login_throttle, messages, scopes, second_factors, "
+                          "theme, users")
     assert status["error_details"][0]["line"] == 18
     assert server.ops_get("/status").json()["failing"] == 1
     # the tenant is still routed

@@ -46,8 +46,15 @@ def replicated(tmp_path: Path, redis_server: RedisServer) -> Iterator[RedisNode]
     replica.start()
 
     def in_sync() -> bool:
+        # both ends: the replica's link is up, and the master counts it online (only then
+        # does WAIT count its acknowledgements)
         with replica.client() as client:
-            return bool(client.info("replication")["master_link_status"] == "up")
+            if client.info("replication")["master_link_status"] != "up":
+                return False
+        with redis_server_client(redis_server) as master:
+            info = master.info("replication")
+            return any(isinstance(value, dict) and value.get("state") == "online"
+                       for name, value in info.items() if name.startswith("slave"))
     wait_until(in_sync, timeout=20)
     yield replica
     replica.stop()
