@@ -96,12 +96,13 @@ async def test_cluster_writes_wait_for_the_replica_of_their_shard(
     """A tenant's writes go to one shard and wait for that shard's replica; a stalled replica
     stops the writes of the tenants on its shard only."""
     store = RedisStore(redis_cluster.url + "?wait_timeout=0.2")
+    patient = RedisStore(redis_cluster.url + "?wait_timeout=1.5")  # writes that must succeed
     try:
         master = redis_cluster.master_of("acme")
         other = next(tenant for tenant in (f"t{n}" for n in range(100))
                      if redis_cluster.master_of(tenant) != master)
-        acme, elsewhere = TenantStore(store, "acme"), TenantStore(store, other)
-        await acme.put("session", "s", {}, 30)
+        acme, elsewhere = TenantStore(store, "acme"), TenantStore(patient, other)
+        await TenantStore(patient, "acme").put("session", "s", {}, 30)
         replica = redis_cluster.nodes[redis_cluster.replica_of(master)]
         replica.signal(signal.SIGSTOP)
         try:
@@ -111,9 +112,10 @@ async def test_cluster_writes_wait_for_the_replica_of_their_shard(
             assert await elsewhere.get("session", "s") == {"ok": True}
         finally:
             replica.signal(signal.SIGCONT)
-        await acme.put("session", "t", {}, 30)
+        await TenantStore(patient, "acme").put("session", "t", {}, 30)
     finally:
         await store.close()
+        await patient.close()
 
 
 async def test_the_replicas_a_write_waits_for_must_exist(
@@ -176,12 +178,14 @@ async def test_a_lagging_replica_promoted_has_all_that_was_acknowledged(
     that does not wait was told its write was done, and the write is gone: what waiting
     prevents."""
     confirmed = RedisStore(f"{redis_server.url}?wait_replicas=1&wait_timeout=0.1")
+    patient = RedisStore(f"{redis_server.url}?wait_replicas=1&wait_timeout=1.5")
     unconfirmed = RedisStore(redis_server.url)
     acme, loose = TenantStore(confirmed, "acme"), TenantStore(unconfirmed, "acme")
     promoted = RedisStore(f"redis://127.0.0.1:{replicated.port}/0")
     try:
-        await acme.put("refresh", "r1", {"family": "f"}, 60)
-        await acme.put("code", "c1", {"v": 1}, 60)
+        # confirmed writes (however long the replica takes to be scheduled, up to 1.5 s)
+        await TenantStore(patient, "acme").put("refresh", "r1", {"family": "f"}, 60)
+        await TenantStore(patient, "acme").put("code", "c1", {"v": 1}, 60)
         with replicated.client() as client:
             client.replicaof("127.0.0.1", free_port())  # the link is cut, the data kept
         with pytest.raises(StoreUnavailable, match="confirmed by 0"):
@@ -198,6 +202,7 @@ async def test_a_lagging_replica_promoted_has_all_that_was_acknowledged(
         assert await view.get("session", "told-done") is None  # acknowledged, and lost
     finally:
         await confirmed.close()
+        await patient.close()
         await unconfirmed.close()
         await promoted.close()
 
