@@ -3,9 +3,10 @@ and screenshot tests (test_pages.py) go through this list for every shipped lang
 themes: a new page (a connector chooser, TOTP, passkeys, the account page ...) is one more
 entry here, and then it is checked like the others.
 
-An opener gets a new tab whose context already asks for the language under test
-(``Accept-Language``); it must end on the page, fully loaded. Use language-neutral selectors
-(ids, names, values), never the English text.
+An opener gets a tab whose context already asks for the language under test
+(``Accept-Language``) and has no cookies; the tab may have shown the pages before it in this
+list (one tab per language is half the cost of one per page). It must end on the page, fully
+loaded. Use language-neutral selectors (ids, names, values), never the English text.
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ async def login_error_page(page: Page, site: Site, tenant: TenantSite) -> None:
 
 
 async def throttled_page(page: Page, site: Site, tenant: TenantSite) -> None:
-    """The login throttle's plural message (the test tenants allow one failure per user)."""
+    """The login throttle's plural message (the test tenants allow two failures per user)."""
     await login_page(page, site, tenant)
     username = site.fresh_visitor()
-    for _ in range(2):
+    for _ in range(3):
         await _submit_login(page, username, "not-the-password")
         await page.locator("#login-error").wait_for()
 

@@ -28,7 +28,7 @@ CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 ARTIFACTS = REPO / "test-artifacts"
 # cheap to verify: dozens of sign-ins per run (the demo hashes take 64 MiB each)
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-# users for failed sign-ins, one each, since the test tenants throttle after one failure
+# users for failed sign-ins, one each, since the test tenants throttle after two failures
 # per user (a name that is no user would be checked against a full-cost dummy hash)
 VISITORS = 400
 CONNECTOR_SECRET = "CONFIDP_TEST_SITE_CONNECTOR"
@@ -112,7 +112,7 @@ def _adjusted(name: str, port: int, callback: str, password: str,
     doc["theme"]["logo_url"] = f"/{name}/assets/test-logo.svg"
     doc["links"] = {"account_recovery": f"https://{name}.example/reset",
                     "help": f"https://{name}.example/help"}
-    doc["login_throttle"] = {"max_failures_per_user": 1, "max_failures_per_ip": 100000,
+    doc["login_throttle"] = {"max_failures_per_user": 2, "max_failures_per_ip": 100000,
                              "window": "15m"}
     # an upstream identity provider that does not answer: the login page shows its button,
     # and choosing it shows the error page (tests/browser/pages.py); and a directory that an
