@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import itertools
 import multiprocessing
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -99,14 +101,42 @@ def results_from_processes(function: Callable[[str], Any], argument: str,
     return results
 
 
+def _port_block() -> range:
+    """The ports this test process hands out: below the kernel's ephemeral range (which
+    outgoing connections and ``bind(0)`` draw from), one block per pytest-xdist worker. A port
+    taken from ``bind(0)`` and freed again could be handed to the other worker, or become a
+    client connection's source port, in the second before the server bound it (seen: a
+    module's server failed to start in a parallel run)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    first, size = 10000, max(500, (low - 10000) // 4)
+    start = first + (index % 4) * size
+    return range(start, start + size)
+
+
+_PORTS = _port_block()
+_next_port = itertools.count(random.randrange(len(_PORTS)))
+
+
 def free_port(avoid: int | None = None) -> int:
-    """A port of 127.0.0.1 nothing listens on now (other than ``avoid``)."""
-    while True:
+    """A port of 127.0.0.1 nothing uses now (other than ``avoid``), from this process's own
+    block (``_port_block``), in turn: a port freed a moment ago comes back only after all
+    the others."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[next(_next_port) % len(_PORTS)]
+        if port == avoid:
+            continue
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port != avoid:
-            return port
+            try:
+                sock.bind(("127.0.0.1", port))  # no SO_REUSEADDR: a TIME_WAIT port is taken
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port of 127.0.0.1 in {_PORTS}")
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
