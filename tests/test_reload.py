@@ -383,3 +383,50 @@ def test_a_removed_file_named_by_an_event_is_no_longer_routed(tenants_dir: Path,
     assert second is not None and [e.kind for e in events] == ["removed"]
     assert second.resolve("id.example.com", "/acme/token") is None
     assert second.tenant("acme") is None and second.status("acme") is None
+
+
+async def _served_after(tenants_dir: Path, themes_dir: Path, outside: Path,
+                        full_rescan_seconds: float, wait: float) -> bool:
+    """Whether a write through a hard link from outside the watched directory (which
+    inotify never reports for the watched one) is served within ``wait`` seconds."""
+    import asyncio
+    import time
+
+    from confidp.reload import watch
+
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Before"))
+    reloader = Reloader(tenants_dir, themes_dir, settle=0)
+    current: list[Snapshot] = [load(reloader, None)[0]]
+    watching = asyncio.Event()
+
+    def publish(snapshot: Snapshot | None, events: object, seconds: float) -> None:
+        if snapshot is not None:
+            current[0] = snapshot
+
+    task = asyncio.create_task(watch(reloader, lambda: current[0], publish,
+                                     on_watching=watching.set,
+                                     full_rescan_seconds=full_rescan_seconds))
+    try:
+        await asyncio.wait_for(watching.wait(), 10)
+        link = outside / "acme.yaml"
+        link.unlink(missing_ok=True)
+        os.link(tenants_dir / "acme.yaml", link)
+        link.write_bytes(dump(tenant_doc(ISSUER, display_name="After")))  # same inode
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if current[0].tenant("acme").display_name == "After":  # type: ignore[union-attr]
+                return True
+            await asyncio.sleep(0.05)
+        return False
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_periodic_full_rescan_serves_a_change_no_event_announced(
+        tenants_dir: Path, themes_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    # the premise: inotify does not report the write to the watched directory
+    assert not await _served_after(tenants_dir, themes_dir, outside, 3600, wait=1.5)
+    assert await _served_after(tenants_dir, themes_dir, outside, 0.3, wait=10)

@@ -379,32 +379,42 @@ def _has_symlink_below(top: Path, path: Path) -> bool:
 
 
 _WATCH_TIMEOUT_MS = 100
+# how often the watcher also looks at every file, events or not: inotify drops events when
+# its queue overflows (IN_Q_OVERFLOW) and never sees a write made through a hard link from
+# another directory; a full rescan costs about 20 ms per 1 000 tenants (bench/reload_cost.py)
+FULL_RESCAN_SECONDS = 60.0
 Publish = Callable[[Snapshot | None, list[ReloadEvent], float], None]
 
 
 async def watch(reloader: Reloader, current: Callable[[], Snapshot], publish: Publish, *,
                 poll: bool = False, poll_delay_ms: int = 250,
-                on_watching: Callable[[], None] = lambda: None) -> None:
+                on_watching: Callable[[], None] = lambda: None,
+                full_rescan_seconds: float = FULL_RESCAN_SECONDS) -> None:
     """Run until cancelled: on every change under the watched directories, rescan and publish.
     Never raises out: a failing scan is logged and the next event tries again.
 
     Changes made between the initial load and the moment the watch is in place would be lost,
     so the first (empty) timeout yield, which comes only once the watch exists, triggers one
-    rescan and then ``on_watching`` (readiness waits for it)."""
+    rescan and then ``on_watching`` (readiness waits for it). Every ``full_rescan_seconds``
+    a rescan looks at every file: the safety net for events the kernel never delivered."""
     if poll:
         await _poll(reloader, current, publish, poll_delay_ms / 1000, on_watching)
         return
     roots = watch_roots((reloader.tenants_dir, *themes.watched_dirs(reloader.themes_dir)))
     log.info("watching %s (%d directories)", _watched(reloader), len(roots))
     watching = False
+    next_full = 0.0
     while True:
         try:
             async for changes in awatch(*roots, watch_filter=None, debounce=400, step=20,
                                         rust_timeout=_WATCH_TIMEOUT_MS, yield_on_timeout=True,
                                         ignore_permission_denied=True, recursive=True):
-                if changes or not watching:
-                    await rescan(reloader, current, publish,
-                                 [path for _, path in changes] if watching else None)
+                if not watching or time.monotonic() >= next_full:
+                    await rescan(reloader, current, publish)
+                    await _settle(reloader, current, publish)
+                    next_full = time.monotonic() + full_rescan_seconds
+                elif changes:
+                    await rescan(reloader, current, publish, [path for _, path in changes])
                     await _settle(reloader, current, publish)
                 if not watching:
                     watching = True
