@@ -309,8 +309,12 @@ class HAProxy:
                                         stdout=self._log, stderr=subprocess.STDOUT)
 
         def up() -> bool:
+            """The frontend answers and the admin socket is in place (HAProxy binds it under
+            a temporary name and renames it: it can lag the frontend)."""
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"haproxy exited:\n{self.log()}")
+            if not self.socket_path.exists():
+                return False
             with socket.socket() as sock:
                 return sock.connect_ex(("127.0.0.1", self.port)) == 0
         wait_until(up, timeout=10)

@@ -38,11 +38,15 @@ def _code(base: str) -> str:
 
 
 def _refused(port: int) -> bool:
+    """Whether a new connection is refused. A reset is not yet an answer: a connection that
+    reached the listener's queue just before it closed is reset, and the next is refused."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return False
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        return False
 
 
 def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
