@@ -53,9 +53,21 @@ def declared_sources(tenant: Tenant) -> Sequence[SourceSpec]:
 
 @dataclass(frozen=True, slots=True)
 class TenantSources:
-    """One tenant version's sources, by id, in order."""
+    """One tenant version's sources, by id, in order. Which of them check passwords and
+    which send the browser upstream is decided once here: an ``isinstance`` against a
+    runtime-checkable protocol inspects every member, and /authorize asks on every request
+    (9% of its event-loop time, by py-spy)."""
 
     by_id: Mapping[str, IdentitySource]
+    _passwords: tuple[PasswordSource, ...] = field(init=False, repr=False, compare=False)
+    _callbacks: Mapping[str, CallbackSource] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_passwords", tuple(
+            source for source in self.by_id.values() if isinstance(source, PasswordSource)))
+        object.__setattr__(self, "_callbacks", {
+            source_id: source for source_id, source in self.by_id.items()
+            if isinstance(source, CallbackSource)})
 
     def get(self, source_id: str) -> IdentitySource | None:
         return self.by_id.get(source_id)
@@ -67,14 +79,12 @@ class TenantSources:
     def password_sources(self, accepted: Collection[str] | None = None
                          ) -> Iterator[PasswordSource]:
         """The sources that check passwords (of ``accepted`` ids, when given)."""
-        for source in self.by_id.values():
-            if isinstance(source, PasswordSource) and (accepted is None
-                                                       or source.id in accepted):
+        for source in self._passwords:
+            if accepted is None or source.id in accepted:
                 yield source
 
     def callback_source(self, source_id: str) -> CallbackSource | None:
-        source = self.by_id.get(source_id)
-        return source if isinstance(source, CallbackSource) else None
+        return self._callbacks.get(source_id)
 
 
 class Sources:
