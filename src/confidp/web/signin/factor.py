@@ -23,8 +23,8 @@ from confidp.mfa.cipher import EnrolmentUnreadable
 from confidp.mfa.factors import Factors
 from confidp.mfa.policy import FactorPolicy, policy_for
 from confidp.oauth.acr import AMR_MULTIPLE_FACTORS, demands_second_factor
-from confidp.oauth.errors import FactorsUnreadable
-from confidp.web.signin.steps import SignIn
+from confidp.oauth.errors import FactorsUnreadable, InteractionRequired, OAuthError
+from confidp.web.signin.steps import SignIn, Stage
 
 log = logging.getLogger("confidp.mfa")
 
@@ -41,6 +41,23 @@ class Demand:
     def usable(self) -> frozenset[str]:
         """The person's enrolled methods this sign-in allows."""
         return self.factors.methods & self.policy.methods
+
+
+class FactorStep:
+    """What the second-factor steps share: they run in the factor stage, are needed while
+    their ``_demand`` stands, and refuse ``prompt=none`` with ``unmet``."""
+
+    stage = Stage.FACTOR
+    unmet = "A second factor is required."
+
+    async def _demand(self, sign_in: SignIn) -> Demand | None:
+        raise NotImplementedError
+
+    async def needed(self, sign_in: SignIn) -> bool:
+        return await self._demand(sign_in) is not None
+
+    def interaction_required(self) -> OAuthError:
+        return InteractionRequired(self.unmet)
 
 
 def signing_identity(sign_in: SignIn) -> Identity | None:

@@ -27,7 +27,7 @@ from sanic import HTTPResponse
 from confidp.identity.local import identity_of
 from confidp.mfa import events
 from confidp.mfa.factors import TOTP, WEBAUTHN, WebAuthnCredential
-from confidp.oauth.errors import InteractionRequired, LoginRequired, OAuthError, SignInExpired
+from confidp.oauth.errors import LoginRequired, OAuthError, SignInExpired
 from confidp.passkeys import ceremonies, challenges
 from confidp.passkeys.credentials import PasskeyCredential, PasskeyStore, with_passkey
 from confidp.passkeys.enrolled import credential_of
@@ -45,7 +45,7 @@ from confidp.web.passkey_offer import (
     rp_of,
     ticket_of,
 )
-from confidp.web.signin.factor import Demand, factor_demand
+from confidp.web.signin.factor import Demand, FactorStep, factor_demand
 from confidp.web.signin.password import login_page
 from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
 from confidp.web.signin.totp import CODE_METHOD, CodeStep, asks_for_code
@@ -114,13 +114,12 @@ class PasskeySignInStep:
                                    credential))
 
 
-class PasskeyFactorStep:
+class PasskeyFactorStep(FactorStep):
     """A passkey or security key as the second factor, when this sign-in demands one
     (confidp.web.signin.factor) and the person registered one the policy allows. Its page
     links to the code step (TOTP or a recovery code) when the person has one of those."""
 
     name = "webauthn"
-    stage = Stage.FACTOR
     path = "/factor/passkey"
 
     async def _demand(self, sign_in: SignIn) -> Demand | None:
@@ -128,12 +127,6 @@ class PasskeyFactorStep:
         if demand is None or WEBAUTHN not in demand.usable or asks_for_code(sign_in):
             return None
         return demand
-
-    async def needed(self, sign_in: SignIn) -> bool:
-        return await self._demand(sign_in) is not None
-
-    def interaction_required(self) -> OAuthError:
-        return InteractionRequired("A second factor is required.")
 
     async def show(self, sign_in: SignIn) -> HTTPResponse:
         demand = await self._demand(sign_in)

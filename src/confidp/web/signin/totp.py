@@ -29,20 +29,20 @@ from confidp.mfa.codes import (
 from confidp.mfa.enrolments import change
 from confidp.mfa.factors import TOTP, WEBAUTHN, Factors
 from confidp.oauth.acr import ACR_2FA, AMR_OTP, with_second_factor
-from confidp.oauth.errors import InteractionRequired, OAuthError
 from confidp.store.kinds import TOTP_CANDIDATE
 from confidp.throttle import count_attempt, refund
 from confidp.web.forms import form_value
 from confidp.web.pages import page
 from confidp.web.signin.factor import (
     Demand,
+    FactorStep,
     client_ip,
     factor_demand,
     locked_out,
     too_many_attempts,
 )
 from confidp.web.signin.recovery_codes import keep_to_show
-from confidp.web.signin.steps import Outcome, Passed, SignIn, Stage
+from confidp.web.signin.steps import Outcome, Passed, SignIn
 
 WRONG_CODE = lazy("The code is incorrect or was already used.")
 NO_CODE = lazy("Enter the code.")
@@ -60,11 +60,10 @@ def asks_for_code(sign_in: SignIn) -> bool:
     return (request.args.get("method") or form_value(request, "method")) == CODE_METHOD
 
 
-class CodeStep:
+class CodeStep(FactorStep):
     """A TOTP code or a recovery code, as the second factor."""
 
     name = "otp"
-    stage = Stage.FACTOR
     path = "/factor/code"
 
     async def _demand(self, sign_in: SignIn) -> Demand | None:
@@ -78,12 +77,6 @@ class CodeStep:
                                             or asks_for_code(sign_in)):
             return demand
         return None
-
-    async def needed(self, sign_in: SignIn) -> bool:
-        return await self._demand(sign_in) is not None
-
-    def interaction_required(self) -> OAuthError:
-        return InteractionRequired("A second factor is required.")
 
     async def show(self, sign_in: SignIn) -> HTTPResponse:
         demand = await self._demand(sign_in)
@@ -131,25 +124,19 @@ class CodeStep:
                     totp=TOTP in usable, method=CODE_METHOD if asks_for_code(sign_in) else "")
 
 
-class TotpEnrolStep:
+class TotpEnrolStep(FactorStep):
     """Setting up an authenticator app, when a factor is demanded and the person has none
     this sign-in allows."""
 
     name = "totp-enrol"
-    stage = Stage.FACTOR
     path = "/factor/totp/enrol"
+    unmet = "A second factor must be set up."
 
     async def _demand(self, sign_in: SignIn) -> Demand | None:
         demand = await factor_demand(sign_in)
         if demand is None or demand.usable or TOTP not in demand.policy.methods:
             return None
         return demand
-
-    async def needed(self, sign_in: SignIn) -> bool:
-        return await self._demand(sign_in) is not None
-
-    def interaction_required(self) -> OAuthError:
-        return InteractionRequired("A second factor must be set up.")
 
     async def _secret(self, sign_in: SignIn) -> str:
         """The secret offered in this sign-in: the same on every view of its page."""
