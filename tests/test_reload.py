@@ -152,21 +152,33 @@ def test_theme_file_edit_changes_the_themes_version(tenants_dir: Path,
     assert second.themes_version != first.themes_version
 
 
-def test_configmap_style_symlink_swap(tenants_dir: Path, themes_dir: Path) -> None:
-    """Kubernetes ConfigMap volume: acme.yaml -> ..data/acme.yaml, ..data -> ..<timestamp>."""
+def _configmap(tenants_dir: Path) -> None:
+    """A Kubernetes ConfigMap volume: acme.yaml -> ..data/acme.yaml, ..data -> ..2026_01."""
     first_dir = tenants_dir / "..2026_01"
     first_dir.mkdir()
     write_tenant(first_dir, "acme.yaml", tenant_doc(ISSUER))
     os.symlink("..2026_01", tenants_dir / "..data")
     os.symlink("..data/acme.yaml", tenants_dir / "acme.yaml")
-    reloader = Reloader(tenants_dir, themes_dir, settle=0)
-    first, _ = load(reloader, None)
+
+
+def _swap_configmap(tenants_dir: Path) -> bytes:
+    """The ConfigMap updated as the kubelet does it: a new timestamped directory, ``..data``
+    renamed over to it, the old directory removed. The new acme.yaml's bytes."""
     second_dir = tenants_dir / "..2026_02"
     second_dir.mkdir()
     data = write_tenant(second_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Swapped"))
     os.symlink("..2026_02", tenants_dir / "..data_tmp")
     os.replace(tenants_dir / "..data_tmp", tenants_dir / "..data")
-    shutil.rmtree(first_dir)
+    shutil.rmtree(tenants_dir / "..2026_01")
+    return data
+
+
+def test_configmap_style_symlink_swap(tenants_dir: Path, themes_dir: Path) -> None:
+    """Kubernetes ConfigMap volume: acme.yaml -> ..data/acme.yaml, ..data -> ..<timestamp>."""
+    _configmap(tenants_dir)
+    reloader = Reloader(tenants_dir, themes_dir, settle=0)
+    first, _ = load(reloader, None)
+    data = _swap_configmap(tenants_dir)
     second, _ = load(reloader, first)
     assert second.tenant("acme").display_name == "Swapped"  # type: ignore[union-attr]
     assert second.files["acme.yaml"].served_hash == sha(data)
@@ -354,19 +366,10 @@ def test_an_event_naming_one_file_reads_only_that_file(tenants_dir: Path,
 def test_an_event_on_a_link_in_the_directory_rescans_everything(tenants_dir: Path,
                                                                 themes_dir: Path) -> None:
     """A ConfigMap swap names only ``..data``: every tenant file behind it is looked at."""
-    first_dir = tenants_dir / "..2026_01"
-    first_dir.mkdir()
-    write_tenant(first_dir, "acme.yaml", tenant_doc(ISSUER))
-    os.symlink("..2026_01", tenants_dir / "..data")
-    os.symlink("..data/acme.yaml", tenants_dir / "acme.yaml")
+    _configmap(tenants_dir)
     reloader = Reloader(tenants_dir, themes_dir, settle=0)
     first, _ = load(reloader, None)
-    second_dir = tenants_dir / "..2026_02"
-    second_dir.mkdir()
-    write_tenant(second_dir, "acme.yaml", tenant_doc(ISSUER, display_name="Swapped"))
-    os.symlink("..2026_02", tenants_dir / "..data_tmp")
-    os.replace(tenants_dir / "..data_tmp", tenants_dir / "..data")
-    shutil.rmtree(first_dir)
+    _swap_configmap(tenants_dir)
     second, _ = reloader.load(first, [str(tenants_dir / "..data"),
                                       str(tenants_dir / "..2026_01")])
     assert second is not None
