@@ -212,6 +212,23 @@ async def test_a_stalled_directory_cannot_pile_up_checks(slapd: Slapd,
     assert sum("timeout" in r for r in reasons) == 2
 
 
+def test_a_receive_timeout_in_the_thread_is_reported_as_a_timeout(slapd: Slapd) -> None:
+    """ldap3's receive timeout equals the check's deadline, so either may see a stalled
+    directory first, and both must say "(timeout)" (a clean-clone run of the stalled-directory
+    test above got one such reason without it)."""
+    from ldap3.core.exceptions import LDAPSocketReceiveError, communication_exception_factory
+
+    from confidp.identity.ldap_directory import _describe
+
+    source = source_for(slapd, timeout="1s")
+    received = communication_exception_factory(LDAPSocketReceiveError, TimeoutError(
+        "timed out"))("error receiving data: timed out")
+    assert _describe(received, source.settings).endswith("(timeout)")
+    refused = communication_exception_factory(LDAPSocketReceiveError, ConnectionResetError(
+        "reset"))("error receiving data: reset")
+    assert "timeout" not in _describe(refused, source.settings)
+
+
 async def test_revalidation_follows_the_directory(slapd: Slapd,
                                                   context: SourceContext) -> None:
     """A refresh or session use re-checks the entry by its id: claims refreshed, and the

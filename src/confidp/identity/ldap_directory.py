@@ -122,8 +122,12 @@ def _close(connection: ldap3.Connection) -> None:
 
 def _describe(exc: Exception, settings: LdapSettings) -> str:
     """What failed, for /status and the log: ldap3's message, which names the host and the
-    socket or TLS error and never a credential."""
-    return f"{settings.url}: {type(exc).__name__}: {exc}"
+    socket or TLS error and never a credential. A socket timeout (ldap3's receive error is
+    then also a ``TimeoutError``) is marked ``(timeout)``, as the connector's own deadline
+    is (``confidp.identity.ldap``): the receive timeout equals that deadline, so either may
+    fire first."""
+    described = f"{settings.url}: {type(exc).__name__}: {exc}"
+    return f"{described} (timeout)" if isinstance(exc, TimeoutError) else described
 
 
 def _result(connection: ldap3.Connection) -> str:
