@@ -30,6 +30,8 @@ from confidp.server_key import ServerKey
 from confidp.settings import Settings
 from confidp.store import Store, open_store
 from confidp.store.observed import ObservedStore
+from confidp.tenant_cache import CACHE_DIR, TenantCache
+from confidp.tenant_cache import keep as keep_tenant_cache
 from confidp.themes import Themes
 from confidp.web import listeners, observe, ops, ops_admin, tenant_routes
 from confidp.web.discovery import MetadataCache
@@ -140,8 +142,18 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
 
     @app.before_server_start
     async def load_tenants(app: App) -> None:
-        snapshot, events = context.reloader.load(None)
+        cached = None
+        if settings.tenant_cache:
+            context.tenant_cache = TenantCache(
+                settings.cache_dir or settings.state_dir / CACHE_DIR, context.server_key)
+            cached = await asyncio.to_thread(context.tenant_cache.load)
+        snapshot, events = context.reloader.load(None, cached=cached)
         publish(snapshot, events, 0.0)
+        if (cache := context.tenant_cache) is not None:
+            cache.used, cache.validated = context.reloader.from_cache, context.reloader.validated
+            if cached is not None and cached.themes != context.snapshot.themes:
+                cache.unused = ("the tenant cache was not used: its tenants were checked "
+                                 "against other theme names")
         gc.collect()
         gc.freeze()  # the loaded tenants are long-lived: keep them out of later collections
         served = sum(1 for _ in context.snapshot.tenants())
@@ -163,6 +175,11 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         app.add_task(watch(context.reloader, lambda: context.snapshot, publish,
                            poll=settings.reload_poll, on_watching=watching),
                      name="confidp-watcher")
+        if (cache := context.tenant_cache) is not None:
+            # write it when the start validated files or left entries unused
+            stale = cache.validated > 0 or cache.used < cache.loaded_entries
+            app.add_task(keep_tenant_cache(cache, lambda: context.snapshot, save_now=stale),
+                         name="confidp-tenant-cache")
 
     app.register_middleware(observe.started, "request")
     app.register_middleware(observe.finished, "response")

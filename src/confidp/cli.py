@@ -108,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
                        default=Path(_env("STATE_DIR", str(DEFAULTS.state_dir))),
                        help="directory for signing keys and local state (CONFIDP_STATE_DIR; "
                        f"default: {DEFAULTS.state_dir})")
+    serve.add_argument("--no-tenant-cache", dest="tenant_cache", action="store_false",
+                       default=_env("TENANT_CACHE", "1") not in ("0", "off", "false"),
+                       help="validate every tenant file at start instead of serving the "
+                       "unchanged ones from the cache in the state directory "
+                       "(CONFIDP_TENANT_CACHE=0; default: on)")
+    serve.add_argument("--cache-dir", type=Path, default=_env_path("CACHE_DIR"),
+                       help="where the tenant cache is kept, when the state directory is "
+                       "read-only (CONFIDP_CACHE_DIR; default: STATE_DIR/cache)")
     serve.add_argument("--reload-poll", action="store_true", default=_env_flag("RELOAD_POLL"),
                        help="poll for changes instead of inotify, for file systems without it "
                        "(CONFIDP_RELOAD_POLL=1)")
@@ -377,7 +385,9 @@ def _serve(args: argparse.Namespace) -> int:
         ops_host=args.ops_host, ops_port=args.ops_port, access_log=args.access_log,
         shutdown_delay=args.shutdown_delay, log_format=args.log_format, audit=audit_on,
         audit_log=audit_log,
-        request_metrics=_env("REQUEST_METRICS", "1") not in ("0", "off", "false"))
+        request_metrics=_env("REQUEST_METRICS", "1") not in ("0", "off", "false"),
+        tenant_cache=args.tenant_cache,
+        cache_dir=args.cache_dir.absolute() if args.cache_dir else None)
     return _run(settings)
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from confidp.server_key import ServerKey
     from confidp.settings import Settings
     from confidp.store import Store
+    from confidp.tenant_cache import TenantCache
     from confidp.themes import Themes
     from confidp.web.discovery import MetadataCache
     from confidp.web.signin.steps import Steps
@@ -53,6 +54,7 @@ class Context:
     routes: Routes  # the endpoints under each issuer, the steps' pages among them
     registry: Registry | None = None  # None until the tenants are first loaded
     watching: bool = False  # the reload watcher runs (readiness)
+    tenant_cache: TenantCache | None = None  # None: --no-tenant-cache
     stopped_listeners: int = 0
     stopping: bool = False  # a stop is under way: keep-alive connections are not kept
     # opened when the server starts (confidp.app.create_app)

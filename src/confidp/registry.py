@@ -32,6 +32,7 @@ class FileStatus:
     rejected_hash: str | None = None
     rejected_at: float | None = None
     warnings: tuple[ConfigError, ...] = ()  # of the version served: accepted, advised against
+    issuer_at: tuple[int, int] = (1, 1)  # line, column of the served version's issuer
 
 
 @dataclass(frozen=True, slots=True)

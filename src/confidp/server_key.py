@@ -4,7 +4,8 @@ their one purpose with HKDF-SHA256 (RFC 5869, from ``cryptography``) from one ra
 
 Its uses: the successor of a refresh token (confidp.oauth.grants.refresh_token), derived from
 the token presented so that a retry gets the same one back, and the CSRF token of the sign-out
-confirmation page (confidp.web.logout), bound to the browser's session.
+confirmation page (confidp.web.logout), bound to the browser's session, and the
+authentication of the tenant cache file (confidp.tenant_cache).
 
 The key is 32 random bytes in ``<state>/server.key`` (mode 0600), beside ``sealing.key`` and
 shared by every worker and replica the same way, through the state directory: it is created
@@ -75,6 +76,19 @@ class ServerKey:
                            info=b"confidp " + purpose).derive(self._key)
             self._derived[purpose] = derived
         return derived
+
+    def mac_bytes(self, purpose: bytes, *parts: bytes | memoryview) -> bytes:
+        """HMAC-SHA256 of byte strings (each length-prefixed) under the key for ``purpose``."""
+        mac = hmac.new(self._purpose_key(purpose), digestmod=hashlib.sha256)
+        for part in parts:
+            mac.update(len(part).to_bytes(8, "big"))
+            mac.update(part)
+        return mac.digest()
+
+    def verify_bytes(self, purpose: bytes, label: bytes, data: bytes | memoryview,
+                     mac: bytes) -> bool:
+        """Whether ``mac`` is ``mac_bytes(purpose, label, data)``, compared in constant time."""
+        return hmac.compare_digest(self.mac_bytes(purpose, label, data), mac)
 
     def mac(self, purpose: bytes, *parts: str) -> bytes:
         """HMAC-SHA256 of ``parts`` under the key derived for ``purpose``: the same parts give

@@ -29,3 +29,5 @@ class Settings:
     audit: bool = True  # write audit events (confidp.audit); they are counted in any case
     audit_log: Path | None = None  # None: audit events go to the log; else appended here
     request_metrics: bool = True  # the HTTP duration histogram (off only to measure its cost)
+    tenant_cache: bool = True  # keep validated tenants for the next start (tenant_cache)
+    cache_dir: Path | None = None  # where; None: <state_dir>/cache

@@ -138,6 +138,7 @@ def test_confidp_serves_from_the_read_only_unpacked_state(
     assert _unpack(archive, unpacked).returncode == 0
     read_only = tmp_path / "read-only-state"
     read_only.mkdir()
+    cache = tmp_path / "tmp" / "tenant-cache"  # the pod's /tmp emptyDir
     port = free_port()
     write_tenant(tenants_dir, "acme.yaml", tenant_doc(f"http://127.0.0.1:{port}/acme"))
     script = 'mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && shift 2 && exec "$@"'
@@ -146,7 +147,8 @@ def test_confidp_serves_from_the_read_only_unpacked_state(
         ["unshare", "-m", "sh", "-c", script, "sh", str(unpacked), str(read_only),
          sys.executable, "-m", "confidp.cli", "serve", "--tenants", str(tenants_dir),
          "--themes", str(themes_dir), "--state-dir", str(read_only), "--host", "127.0.0.1",
-         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=ops_listener_env())
+         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+        env={**ops_listener_env(), "CONFIDP_CACHE_DIR": str(cache)})
     base = f"http://127.0.0.1:{port}"
     try:
         def ready() -> bool:
@@ -166,6 +168,7 @@ def test_confidp_serves_from_the_read_only_unpacked_state(
             page = browser.get(login.headers["location"])
         assert page.status_code == 200, page.text
         assert 'name="password"' in page.text
+        wait_until(lambda: list(cache.glob("tenants-*.bin")), timeout=15)
     finally:
         process.terminate()
         try:

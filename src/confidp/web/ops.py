@@ -137,6 +137,8 @@ async def status(request: AppRequest) -> HTTPResponse:
         "themes": sorted(snapshot.themes),
         "serving": sum(1 for f in files if f["serving"]),
         "failing": sum(1 for f in files if f["errors"]),
+        "tenant_cache": (None if request.app.ctx.tenant_cache is None
+                         else request.app.ctx.tenant_cache.report()),
         "tenants": files,
     }, headers={"Cache-Control": "no-store"})
 
