@@ -272,3 +272,39 @@ async def test_prompt_none_needing_a_factor_is_interaction_required(idp: InProce
     await login(client)  # the password passed, the factor not: no session yet
     response = await begin(client, prompt="none")
     assert "error=login_required" in location(response)
+
+
+class CountingEnrolments:
+    """The app's enrolments, counting the reads."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.loads = 0
+
+    async def load(self, tenant_id: str, subject: str) -> Any:
+        self.loads += 1
+        return await self.inner.load(tenant_id, subject)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("required", [False, True])
+async def test_one_authorize_reads_the_enrolments_once(
+        required: bool, tmp_path: Path, tenants_dir: Path, themes_dir: Path) -> None:
+    """The code step, the enrolment step, the passkey step and the guard each ask whether
+    a factor is demanded; the answer is worked out once per request."""
+    write_tenant(tenants_dir, "acme.yaml", doc(second_factors={"required": required}))
+    async with serving(tenants_dir, themes_dir, tmp_path / "state") as server:
+        counting = CountingEnrolments(server.ctx.enrolments)
+        server.ctx.enrolments = counting  # type: ignore[assignment]
+        after_password = await login(server.client)
+        assert counting.loads == 1
+        if required:
+            assert path_of(after_password) == "/acme/factor/totp/enrol"
+        else:
+            assert code_of(after_password)
+            counting.loads = 0
+            again = await begin(server.client)  # with the session: straight to a code
+            assert code_of(location(again))
+            assert counting.loads == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from confidp import audit
 from confidp.i18n import Message, lazy_plural
@@ -81,17 +82,24 @@ async def load_factors(sign_in: SignIn, subject: str) -> Factors:
 
 
 async def factor_demand(sign_in: SignIn) -> Demand | None:
-    """The demand for a second factor in this sign-in, or None when there is none."""
+    """The demand for a second factor in this sign-in, or None when there is none. Worked
+    out once per ``SignIn``: the three factor steps and the guard each ask, and each asking
+    read the person's enrolments again (a file read in a thread with the memory store, a
+    round trip with Redis). A step that changes the enrolments passes, and passing makes a
+    new ``SignIn``, so nothing asks this one again after a change."""
     identity = signing_identity(sign_in)
     if identity is None or passed_second_factor(identity):
         return None
+    key = f"factor demand {identity.subject}"
+    if key in sign_in.memo:
+        return cast(Demand | None, sign_in.memo[key])
     policy = policy_for(sign_in.tenant, sign_in.application, identity.groups)
     factors = await load_factors(sign_in, identity.subject)
-    demand = Demand(identity, policy, factors)
-    if policy.required or demands_second_factor(sign_in.pending.request.acr_values) \
-            or demand.usable:
-        return demand
-    return None
+    found = Demand(identity, policy, factors)
+    demand = found if (policy.required or found.usable or demands_second_factor(
+        sign_in.pending.request.acr_values)) else None
+    sign_in.memo[key] = demand
+    return demand
 
 
 def client_ip(sign_in: SignIn) -> str:

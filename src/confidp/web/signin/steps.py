@@ -20,7 +20,7 @@ The steps of an app are a ``Steps`` registry on its context; confidp's own are
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from types import MappingProxyType
 from typing import Protocol
@@ -64,6 +64,10 @@ class SignIn:
     application: Application
     pending: Pending
     session: Session | None
+    # what the steps work out about this sign-in, once per SignIn (``replace`` makes a new,
+    # empty one): the second-factor demand, which every factor step and the guard ask for
+    memo: dict[str, object] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
 
     @property
     def identity(self) -> Identity | None:
@@ -216,7 +220,9 @@ async def advance(sign_in: SignIn, step: Step, passed: Passed) -> HTTPResponse:
     identity = sign_in.pending.identity
     if identity is not None and await first_needed(sign_in, authentication) is None:
         session, cookie = await start_session(sign_in.request, sign_in.tenant, identity)
-        sign_in = replace(sign_in, session=session, pending=sign_in.pending.handed_over())
+        started = replace(sign_in, session=session, pending=sign_in.pending.handed_over())
+        started.memo.update(sign_in.memo)  # the same person, the same factors
+        sign_in = started
     response = await proceed(sign_in, 303)
     if cookie is not None:
         set_cookie(response, sign_in.tenant, session_cookie(sign_in.tenant), cookie)
