@@ -32,6 +32,10 @@ class MemoryStore:
         # found through its own heap of (the set's latest expiry, kind, key)
         self._sets: dict[tuple[str, str], dict[str, float]] = {}
         self._set_expiries: list[tuple[float, str, str]] = []
+        # each set's members by expiry (entries of renewed or removed members stay until
+        # popped): adding is O(log n) where scanning the set was O(n), and a person's set of
+        # refresh-token families grows with every sign-in
+        self._member_expiries: dict[tuple[str, str], list[tuple[float, str]]] = {}
 
     def _live(self, entry_key: tuple[str, str]) -> str | None:
         entry = self._values.get(entry_key)
@@ -133,6 +137,7 @@ class MemoryStore:
             members = self._sets.get((kind, key))
             if members is not None and all(expires <= now for expires in members.values()):
                 del self._sets[(kind, key)]
+                self._member_expiries.pop((kind, key), None)
         if len(heap) > 2 * len(self._sets) + _COMPACT_SLACK:
             self._set_expiries = [(max(m.values()), *k) for k, m in self._sets.items() if m]
             heapq.heapify(self._set_expiries)
@@ -140,9 +145,16 @@ class MemoryStore:
     async def add_member(self, kind: str, key: str, member: str, ttl: float) -> None:
         now = self._clock()
         members = self._sets.setdefault((kind, key), {})
-        for name in [name for name, expires in members.items() if expires <= now]:
-            del members[name]
+        expiries = self._member_expiries.setdefault((kind, key), [])
+        while expiries and expiries[0][0] <= now:
+            expires, name = heapq.heappop(expiries)
+            if members.get(name) == expires:  # not renewed since
+                del members[name]
         members[member] = now + ttl
+        heapq.heappush(expiries, (now + ttl, member))
+        if len(expiries) > 2 * len(members) + _COMPACT_SLACK:
+            expiries[:] = [(expires, name) for name, expires in members.items()]
+            heapq.heapify(expiries)
         heapq.heappush(self._set_expiries, (now + ttl, kind, key))
         self._sweep_sets(now)
 
@@ -157,6 +169,7 @@ class MemoryStore:
             members.pop(member, None)
             if not members:
                 del self._sets[(kind, key)]
+                self._member_expiries.pop((kind, key), None)
 
     async def ping(self) -> bool:
         return True
@@ -167,3 +180,4 @@ class MemoryStore:
         self._expiries.clear()
         self._sets.clear()
         self._set_expiries.clear()
+        self._member_expiries.clear()
