@@ -140,8 +140,9 @@ def main() -> int:
             latencies[kind].append((time.perf_counter() - written) * 1000)
             time.sleep(0.05)
         rss_after = rss_mb(server.pid)
-        server.terminate()
-        server.wait(30)
+        if not stop(server):
+            print("the server did not stop within 30 s of SIGTERM (killed)", file=sys.stderr)
+            return 1
         started = time.perf_counter()
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         if not wait_ready(client, server, work):
@@ -152,10 +153,12 @@ def main() -> int:
         rss_again = rss_mb(server.pid)
     finally:
         client.close()
-        server.terminate()
-        server.wait(30)
+        stopped = stop(server)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+    if not stopped:
+        print("the server did not stop within 30 s of SIGTERM (killed)", file=sys.stderr)
+        return 1
 
     print(f"tenants served:          {served} of {args.tenants}")
     print(f"startup until ready:     {ready * 1000:.0f} ms   (target < 4000 ms at 10 000)")
@@ -174,6 +177,18 @@ def main() -> int:
     if cache["not_used"]:
         print(f"   {cache['not_used']}")
     return 0
+
+
+def stop(server: subprocess.Popen[bytes]) -> bool:
+    """SIGTERM, and whether it stopped within 30 s (else it is killed: never left behind)."""
+    server.terminate()
+    try:
+        server.wait(30)
+        return True
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        return False
 
 
 def wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], work: Path) -> bool:

@@ -9,6 +9,8 @@ import logging
 import os
 import pickle
 import shutil
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from confidp.tenant_cache import (
     _PURPOSE,
     MAGIC,
     Cached,
+    CacheWriteFailed,
     TenantCache,
     cacheable,
     keep,
@@ -305,6 +308,7 @@ async def test_keep_writes_when_tenants_change_and_says_a_failure_once(
         "the tenant cache cannot be written: Not a directory; starts validate every tenant "
         "file"]
     blocked.unlink()
+    cache = TenantCache(blocked / "cache", KEY)  # a write the stop cut short stays with the old
     task = asyncio.create_task(keep(cache, lambda: current[0], save_now=False, interval=0.01))
     await asyncio.sleep(0.05)
     assert cache.saved_at is None  # nothing changed since it started
@@ -327,3 +331,72 @@ def test_a_user_password_hash_is_kept_as_the_file_has_it(
     assert loaded is not None
     alice = loaded.entries["acme.yaml"].tenant.user("alice")
     assert alice is not None and alice.password_hash.reveal() == ALICE_HASH
+
+
+def _stalled_payload(self: TenantCache, snapshot: Snapshot) -> tuple[int, bytes]:
+    """A pickling child that never finishes (only ever runs in the forked child)."""
+    time.sleep(120)
+    raise AssertionError("not stopped")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("how", ["abort", "timeout"])
+def test_a_stalled_pickling_child_is_killed_and_reaped(
+        how: str, tenants_dir: Path, themes_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc("https://id.example.com/acme"))
+    snapshot, _ = start(tenants_dir, themes_dir)
+    cache = TenantCache(tmp_path / "state", KEY)
+    monkeypatch.setattr(TenantCache, "_payload", _stalled_payload)
+    abort = threading.Event()
+    outcome: list[BaseException] = []
+    children: list[int] = []
+
+    def save() -> None:
+        try:
+            cache.save_apart(snapshot, abort=abort, timeout=60 if how == "abort" else 0.5)
+        except BaseException as exc:
+            outcome.append(exc)
+    thread = threading.Thread(target=save)
+    thread.start()
+    while cache.child is None and thread.is_alive():
+        time.sleep(0.01)
+    children.append(cache.child or 0)
+    if how == "abort":
+        abort.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], CacheWriteFailed)
+    assert str(outcome[0]) == ("the server is stopping" if how == "abort" else
+                               "pickling it took longer than 0.5 s; the process doing it "
+                               "was stopped")
+    assert children[0] > 0 and _gone(children[0])  # killed and reaped: no zombie either
+    assert cache.child is None and not cache.path.exists()
+    assert list((tmp_path / "state").glob(".*")) == []  # no temporary file left
+
+
+async def test_stopping_while_the_cache_is_written_ends_the_child_at_once(
+        tenants_dir: Path, themes_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tenant(tenants_dir, "acme.yaml", tenant_doc("https://id.example.com/acme"))
+    snapshot, _ = start(tenants_dir, themes_dir)
+    cache = TenantCache(tmp_path / "state", KEY)
+    monkeypatch.setattr(TenantCache, "_payload", _stalled_payload)
+    task = asyncio.create_task(keep(cache, lambda: snapshot, save_now=True))
+    while cache.child is None:
+        await asyncio.sleep(0.01)
+    child = cache.child
+    task.cancel()
+    await asyncio.wait_for(task, 1)  # at once: Sanic's stop spins on a task not done
+    for _ in range(300):  # the thread kills and reaps it within 0.1 s
+        if _gone(child) and cache.child is None:
+            break
+        await asyncio.sleep(0.01)
+    assert _gone(child) and cache.child is None and cache.saved_at is None

@@ -44,7 +44,10 @@ import logging
 import operator
 import os
 import pickle
+import select
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,6 +69,7 @@ _PURPOSE = b"tenant cache"
 _MAC_BYTES = 32
 MAX_BYTES = 1 << 30  # 10 000 tenants of the reload benchmark take 18 MB
 _REPLY_BYTES = 4096
+CHILD_TIMEOUT = 300.0  # seconds the pickling child may take (10 000 tenants: about 5 here)
 SAVE_INTERVAL = 60.0  # seconds between two writes while tenants keep changing
 _STALE_SECONDS = 24 * 3600.0  # another fingerprint's file older than this is removed
 
@@ -225,6 +229,7 @@ class TenantCache:
         self.loaded_entries = 0  # entries in the file read at start
         self.used = 0  # files served from it at start
         self.validated = 0  # files validated at start instead
+        self.child: int | None = None  # the process pickling it, while one does
         self.saved_entries: int | None = None
         self.saved_at: float | None = None
         self.unused: str | None = None  # why it was not used at start
@@ -288,16 +293,22 @@ class TenantCache:
     def save(self, snapshot: Snapshot) -> int:
         """Write the entries of every tenant served as its file now reads; the number written.
         Raises OSError when the state directory cannot take the file."""
-        return self._saved(self._write(snapshot))
+        entries, payload = self._payload(snapshot)
+        self._store(payload)
+        return self._saved(entries)
 
-    def save_apart(self, snapshot: Snapshot) -> int:
-        """``save`` in a child process forked for it, waiting for it to end (call it from a
+    def save_apart(self, snapshot: Snapshot, *, abort: threading.Event | None = None,
+                   timeout: float = CHILD_TIMEOUT) -> int:
+        """``save``, its pickling done by a child process forked for it (call it from a
         thread). Pickling 10 000 tenants takes 5 s of CPU and 120 MB at its peak, which the
-        server keeps (``bench/reload.py``: 285 MB instead of 216): the child does it on the
+        server kept (``bench/reload.py``: 285 MB instead of 216): the child does it on the
         other core, on a copy-on-write view of the tenants, and its memory goes with it.
-        The child touches no lock another thread may hold: no logging, no event loop; it
-        reports through a pipe. Raises ``CacheWriteFailed``, or OSError when no child can
-        be made."""
+
+        The child only pickles and writes the bytes to a pipe: a forked child has only the
+        forking thread, and a lock another thread held at the fork stays held in it forever
+        (OpenSSL's, which hashing and HMAC take: an HMAC in the child hung a server's stop).
+        This process authenticates and writes the file. ``abort`` set, or ``timeout`` seconds
+        gone, and the child is killed. Raises ``CacheWriteFailed``, or OSError."""
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()
@@ -311,24 +322,34 @@ class TenantCache:
                 gc.disable()  # a collection would touch, and so copy, every tenant's pages
                 os.close(read_end)
                 try:
-                    reply = f"ok {self._write(snapshot)}"
+                    entries, payload = self._payload(snapshot)
+                    head = f"ok {entries} {len(payload)}\n".encode()
                     status = 0
                 except BaseException as exc:
-                    reply = f"failed {_reason(exc)}"
-                os.write(write_end, reply.encode()[:_REPLY_BYTES])
+                    payload, head = b"", f"failed {_reason(exc)}\n".encode()[:_REPLY_BYTES]
+                _write_all(write_end, head)
+                _write_all(write_end, payload)
             finally:
                 os._exit(status)
         os.close(write_end)
+        self.child = pid
         try:
-            with os.fdopen(read_end, "rb") as pipe:
-                reply = pipe.read(_REPLY_BYTES).decode(errors="replace")
+            data = _read_all(read_end, pid, abort, timeout)
         finally:
-            _, status = os.waitpid(pid, 0)
-        word, _, rest = reply.partition(" ")
-        if word == "ok" and status == 0 and rest.isdigit():
-            return self._saved(int(rest))
-        raise CacheWriteFailed(rest if word == "failed" else
-                               f"the process writing it ended with status {status}")
+            os.close(read_end)
+            os.waitpid(pid, 0)
+            self.child = None
+        head, _, rest = data.partition(b"\n")
+        word, _, detail = head.decode(errors="replace").partition(" ")
+        if word == "failed":
+            raise CacheWriteFailed(detail)
+        if abort is not None and abort.is_set():
+            raise CacheWriteFailed("the server is stopping")
+        entries_text, _, length = detail.partition(" ")
+        if word != "ok" or not entries_text.isdigit() or length != str(len(rest)):
+            raise CacheWriteFailed("the process pickling it ended before it was done")
+        self._store(rest)
+        return self._saved(int(entries_text))
 
     def _saved(self, entries: int) -> int:
         self.saved_entries = entries
@@ -337,7 +358,8 @@ class TenantCache:
         self._remove_stale()
         return entries
 
-    def _write(self, snapshot: Snapshot) -> int:
+    def _payload(self, snapshot: Snapshot) -> tuple[int, bytes]:
+        """The entries to keep, pickled: (how many, the bytes)."""
         entries: dict[str, CachedFile] = {}
         for name, status in snapshot.files.items():
             tenant = status.serving
@@ -350,7 +372,10 @@ class TenantCache:
         pickler = pickle.Pickler(buffer, protocol=5)
         pickler.dispatch_table = _DISPATCH
         pickler.dump((self.code, snapshot.themes, entries))
-        payload = buffer.getbuffer()
+        return len(entries), buffer.getvalue()
+
+    def _store(self, payload: bytes) -> None:
+        """The file, authenticated, renamed into place whole."""
         mac = self._key.mac_bytes(_PURPOSE, self.code.encode(), payload)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}"
@@ -363,7 +388,6 @@ class TenantCache:
             os.replace(temporary, self.path)
         finally:
             temporary.unlink(missing_ok=True)
-        return len(entries)
 
     def _remove_stale(self) -> None:
         """Other versions' files nobody has written for a day (a rolling update keeps the
@@ -396,13 +420,16 @@ async def keep(cache: TenantCache, current: Callable[[], Snapshot], *, save_now:
         while True:
             snapshot = current()
             if snapshot.generation != saved:
-                saving = asyncio.ensure_future(asyncio.to_thread(cache.save_apart, snapshot))
+                abort = threading.Event()
+                saving = asyncio.ensure_future(asyncio.to_thread(
+                    cache.save_apart, snapshot, abort=abort))
                 try:
                     entries = await asyncio.shield(saving)
                 except asyncio.CancelledError:
-                    # a write under way ends first: nothing changes after the task ended
-                    with contextlib.suppress(BaseException):
-                        await saving
+                    # stopping: the thread kills and reaps the child within 0.1 s. Not
+                    # waited for here: Sanic's last wait for its tasks cannot run the event
+                    # loop, and spins for ever on a task not done yet
+                    abort.set()
                     return
                 except (OSError, CacheWriteFailed) as exc:
                     problem = f"the tenant cache cannot be written: {_reason(exc)}"
@@ -417,6 +444,34 @@ async def keep(cache: TenantCache, current: Callable[[], Snapshot], *, save_now:
             await asyncio.sleep(interval)
     except asyncio.CancelledError:
         return
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
+def _read_all(descriptor: int, pid: int, abort: threading.Event | None,
+              timeout: float) -> bytes:
+    """Everything the child writes, until it closes the pipe; the child killed when
+    ``abort`` is set or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    while True:
+        stopped = abort is not None and abort.is_set()
+        if stopped or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise CacheWriteFailed("the server is stopping" if stopped else
+                                   f"pickling it took longer than {timeout:g} s; the "
+                                   "process doing it was stopped")
+        readable, _, _ = select.select([descriptor], [], [], 0.1)
+        if readable:
+            chunk = os.read(descriptor, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
 
 
 def _reason(exc: BaseException) -> str:
