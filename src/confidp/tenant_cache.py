@@ -24,10 +24,11 @@ another set of themes, a file that fails either check, or any other problem in r
 the cache is ignored, said once in the log, and every file validated.
 
 The file is written whole (a temporary file renamed into place, mode 0600) after a start that
-had to validate files, and then at most once per ``SAVE_INTERVAL`` while tenants change, by a
-child process forked for it (``TenantCache.save_apart``), so that neither its CPU time nor its
-memory is the server's. Replicas sharing the state directory each write the same content; the
-rename keeps every reader's view whole.
+had to validate files, and then at most once per ``SAVE_INTERVAL`` while tenants change. A
+child process forked for it does the pickling (``TenantCache.save_apart``), so that neither its
+CPU time nor its memory is the server's; the server authenticates and writes the bytes, and a
+stop kills a child still at work. Replicas sharing the state directory each write the same
+content; the rename keeps every reader's view whole.
 """
 
 from __future__ import annotations
