@@ -47,12 +47,6 @@ def load_or_create(state_dir: Path) -> bytes:
     return data
 
 
-def _length_prefixed(parts: tuple[str, ...]) -> bytes:
-    """The parts as one message that no other parts can spell."""
-    encoded = [part.encode() for part in parts]
-    return b"".join(len(part).to_bytes(4, "big") + part for part in encoded)
-
-
 class ServerKey:
     def __init__(self, key: bytes) -> None:
         if len(key) != _KEY_BYTES:
@@ -78,10 +72,12 @@ class ServerKey:
         return derived
 
     def mac_bytes(self, purpose: bytes, *parts: bytes | memoryview) -> bytes:
-        """HMAC-SHA256 of byte strings (each length-prefixed) under the key for ``purpose``."""
+        """HMAC-SHA256 of ``parts`` under the key derived for ``purpose``, each part after its
+        length (4 bytes), so that no other parts spell the same message: the same parts give
+        the same 32 bytes; another purpose or other parts, unrelated ones."""
         mac = hmac.new(self._purpose_key(purpose), digestmod=hashlib.sha256)
         for part in parts:
-            mac.update(len(part).to_bytes(8, "big"))
+            mac.update(len(part).to_bytes(4, "big"))
             mac.update(part)
         return mac.digest()
 
@@ -91,7 +87,5 @@ class ServerKey:
         return hmac.compare_digest(self.mac_bytes(purpose, label, data), mac)
 
     def mac(self, purpose: bytes, *parts: str) -> bytes:
-        """HMAC-SHA256 of ``parts`` under the key derived for ``purpose``: the same parts give
-        the same 32 bytes; another purpose or other parts, unrelated ones."""
-        return hmac.new(self._purpose_key(purpose), _length_prefixed(parts),
-                        hashlib.sha256).digest()
+        """``mac_bytes`` of text parts (UTF-8)."""
+        return self.mac_bytes(purpose, *(part.encode() for part in parts))
