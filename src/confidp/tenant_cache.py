@@ -401,15 +401,6 @@ class TenantCache:
         except OSError:
             pass
 
-    def report(self) -> dict[str, Any]:
-        """For /status: no path, only the file's name."""
-        return {"file": self.path.name, "entries_read": self.loaded_entries,
-                "served_from_cache": self.used, "validated": self.validated,
-                "saved_entries": self.saved_entries,
-                "saved_at": None if self.saved_at is None else
-                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.saved_at)),
-                "not_used": self.unused, "write_problem": self.write_problem}
-
 
 async def keep(cache: TenantCache, current: Callable[[], Snapshot], *, save_now: bool,
                interval: float = SAVE_INTERVAL) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from sanic import Blueprint, HTTPResponse
@@ -19,6 +20,7 @@ from confidp.model import Tenant
 from confidp.oauth.echo import quoted
 from confidp.outbound import Outbound
 from confidp.registry import FileStatus
+from confidp.tenant_cache import TenantCache
 from confidp.web import tenant_routes
 from confidp.web.connector_status import connector_reports
 from confidp.web.errors import HttpError, MethodNotAllowed, NotFound, error_response
@@ -137,10 +139,19 @@ async def status(request: AppRequest) -> HTTPResponse:
         "themes": sorted(snapshot.themes),
         "serving": sum(1 for f in files if f["serving"]),
         "failing": sum(1 for f in files if f["errors"]),
-        "tenant_cache": (None if request.app.ctx.tenant_cache is None
-                         else request.app.ctx.tenant_cache.report()),
+        "tenant_cache": _cache_status(request.app.ctx.tenant_cache),
         "tenants": files,
     }, headers={"Cache-Control": "no-store"})
+
+
+def _cache_status(cache: TenantCache | None) -> dict[str, Any] | None:
+    """The tenant cache (None: --no-tenant-cache): the file's name only, never its path."""
+    if cache is None:
+        return None
+    return {"file": cache.path.name, "entries_read": cache.loaded_entries,
+            "served_from_cache": cache.used, "validated": cache.validated,
+            "saved_entries": cache.saved_entries, "saved_at": _iso(cache.saved_at),
+            "not_used": cache.unused, "write_problem": cache.write_problem}
 
 
 async def status_one(request: AppRequest, name: str) -> HTTPResponse:
