@@ -78,6 +78,7 @@ def test_a_start_from_the_cache_decides_exactly_what_validating_decides(
     assert cached is not None and sorted(cached.entries) == ["acme.yaml", "warned.yaml"]
     again, reloader = start(tenants_dir, themes_dir, cached, environ=environ)
     assert (reloader.from_cache, reloader.validated) == (2, 4)
+    assert not reloader.cache_themes_differ
     assert {n: outcome(s) for n, s in again.files.items()} == \
         {n: outcome(s) for n, s in fresh.files.items()}
     assert fresh.files["warned.yaml"].warnings  # the warnings came through the cache
@@ -262,6 +263,7 @@ def test_entries_checked_against_other_themes_are_not_used(
     shutil.rmtree(themes_dir / "midnight")
     again, reloader = start(tenants_dir, themes_dir, cache.load())
     assert (reloader.from_cache, reloader.validated) == (0, 1)
+    assert reloader.cache_themes_differ  # what /status then says
     assert again.tenant("acme") is None
     assert "midnight" in str(again.files["acme.yaml"].errors)
 

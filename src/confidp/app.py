@@ -151,7 +151,7 @@ def create_app(settings: Settings, name: str | None = None, *, clock: Clock = sy
         publish(snapshot, events, 0.0)
         if (cache := context.tenant_cache) is not None:
             cache.used, cache.validated = context.reloader.from_cache, context.reloader.validated
-            if cached is not None and cached.themes != context.snapshot.themes:
+            if context.reloader.cache_themes_differ:
                 cache.unused = ("the tenant cache was not used: its tenants were checked "
                                  "against other theme names")
         gc.collect()

@@ -103,9 +103,11 @@ class Reloader:
         self._generation = 0
         self._cached: Cached | None = None  # during a first load only
         self._first = False  # a first load is under way
-        # of the last first load: files served from the tenant cache, and files validated
+        # of the last first load: files served from the tenant cache, files validated, and
+        # whether the cache was set aside for having been checked against other theme names
         self.from_cache = 0
         self.validated = 0
+        self.cache_themes_differ = False
 
     def settle_delay(self) -> float | None:
         """Seconds until a file the last load left unread (written in place, not yet quiet)
@@ -130,6 +132,7 @@ class Reloader:
         self._first = previous is None
         if self._first:
             self._cached, self.from_cache, self.validated = cached, 0, 0
+            self.cache_themes_differ = False
         try:
             return self._load(previous, changed)
         finally:
@@ -154,6 +157,7 @@ class Reloader:
         themes_changed = previous is None or themes != previous.themes
         if self._cached is not None and self._cached.themes != themes:
             self._cached = None  # checked against other themes: a theme may have gone
+            self.cache_themes_differ = True
         now = self._clock()
         old_files: Mapping[str, FileStatus] = previous.files if previous else {}
         decided = plan(self._present, candidates=candidates, known=old_files,
